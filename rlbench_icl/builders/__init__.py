@@ -1,0 +1,23 @@
+"""Named task builders: functions ``builder(*, horizon, discount, **params) -> TabularMDP``.
+
+A task file names one of ``BUILDERS`` and gives its parameters; adding a builder means adding
+a function here.
+"""
+
+from .bandits import bernoulli_bandit
+from .chains import deep_sea, distractor_chain, riverswim
+from .garnet import garnet
+from .gridworlds import gridworld
+from .toy_text import gymnasium_toy_text
+
+BUILDERS = {
+    "bernoulli_bandit": bernoulli_bandit,
+    "deep_sea": deep_sea,
+    "distractor_chain": distractor_chain,
+    "garnet": garnet,
+    "gridworld": gridworld,
+    "gymnasium_toy_text": gymnasium_toy_text,
+    "riverswim": riverswim,
+}
+
+__all__ = ["BUILDERS"]

@@ -1,0 +1,86 @@
+"""Hard-exploration chains: RiverSwim, DeepSea, and a chain with a distracting nearby reward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..mdp import TabularMDP, expected_reward, make_absorbing
+
+LEFT, RIGHT = 0, 1
+
+
+def riverswim(*, num_states: int = 6, horizon: int = 20, discount: float = 1.0) -> TabularMDP:
+    """RiverSwim as in Osband, Russo & Van Roy (2013), start in the leftmost state.
+
+    Swimming left (action 0) always succeeds. Swimming right (action 1) against the current:
+    from the left bank stay 0.4 / move 0.6; mid-river back 0.05 / stay 0.6 / on 0.35; at the
+    right bank back 0.4 / stay 0.6. Rewards: 5/1000 for left in state 0, 1 for right in the last.
+    """
+    if num_states < 3:
+        raise ValueError(f"riverswim needs num_states >= 3, got {num_states}")
+    S, last = num_states, num_states - 1
+    P = np.zeros((S, 2, S))
+    for s in range(S):
+        P[s, LEFT, max(s - 1, 0)] = 1.0
+    P[0, RIGHT, [0, 1]] = [0.4, 0.6]
+    for s in range(1, last):
+        P[s, RIGHT, [s - 1, s, s + 1]] = [0.05, 0.6, 0.35]
+    P[last, RIGHT, [last - 1, last]] = [0.4, 0.6]
+    R = np.zeros((S, 2))
+    R[0, LEFT], R[last, RIGHT] = 5 / 1000, 1.0
+    mu0 = np.eye(S)[0]
+    return TabularMDP(P=P, R=R, mu0=mu0, horizon=horizon, discount=discount)
+
+
+def deep_sea(*, size: int, mapping_seed: int, move_cost: float = 0.01, horizon: int | None = None,
+             discount: float = 1.0) -> TabularMDP:
+    """bsuite's deterministic DeepSea (Osband et al. 2019), one state per cell plus an end state.
+
+    Start at row 0, column 0 of a size x size grid; every step goes one row down. In each cell
+    one action (drawn Bernoulli(1/2) from ``mapping_seed``) means "right": column + 1 at a cost
+    of ``move_cost / size``; the other means "left": column - 1, free (both clipped to the grid).
+    Right in the last column pays +1. After ``size`` steps the episode ends. Optimal return
+    ``1 - move_cost``; a random agent finds it with probability ``2**-size``.
+    """
+    horizon = size if horizon is None else horizon
+    N = size
+    S, end = N * N + 1, N * N
+    right_action = np.random.default_rng(mapping_seed).integers(0, 2, size=(N, N))
+    P, R = np.zeros((S, 2, S)), np.zeros((S, 2))
+    for row in range(N):
+        for col in range(N):
+            s = row * N + col
+            for a in (0, 1):
+                moves_right = a == right_action[row, col]
+                next_col = min(col + 1, N - 1) if moves_right else max(col - 1, 0)
+                P[s, a, end if row == N - 1 else (row + 1) * N + next_col] = 1.0
+                R[s, a] = (-move_cost / N + (col == N - 1)) if moves_right else 0.0
+    terminal = np.eye(S, dtype=bool)[end]
+    P, R = make_absorbing(P, R, terminal)
+    return TabularMDP(P=P, R=R, mu0=np.eye(S)[0], horizon=horizon, discount=discount,
+                      terminal=terminal)
+
+
+def distractor_chain(*, num_states: int, start: int, near_reward: float, far_reward: float,
+                     slip: float, horizon: int, discount: float = 1.0) -> TabularMDP:
+    """A corridor whose ends are both terminal: a small reward near the start, a large one far.
+
+    Action 0 moves left, action 1 right; with probability ``slip`` the move goes the other way.
+    Entering state 0 pays ``near_reward``, entering the last state pays ``far_reward``. A greedy
+    learner that finds the near end first keeps returning to it.
+    """
+    S, last = num_states, num_states - 1
+    if not 0 < start < last:
+        raise ValueError(f"start must be strictly inside the chain (0, {last}), got {start}")
+    P = np.zeros((S, 2, S))
+    for s in range(1, last):
+        for a, step in ((LEFT, -1), (RIGHT, +1)):
+            P[s, a, s + step] += 1.0 - slip
+            P[s, a, s - step] += slip
+    terminal = np.zeros(S, dtype=bool)
+    terminal[[0, last]] = True
+    P, _ = make_absorbing(P, np.zeros((S, 2)), terminal)
+    R_next = np.zeros((S, 2, S))
+    R_next[~terminal, :, 0], R_next[~terminal, :, last] = near_reward, far_reward
+    return TabularMDP(P=P, R=expected_reward(P, R_next), mu0=np.eye(S)[start], horizon=horizon,
+                      discount=discount, terminal=terminal, R_next=R_next)

@@ -1,0 +1,62 @@
+"""Every registered task as a real gymnasium environment: ``gymnasium.make("rlbench_icl/<id>")``."""
+
+from __future__ import annotations
+
+import gymnasium
+from gymnasium import spaces
+
+from .mdp import TabularMDP
+from .registry import Registry, default_registry
+from .simulate import Simulator
+
+NAMESPACE = "rlbench_icl"
+
+
+class TabularEnv(gymnasium.Env):
+    """A ``TabularMDP`` as a gymnasium env with ``Discrete(S)`` observations and actions.
+
+    ``terminated`` is True on entering a terminal state; ``truncated`` after H steps. The info
+    dict is empty. Give either a registered ``task_id`` or an ``mdp``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task_id: str | None = None, mdp: TabularMDP | None = None):
+        if (task_id is None) == (mdp is None):
+            raise ValueError("give exactly one of task_id and mdp")
+        self.task = None if task_id is None else default_registry().make(task_id)
+        self.mdp = mdp if mdp is not None else self.task.mdp
+        self.observation_space = spaces.Discrete(self.mdp.num_states)
+        self.action_space = spaces.Discrete(self.mdp.num_actions)
+        self._simulator: Simulator | None = None
+        self._state = -1
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None or self._simulator is None:
+            self._simulator = Simulator(self.mdp, self.np_random)
+        self._state = self._simulator.reset()
+        self._steps = 0
+        return self._state, {}
+
+    def step(self, action):
+        if self._simulator is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in {self.action_space}")
+        reward, self._state, terminated = self._simulator.step(self._state, int(action))
+        self._steps += 1
+        truncated = self._steps >= self.mdp.horizon and not terminated
+        return self._state, float(reward), terminated, truncated, {}
+
+
+def register_envs(registry: Registry | None = None) -> None:
+    """Register ``rlbench_icl/<id>`` for every task of the registry (default: the built-ins)."""
+    registry = default_registry() if registry is None else registry
+    for task_id in registry.ids:
+        env_id = f"{NAMESPACE}/{task_id}"
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="rlbench_icl.envs:TabularEnv",
+                               kwargs={"task_id": task_id},
+                               max_episode_steps=registry.spec(task_id).horizon)

@@ -1,0 +1,220 @@
+"""The task registry: task files (TOML) under ``tasks/`` and any extra task directories.
+
+A task file holds one or more ``[[task]]`` tables (see README, "Adding a task"). The registry
+is small and strict: an unknown field, a bad value, an unknown builder or a duplicate id raises
+a ``TaskFileError`` naming the file, the task and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from .builders import BUILDERS
+from .mdp import OBJECTIVES
+from .tasks import TASK_ID, Task, TaskSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+TASK_PATH_ENV = "RLBENCH_ICL_TASK_PATH"
+"""Extra task directories, separated by ``os.pathsep``, added to every default registry."""
+
+BUILTIN_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
+
+DEFAULT_DATASET_EPISODES = (5, 50, 500)
+DEFAULT_EPSILONS = (1.0, 0.5, 0.1)  # uniform random, and two epsilon-optimal mixtures
+
+REQUIRED = {"id": str, "description": str, "tags": list, "builder": str, "horizon": int,
+            "episodes": int}
+OPTIONAL = {"reference": str, "params": dict, "discount": (int, float), "objective": str,
+            "offline": dict}
+OFFLINE_FIELDS = {"dataset_episodes": list, "epsilons": list}
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be read, or a task that cannot be declared or built."""
+
+
+class Registry:
+    """Task specs by id; tasks are built on first use and cached."""
+
+    def __init__(self, specs: Iterable[TaskSpec] = ()):
+        self._specs: dict[str, TaskSpec] = {}
+        self._tasks: dict[str, Task] = {}
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: TaskSpec) -> None:
+        if spec.id in self._specs:
+            first = self._specs[spec.id].source
+            raise TaskFileError(f"{spec.source}: task id {spec.id!r} is already declared in "
+                                f"{first}")
+        self._specs[spec.id] = spec
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self._specs)
+
+    def spec(self, task_id: str) -> TaskSpec:
+        if task_id not in self._specs:
+            raise KeyError(_unknown_message("task id", task_id, self.ids))
+        return self._specs[task_id]
+
+    def make(self, task_id: str) -> Task:
+        """The built task (cached)."""
+        if task_id not in self._tasks:
+            self._tasks[task_id] = build_task(self.spec(task_id))
+        return self._tasks[task_id]
+
+    def tags(self) -> list[str]:
+        return sorted({tag for spec in self._specs.values() for tag in spec.tags})
+
+    def select(self, selector: str) -> list[str]:
+        """Task ids matching a comma-separated list of ids, tags, or ``all``."""
+        chosen: list[str] = []
+        for word in (w.strip() for w in selector.split(",")):
+            if word == "all":
+                matches = self.ids
+            elif word in self._specs:
+                matches = [word]
+            elif word in self.tags():
+                matches = [i for i in self.ids if word in self._specs[i].tags]
+            else:
+                raise KeyError(_unknown_message("task id or tag", word,
+                                                self.ids + self.tags() + ["all"]))
+            chosen += [m for m in matches if m not in chosen]
+        return chosen
+
+
+def load_registry(paths: Sequence[str | os.PathLike] = ()) -> Registry:
+    """A registry of the built-in tasks, ``$RLBENCH_ICL_TASK_PATH`` and ``paths``."""
+    env_paths = [p for p in os.environ.get(TASK_PATH_ENV, "").split(os.pathsep) if p]
+    registry = Registry()
+    for directory in [BUILTIN_TASK_DIR, *env_paths, *paths]:
+        for spec in read_task_dir(Path(directory)):
+            registry.add(spec)
+    return registry
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    """The process-wide registry of built-in tasks and ``$RLBENCH_ICL_TASK_PATH``."""
+    return load_registry()
+
+
+def read_task_dir(directory: Path) -> list[TaskSpec]:
+    if not directory.is_dir():
+        hint = (" (the built-in tasks are read from the source tree: install with "
+                "`pip install -e .`)" if directory == BUILTIN_TASK_DIR else "")
+        raise TaskFileError(f"task directory {directory} does not exist{hint}")
+    return [spec for path in sorted(directory.glob("*.toml")) for spec in read_task_file(path)]
+
+
+def read_task_file(path: Path) -> list[TaskSpec]:
+    """All task specs declared in one TOML file."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TaskFileError(f"{path}: cannot read task file: {exc}") from None
+    unknown = set(data) - {"task"}
+    if unknown or not isinstance(data.get("task"), list) or not data["task"]:
+        raise TaskFileError(f"{path}: a task file holds one or more [[task]] tables and "
+                            f"nothing else (found keys {sorted(data)})")
+    return [_parse_task(path, i, table) for i, table in enumerate(data["task"])]
+
+
+def build_task(spec: TaskSpec) -> Task:
+    """Run the spec's builder; any failure names the file and the task."""
+    builder = BUILDERS[spec.builder]
+    try:
+        mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params)
+        if spec.objective != mdp.objective:
+            mdp = dataclasses.replace(mdp, objective=spec.objective)
+    except (TypeError, ValueError) as exc:
+        raise TaskFileError(f"{spec.source}: task {spec.id!r}: builder {spec.builder!r} "
+                            f"failed: {exc}") from exc
+    return Task(spec=spec, mdp=mdp)
+
+
+def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
+    where = f"{path}: task {table.get('id', f'#{index + 1}')!r}"
+    _check_fields(where, table, REQUIRED, OPTIONAL)
+    if not TASK_ID.match(table["id"]):
+        raise TaskFileError(f"{where}: field 'id' must look like Family-vN (letters, digits, "
+                            "'_' or '.', then -v and a version number)")
+    if not all(isinstance(t, str) and t for t in table["tags"]):
+        raise TaskFileError(f"{where}: field 'tags' must be a list of non-empty strings")
+    builder = table["builder"]
+    if builder not in BUILDERS:
+        raise TaskFileError(f"{where}: field 'builder': "
+                            + _unknown_message("builder", builder, sorted(BUILDERS)))
+    offline = table.get("offline", {})
+    _check_fields(f"{where} [offline]", offline, {}, OFFLINE_FIELDS)
+    sizes = offline.get("dataset_episodes", DEFAULT_DATASET_EPISODES)
+    epsilons = offline.get("epsilons", DEFAULT_EPSILONS)
+    checks = [
+        ("horizon", table["horizon"] >= 1, "must be >= 1"),
+        ("episodes", table["episodes"] >= 1, "must be >= 1"),
+        ("discount", 0.0 <= table.get("discount", 1.0) <= 1.0, "must be in [0, 1]"),
+        ("objective", table.get("objective", "finite") in OBJECTIVES,
+         f"must be one of {OBJECTIVES}"),
+        ("offline.dataset_episodes", all(_is_number(n, int) and n >= 1 for n in sizes),
+         "must be a list of integers >= 1"),
+        ("offline.epsilons", all(_is_number(e, (int, float)) and 0 <= e <= 1 for e in epsilons),
+         "must be a list of numbers in [0, 1]"),
+    ]
+    for name, ok, rule in checks:
+        if not ok:
+            raise TaskFileError(f"{where}: field {name!r} {rule}")
+    _check_params(where, builder, table)
+    return TaskSpec(
+        id=table["id"], description=table["description"], reference=table.get("reference", ""),
+        tags=tuple(table["tags"]), builder=builder, params=dict(table.get("params", {})),
+        horizon=table["horizon"], discount=float(table.get("discount", 1.0)),
+        objective=table.get("objective", "finite"), online_episodes=table["episodes"],
+        offline_dataset_episodes=tuple(sizes), offline_epsilons=tuple(map(float, epsilons)),
+        source=Path(path),
+    )
+
+
+def _is_number(value, types) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
+def _check_params(where: str, builder: str, table: dict) -> None:
+    try:
+        inspect.signature(BUILDERS[builder]).bind(
+            horizon=table["horizon"], discount=table.get("discount", 1.0),
+            **table.get("params", {}))
+    except TypeError as exc:
+        raise TaskFileError(f"{where}: [params] do not fit builder {builder!r}: {exc}"
+                            ) from None
+
+
+def _check_fields(where: str, table: dict, required: dict, optional: dict) -> None:
+    missing = sorted(set(required) - set(table))
+    if missing:
+        raise TaskFileError(f"{where}: missing field(s) {missing}")
+    allowed = {**required, **optional}
+    for key, value in table.items():
+        if key not in allowed:
+            raise TaskFileError(f"{where}: unknown field {key!r}; "
+                                + _unknown_message("field", key, sorted(allowed)))
+        if isinstance(value, bool) or not isinstance(value, allowed[key]):
+            raise TaskFileError(f"{where}: field {key!r} has the wrong type "
+                                f"({type(value).__name__}: {value!r})")
+
+
+def _unknown_message(kind: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r}.{hint} Known: {', '.join(known)}"

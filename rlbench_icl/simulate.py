@@ -1,0 +1,89 @@
+"""Fast sampling of a ``TabularMDP``: the harness's step function.
+
+Per (s, a) the successors with positive probability and their cumulative probabilities are
+kept as Python lists, and uniforms are drawn from the generator in blocks: one step is then a
+``bisect`` and a few list look-ups, with no per-step numpy call (numpy's per-call overhead
+dominates on arrays this small; ``benchmarks/bench_env_step.py`` measures the difference).
+Blocks do not change the stream: ``rng.random(n)`` yields the same numbers as n single draws,
+so results depend only on the generator's state.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from functools import lru_cache
+
+import numpy as np
+
+from .mdp import TabularMDP
+
+BLOCK = 4096
+
+
+class Simulator:
+    """Samples initial states, successors and rewards of an MDP from one generator.
+
+    Args:
+        mdp: the task's MDP.
+        rng: the only source of randomness.
+    """
+
+    def __init__(self, mdp: TabularMDP, rng: np.random.Generator):
+        self.mdp = mdp
+        self._rng = rng
+        self._uniforms: list[float] = []
+        self._normals: list[float] = []
+        self._terminal = mdp.terminal.tolist()
+        self._mu0_cdf = np.cumsum(mdp.mu0).tolist()
+        self._successors, self._cdfs, self._rewards = _tables(mdp)
+        self._mean_reward = mdp.R.tolist()
+        self._noise = mdp.reward_noise
+        self._std = mdp.reward_std
+
+    def reset(self) -> int:
+        """Draw s_0 from mu0."""
+        return min(bisect_right(self._mu0_cdf, self._uniform()), len(self._mu0_cdf) - 1)
+
+    def step(self, state: int, action: int) -> tuple[float, int, bool]:
+        """Draw ``(reward, next_state, terminated)`` for taking ``action`` in ``state``."""
+        cdf = self._cdfs[state][action]
+        k = bisect_right(cdf, self._uniform()) if cdf else 0
+        next_state = self._successors[state][action][k]
+        if self._noise == "deterministic":
+            reward = self._rewards[state][action][k]
+        elif self._noise == "bernoulli":
+            reward = 1.0 if self._uniform() < self._mean_reward[state][action] else 0.0
+        else:
+            reward = self._mean_reward[state][action] + self._std * self._normal()
+        return reward, next_state, self._terminal[next_state]
+
+    def _uniform(self) -> float:
+        if not self._uniforms:
+            self._uniforms = self._rng.random(BLOCK).tolist()[::-1]
+        return self._uniforms.pop()
+
+    def _normal(self) -> float:
+        if not self._normals:
+            self._normals = self._rng.standard_normal(BLOCK).tolist()[::-1]
+        return self._normals.pop()
+
+
+@lru_cache(maxsize=64)  # built once per MDP; TabularMDP hashes by identity
+def _tables(mdp: TabularMDP) -> tuple[list, list, list]:
+    """Per (s, a): successors with P > 0, their cumulative probabilities (all but the last, so
+    ``bisect`` lands in range even when rounding leaves the total a hair below 1), and the
+    deterministic reward of each successor."""
+    successors, cdfs, rewards = [], [], []
+    for s in range(mdp.num_states):
+        succ_s, cdf_s, rew_s = [], [], []
+        for a in range(mdp.num_actions):
+            nz = np.flatnonzero(mdp.P[s, a] > 0)
+            succ_s.append(nz.tolist())
+            cdf_s.append(np.cumsum(mdp.P[s, a, nz])[:-1].tolist())
+            rew = mdp.R_next[s, a, nz] if mdp.R_next is not None else np.full(len(nz),
+                                                                              mdp.R[s, a])
+            rew_s.append(rew.tolist())
+        successors.append(succ_s)
+        cdfs.append(cdf_s)
+        rewards.append(rew_s)
+    return successors, cdfs, rewards

@@ -1,0 +1,106 @@
+"""A registered task: its declaration (``TaskSpec``), its MDP, and exact reference values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import dynprog
+from .mdp import TabularMDP
+
+TASK_ID = re.compile(r"^(?P<family>[A-Za-z][A-Za-z0-9_.]*)-v(?P<version>[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as declared in a task file under ``tasks/`` (see README, "Adding a task").
+
+    Attributes:
+        id: ``Family-vN``; N is the version, bumped by any change that can move a score.
+        description: one line. reference: where the task comes from.
+        tags: e.g. ``quick``, ``full``, ``paper``, descriptive tags such as ``exploration``.
+        builder: a name in ``rlbench_icl.builders.BUILDERS``. params: its keyword arguments.
+        horizon: H, steps per episode. discount: gamma. objective: ``finite``/``discounted``.
+        online_episodes: K, the online protocol's episode budget.
+        offline_dataset_episodes: dataset sizes (episodes) of the offline protocol.
+        offline_epsilons: behaviour policies ``eps * uniform + (1 - eps) * optimal``.
+        source: the file that declared the task.
+    """
+
+    id: str
+    description: str
+    reference: str
+    tags: tuple[str, ...]
+    builder: str
+    params: dict = field(hash=False)
+    horizon: int
+    discount: float
+    objective: str
+    online_episodes: int
+    offline_dataset_episodes: tuple[int, ...]
+    offline_epsilons: tuple[float, ...]
+    source: Path = field(compare=False)
+
+    @property
+    def version(self) -> int:
+        return int(TASK_ID.match(self.id)["version"])
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A built task: a ``TaskSpec`` and its ``TabularMDP``, with exact values computed once."""
+
+    spec: TaskSpec
+    mdp: TabularMDP
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def digest(self) -> str:
+        return self.mdp.digest
+
+    @cached_property
+    def optimal_q(self) -> np.ndarray:
+        """Q* under the task's objective: (H, S, A) for ``finite``, (S, A) for ``discounted``."""
+        m = self.mdp
+        if m.objective == "discounted":
+            return dynprog.discounted_optimal_values(m.P, m.R, m.discount)[0]
+        return dynprog.backward_induction(m.P, m.R, m.horizon, m.discount)[0]
+
+    @cached_property
+    def optimal_policy(self) -> np.ndarray:
+        """A deterministic optimal policy, (H, S, A) or (S, A) like ``optimal_q``."""
+        return dynprog.greedy_policy(self.optimal_q)
+
+    @cached_property
+    def optimal_value(self) -> float:
+        """V*(mu0), exact."""
+        return self.policy_value(self.optimal_policy)
+
+    @cached_property
+    def random_value(self) -> float:
+        """Value of the uniform-random policy from mu0, exact."""
+        m = self.mdp
+        return self.policy_value(dynprog.uniform_policy(m.num_states, m.num_actions))
+
+    def policy_value(self, policy: np.ndarray) -> float:
+        """Exact value from mu0 of a (S, A) or (H, S, A) policy under the task's objective."""
+        m = self.mdp
+        if m.objective == "discounted":
+            if np.ndim(policy) != 2:
+                raise ValueError(f"task {self.id} scores stationary (S, A) policies "
+                                 f"(objective 'discounted'); got shape {np.shape(policy)}")
+            V = dynprog.discounted_policy_value(m.P, m.R, policy, m.discount)
+        else:
+            V = dynprog.policy_value(m.P, m.R, policy, m.horizon, m.discount)[0]
+        return float(m.mu0 @ V)
+
+    def normalise(self, value):
+        """``(value - V_rand) / (V* - V_rand)``: 1 is optimal, 0 is uniform random."""
+        return (np.asarray(value) - self.random_value) / (self.optimal_value - self.random_value)

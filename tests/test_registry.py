@@ -1,0 +1,92 @@
+import textwrap
+
+import pytest
+
+from rlbench_icl import TaskFileError, load_registry
+from rlbench_icl.registry import TASK_PATH_ENV, Registry, read_task_file
+
+VALID = """
+[[task]]
+id = "MyChain-v3"
+description = "a private chain"
+tags = ["private"]
+builder = "riverswim"
+horizon = 10
+episodes = 20
+[task.params]
+num_states = 4
+"""
+
+
+def write(tmp_path, text, name="tasks.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_private_task_directory_joins_the_registry(tmp_path):
+    write(tmp_path, VALID)
+    registry = load_registry([tmp_path])
+    assert "MyChain-v3" in registry.ids and "FrozenLake4x4-v0" in registry.ids
+    spec = registry.spec("MyChain-v3")
+    assert spec.version == 3 and spec.offline_epsilons == (1.0, 0.5, 0.1)
+    assert registry.make("MyChain-v3").mdp.num_states == 4
+    assert registry.select("private") == ["MyChain-v3"]
+
+
+def test_environment_variable_adds_task_directories(tmp_path, monkeypatch):
+    write(tmp_path, VALID)
+    monkeypatch.setenv(TASK_PATH_ENV, str(tmp_path))
+    assert "MyChain-v3" in load_registry().ids
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("horizon = 10", 'horizon = "ten"'), "field 'horizon' has the wrong type"),
+    (("horizon = 10", "horizon = 0"), "field 'horizon' must be >= 1"),
+    (("horizon = 10\n", ""), r"missing field\(s\) \['horizon'\]"),
+    (('builder = "riverswim"', 'builder = "riverswin"'),
+     "unknown builder 'riverswin'. Did you mean 'riverswim'"),
+    (('id = "MyChain-v3"', 'id = "../escape"'), "field 'id' must look like Family-vN"),
+    (("episodes = 20", "episodes = 20\nepisdes = 3"), "unknown field 'episdes'"),
+    (("num_states = 4", "num_states = 4\nwidth = 3"), r"\[params\] do not fit builder"),
+    (("episodes = 20", "episodes = 20\ndiscount = 2.0"), "field 'discount' must be in"),
+    (("[task.params]", "[task.offline]\nepsilons = ['a']\n[task.params]"),
+     "field 'offline.epsilons' must be a list of numbers"),
+    (("[[task]]", "[[task]\n"), "cannot read task file"),
+])
+def test_malformed_task_file_names_file_task_and_field(tmp_path, edit, message):
+    path = write(tmp_path, VALID.replace(*edit))
+    with pytest.raises(TaskFileError, match=message) as info:
+        read_task_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_builder_failure_names_file_and_task(tmp_path):
+    write(tmp_path, VALID.replace("num_states = 4", "num_states = 1"))
+    registry = load_registry([tmp_path])
+    with pytest.raises(TaskFileError, match="MyChain-v3.*riverswim.*num_states >= 3"):
+        registry.make("MyChain-v3")
+
+
+def test_duplicate_ids_raise(tmp_path):
+    write(tmp_path, VALID, "a.toml")
+    write(tmp_path, VALID, "b.toml")
+    with pytest.raises(TaskFileError, match="'MyChain-v3' is already declared in .*a.toml"):
+        load_registry([tmp_path])
+
+
+def test_unknown_selector_suggests_the_nearest():
+    registry = load_registry()
+    with pytest.raises(KeyError, match="Did you mean 'FrozenLake4x4-v0'"):
+        registry.select("FrozenLake4x4-v1")
+    assert registry.select("quick,RiverSwim6-v0") == registry.select("quick")
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(TaskFileError, match="does not exist"):
+        load_registry([tmp_path / "nope"])
+
+
+def test_empty_registry_rejects_unknown_ids():
+    with pytest.raises(KeyError, match="unknown task id"):
+        Registry().spec("X-v0")
