@@ -4,6 +4,9 @@ Importing the package registers every task as a gymnasium environment ``rlbench_
 The core (tasks, protocols, scoring) never imports torch; only ``rlbench_icl.fm`` does.
 """
 
+from ._version import __version__
+from .agents import OnlineAgent, PolicyAgent, Submission, TaskInfo
+from .check import AgentCheckError, check_agent
 from .dynprog import (
     backward_induction,
     discounted_optimal_values,
@@ -14,13 +17,23 @@ from .dynprog import (
 )
 from .envs import TabularEnv, register_envs
 from .mdp import TabularMDP, expected_reward, make_absorbing
+from .protocols import AgentError, Dataset, OfflineSettings, OnlineSettings
 from .registry import Registry, TaskFileError, default_registry, load_registry
 from .simulate import Simulator
 from .tasks import Task, TaskSpec
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "AgentCheckError",
+    "AgentError",
+    "Dataset",
+    "OfflineSettings",
+    "OnlineAgent",
+    "OnlineSettings",
+    "PolicyAgent",
+    "Submission",
+    "TaskInfo",
+    "__version__",
+    "check_agent",
     "Registry",
     "Simulator",
     "TabularEnv",

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tabulate import tabulate
 
+from .check import AgentCheckError, check_agent
+from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, TaskFileError, load_registry
+from .submissions import SubmissionError, available, load, resolve
+
+USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (TaskFileError, KeyError) as exc:
+    except USER_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"rlbench-icl {args.command_name}: error: {message}", file=sys.stderr)
         return 2
@@ -36,7 +43,46 @@ def _make_parser() -> argparse.ArgumentParser:
                             "default: all")
     _add_task_path(tasks)
     tasks.set_defaults(command=cmd_tasks, command_name="tasks")
+    _add_run_parser(commands)
+    agents = commands.add_parser(
+        "agents", help="list the available submissions",
+        description="List submissions found in submissions/ and installed entry points.")
+    agents.set_defaults(command=cmd_agents, command_name="agents")
     return parser
+
+
+def _add_run_parser(commands) -> None:
+    run = commands.add_parser(
+        "run", help="run a submission on tasks and store one result file per run",
+        description="Run a submission on a grid of tasks x protocols x seeds. Finished runs "
+                    "already stored are skipped (use --force to re-run them).")
+    run.add_argument("--agent", required=True,
+                     help="a submission name, a path to a .py file, or package.module:attr")
+    run.add_argument("--tasks", default="quick", metavar="SELECTOR",
+                     help="comma-separated task ids or tags (default: quick)")
+    run.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both",
+                     help="protocols to run (default: both, as far as the agent supports)")
+    run.add_argument("--seeds", type=_positive_int, default=5,
+                     help="number of seeds 0..N-1 (default: 5)")
+    run.add_argument("--episodes", type=_positive_int, default=None,
+                     help="override every task's online episode budget K")
+    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="parallel worker processes (default: all cores)")
+    run.add_argument("--out", type=Path, default=Path("results"),
+                     help="results directory (default: results/)")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="wall-clock limit per run; a slower run is recorded as failed")
+    run.add_argument("--force", action="store_true", help="re-run runs already stored")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_task_path(run)
+    run.set_defaults(command=cmd_run, command_name="run")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def _add_task_path(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +102,46 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                      " ".join(spec.tags), task.digest[:10]])
     headers = ["id", "S", "A", "H", "gamma", "episodes", "V*", "V_rand", "tags", "digest"]
     print(tabulate(rows, headers=headers, floatfmt=".4g"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import plan_runs, run_grid, summary_rows
+
+    registry = load_registry(args.task_path)
+    task_ids = registry.select(args.tasks)
+    ref, submission = resolve(args.agent)
+    wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
+    protocols = tuple(p for p in wanted if p in submission.protocols)
+    if not protocols:
+        raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
+                              f"not {args.protocol}")
+    check_agent(submission, protocols)
+    runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
+                     args.episodes, [str(Path(p).resolve()) for p in args.task_path],
+                     args.timeout)
+    report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
+                      progress=not args.quiet)
+    rows, iqm = summary_rows(report.records)
+    print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
+                                  "s.e."], floatfmt=".3f"))
+    for protocol, value in iqm.items():
+        print(f"{protocol} IQM over all runs: {value:.3f}")
+    print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
+    if report.failed:
+        print(f"{len(report.failed)} runs failed, e.g. {report.failed[0]['error']['message']}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    rows = []
+    for name, ref in sorted(available().items()):
+        s = load(ref)
+        rows.append([name, s.version, ", ".join(s.protocols), s.description])
+    print(tabulate(rows, headers=["submission", "version", "protocols", "description"],
+                   disable_numparse=True))
     return 0
 
 

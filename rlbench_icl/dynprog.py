@@ -4,12 +4,19 @@ Finite horizon (H steps, discount gamma): ``Q[h, s, a] = R[s, a] + gamma * P[s, 
 with ``V[H] = 0``. Infinite-horizon discounted (gamma < 1): exact policy evaluation by a linear
 solve, and exact optimal values by policy iteration (finite, no tolerance to tune).
 
-Agents call these on their empirical models instead of re-deriving them.
+Agents call these on their empirical models instead of re-deriving them. Large sparse models
+(Taxi: 500 states, one successor per pair) are multiplied as a sparse (S*A, S) matrix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import scipy.sparse
+
+SPARSE_MIN_STATES = 64
+SPARSE_MAX_DENSITY = 0.1
 
 GREEDY_TIE_TOL = 1e-12
 
@@ -26,10 +33,11 @@ def backward_induction(P: np.ndarray, R: np.ndarray, horizon: int, discount: flo
         Q: (H, S, A) optimal action values; V: (H + 1, S) optimal state values, ``V[H] = 0``.
     """
     S, A = _check_model(P, R)
+    expect = next_value_operator(P)
     Q = np.empty((horizon, S, A))
     V = np.zeros((horizon + 1, S))
     for h in range(horizon - 1, -1, -1):
-        Q[h] = R + discount * (P @ V[h + 1])
+        Q[h] = R + discount * expect(V[h + 1])
         V[h] = Q[h].max(axis=1)
     return Q, V
 
@@ -46,11 +54,25 @@ def policy_value(P: np.ndarray, R: np.ndarray, policy: np.ndarray, horizon: int,
     """
     S, A = _check_model(P, R)
     policy = _check_policy(policy, S, A, horizon)
+    expect = next_value_operator(P)
     V = np.zeros((horizon + 1, S))
     for h in range(horizon - 1, -1, -1):
         pi_h = policy if policy.ndim == 2 else policy[h]
-        V[h] = np.einsum("sa,sa->s", pi_h, R + discount * (P @ V[h + 1]))
+        V[h] = np.einsum("sa,sa->s", pi_h, R + discount * expect(V[h + 1]))
     return V
+
+
+def next_value_operator(P: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``V (S,) -> (S, A)`` computing ``sum_s' P[s, a, s'] V[s']``.
+
+    Uses a sparse matrix when the model is large and sparse (the product then costs the
+    number of non-zero transitions rather than S * A * S).
+    """
+    S, A = P.shape[0], P.shape[1]
+    flat = P.reshape(S * A, S)
+    if S >= SPARSE_MIN_STATES and np.count_nonzero(flat) <= SPARSE_MAX_DENSITY * flat.size:
+        flat = scipy.sparse.csr_array(flat)
+    return lambda V: (flat @ V).reshape(S, A)
 
 
 def greedy_policy(Q: np.ndarray) -> np.ndarray:
@@ -86,9 +108,10 @@ def discounted_optimal_values(P: np.ndarray, R: np.ndarray, discount: float,
     """Infinite-horizon optimal ``Q`` (S, A) and ``V`` (S,) by exact policy iteration."""
     S, A = _check_model(P, R)
     policy = uniform_policy(S, A)
+    expect = next_value_operator(P)
     for _ in range(max_iterations):
         V = discounted_policy_value(P, R, policy, discount)
-        Q = R + discount * (P @ V)
+        Q = R + discount * expect(V)
         # Keep the current action unless another is better by more than float noise, so
         # policy iteration cannot cycle between tied actions.
         current = np.einsum("sa,sa->s", policy, Q)

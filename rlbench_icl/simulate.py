@@ -31,7 +31,7 @@ class Simulator:
     def __init__(self, mdp: TabularMDP, rng: np.random.Generator):
         self.mdp = mdp
         self._rng = rng
-        self._uniforms: list[float] = []
+        self._uniform = UniformStream(rng)
         self._normals: list[float] = []
         self._terminal = mdp.terminal.tolist()
         self._mu0_cdf = np.cumsum(mdp.mu0).tolist()
@@ -42,30 +42,38 @@ class Simulator:
 
     def reset(self) -> int:
         """Draw s_0 from mu0."""
-        return min(bisect_right(self._mu0_cdf, self._uniform()), len(self._mu0_cdf) - 1)
+        return min(bisect_right(self._mu0_cdf, self._uniform.next()), len(self._mu0_cdf) - 1)
 
     def step(self, state: int, action: int) -> tuple[float, int, bool]:
         """Draw ``(reward, next_state, terminated)`` for taking ``action`` in ``state``."""
         cdf = self._cdfs[state][action]
-        k = bisect_right(cdf, self._uniform()) if cdf else 0
+        k = bisect_right(cdf, self._uniform.next()) if cdf else 0
         next_state = self._successors[state][action][k]
         if self._noise == "deterministic":
             reward = self._rewards[state][action][k]
         elif self._noise == "bernoulli":
-            reward = 1.0 if self._uniform() < self._mean_reward[state][action] else 0.0
+            reward = 1.0 if self._uniform.next() < self._mean_reward[state][action] else 0.0
         else:
             reward = self._mean_reward[state][action] + self._std * self._normal()
         return reward, next_state, self._terminal[next_state]
-
-    def _uniform(self) -> float:
-        if not self._uniforms:
-            self._uniforms = self._rng.random(BLOCK).tolist()[::-1]
-        return self._uniforms.pop()
 
     def _normal(self) -> float:
         if not self._normals:
             self._normals = self._rng.standard_normal(BLOCK).tolist()[::-1]
         return self._normals.pop()
+
+
+class UniformStream:
+    """Uniforms in [0, 1) from ``rng``, drawn in blocks (same numbers as one-by-one draws)."""
+
+    def __init__(self, rng: np.random.Generator):
+        self._rng = rng
+        self._block: list[float] = []
+
+    def next(self) -> float:
+        if not self._block:
+            self._block = self._rng.random(BLOCK).tolist()[::-1]
+        return self._block.pop()
 
 
 @lru_cache(maxsize=64)  # built once per MDP; TabularMDP hashes by identity

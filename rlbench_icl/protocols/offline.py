@@ -1,0 +1,145 @@
+"""The offline protocol: the harness collects datasets, the agent returns a policy, the score
+is the policy's exact normalised value (no sampling noise enters it).
+
+Datasets come from behaviour policies ``eps * uniform + (1 - eps) * optimal`` (eps = 1 is
+uniform random). For each eps one dataset of the largest size is drawn and smaller sizes are
+its first episodes, so the datasets of one run are nested (as in the paper's growing datasets).
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_right
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..agents import Submission, TaskInfo
+from ..simulate import Simulator, UniformStream
+from ..tasks import Task
+from .common import AgentError, check_policy, make_streams
+
+
+@dataclass(frozen=True)
+class OfflineSettings:
+    """Offline protocol settings.
+
+    Attributes:
+        dataset_episodes: dataset sizes, in episodes.
+        epsilons: behaviour mixtures ``eps * uniform + (1 - eps) * optimal``.
+    """
+
+    dataset_episodes: tuple[int, ...]
+    epsilons: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        return {k: list(v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True, repr=False)
+class Dataset:
+    """Transitions of whole episodes, as read-only flat arrays of equal length N.
+
+    Attributes:
+        states, actions, next_states: (N,) int64. rewards: (N,) float64.
+        terminated: (N,) bool, True where ``next_states`` is terminal (the episode ended).
+        episode: (N,) int64 episode index (0-based, non-decreasing).
+        step: (N,) int64 step within the episode.
+        num_episodes: number of episodes (an episode has at least one transition).
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_states: np.ndarray
+    terminated: np.ndarray
+    episode: np.ndarray
+    step: np.ndarray
+    num_episodes: int
+
+    def __post_init__(self) -> None:
+        for name in ("states", "actions", "rewards", "next_states", "terminated", "episode",
+                     "step"):
+            getattr(self, name).flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __repr__(self) -> str:
+        return f"Dataset(num_episodes={self.num_episodes}, num_transitions={len(self)})"
+
+    def first(self, num_episodes: int) -> Dataset:
+        """The dataset of the first ``num_episodes`` episodes."""
+        n = int(np.searchsorted(self.episode, num_episodes))
+        return Dataset(*(np.array(getattr(self, k)[:n]) for k in _ARRAYS),
+                       num_episodes=min(num_episodes, self.num_episodes))
+
+
+_ARRAYS = ("states", "actions", "rewards", "next_states", "terminated", "episode", "step")
+
+
+def behaviour_policy(task: Task, epsilon: float) -> np.ndarray:
+    """``eps * uniform + (1 - eps) * optimal``, shaped like the task's optimal policy."""
+    m = task.mdp
+    return epsilon / m.num_actions + (1.0 - epsilon) * task.optimal_policy
+
+
+def collect_dataset(task: Task, policy: np.ndarray, num_episodes: int,
+                    rng: np.random.Generator) -> Dataset:
+    """``num_episodes`` episodes of at most H steps of ``policy`` (S, A) or (H, S, A)."""
+    m = task.mdp
+    sim, uniforms = Simulator(m, rng), UniformStream(rng)
+    cdfs = np.cumsum(np.broadcast_to(policy, (m.horizon, m.num_states, m.num_actions)),
+                     axis=-1)[..., :-1].tolist()
+    rows: list[tuple] = []
+    for k in range(num_episodes):
+        state = sim.reset()
+        for h in range(m.horizon):
+            action = bisect_right(cdfs[h][state], uniforms.next())
+            reward, next_state, terminated = sim.step(state, action)
+            rows.append((state, action, reward, next_state, terminated, k, h))
+            if terminated:
+                break
+            state = next_state
+    cols = list(zip(*rows, strict=True))
+    dtypes = (np.int64, np.int64, np.float64, np.int64, bool, np.int64, np.int64)
+    return Dataset(*(np.array(c, dtype=d) for c, d in zip(cols, dtypes, strict=True)),
+                   num_episodes=num_episodes)
+
+
+def run_offline(task: Task, submission: Submission, settings: OfflineSettings, seed: int,
+                deadline: float | None = None) -> dict:
+    """Score one offline run: every (epsilon, size) cell; returns ``{"cells", "scores"}``.
+
+    Raises:
+        AgentError: the solver raised or returned a bad policy (the message names the cell).
+    """
+    names = ("agent",) + tuple(f"dataset-{i}" for i in range(len(settings.epsilons)))
+    streams = make_streams(task.digest, "offline", settings.to_dict(), seed, names)
+    info = TaskInfo.from_task(task)
+    sizes = sorted(settings.dataset_episodes)
+    cells = []
+    for i, eps in enumerate(settings.epsilons):
+        full = collect_dataset(task, behaviour_policy(task, eps), sizes[-1],
+                               streams[f"dataset-{i}"])
+        for n in sizes:
+            policy = _solve(submission, info, full.first(n), streams["agent"], eps, n,
+                            deadline)
+            value = task.policy_value(policy)
+            cells.append({"epsilon": eps, "dataset_episodes": n,
+                          "transitions": len(full.first(n)), "value": value,
+                          "normalised_value": float(task.normalise(value))})
+    return {"cells": cells,
+            "scores": {"offline_score": float(np.mean([c["normalised_value"] for c in cells]))}}
+
+
+def _solve(submission, info, dataset, rng, eps, n, deadline) -> np.ndarray:
+    where = f"solve_offline, epsilon {eps}, dataset_episodes {n}"
+    try:
+        policy = check_policy(submission.solve_offline(info, dataset, rng), info)
+    except Exception as exc:
+        raise AgentError(f"{where}: {exc if isinstance(exc, AgentError) else repr(exc)}"
+                         ) from exc
+    if deadline is not None and time.monotonic() > deadline:
+        raise AgentError(f"{where}: the run passed its time limit")
+    return policy

@@ -1,0 +1,211 @@
+"""The runner: a grid of independent runs (submission x task x protocol x seed) through joblib.
+
+Workers receive plain ``RunSpec`` values and resolve the task and submission themselves, so
+nothing is pickled but strings and numbers. The main process writes every record atomically
+as it arrives; re-running the same grid skips runs whose stored record matches.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import joblib
+import numpy as np
+from scipy import stats
+from tqdm.auto import tqdm
+
+from . import store
+from ._version import __version__
+from .agents import Submission
+from .protocols import OfflineSettings, OnlineSettings, run_offline, run_online
+from .registry import Registry, load_registry
+from .submissions import load
+from .tasks import Task
+
+SCORE_KEY = {"online": "online_score", "offline": "offline_score"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid. ``task`` is the planned task reference (id, digest, values)."""
+
+    submission_ref: str
+    submission: dict = field(hash=False)
+    task: dict = field(hash=False)
+    protocol: str
+    settings: dict = field(hash=False)
+    seed: int
+    task_paths: tuple[str, ...] = ()
+    timeout: float | None = None
+
+    def path(self, out_dir: Path) -> Path:
+        return store.result_path(out_dir, self.submission["name"], self.protocol,
+                                 self.task["id"], self.seed)
+
+    def identity(self) -> tuple:
+        return store.identity(self._header())
+
+    def _header(self) -> dict:
+        return {"schema": store.SCHEMA, "harness_version": __version__,
+                "submission": self.submission, "task": self.task, "protocol": self.protocol,
+                "settings": self.settings, "seed": self.seed}
+
+
+@dataclass
+class GridReport:
+    """What a grid produced: every record of the grid (new and reused) and the counts."""
+
+    records: list[dict]
+    executed: int
+    skipped: int
+
+    @property
+    def failed(self) -> list[dict]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+
+def plan_runs(submission_ref: str, submission: Submission, registry: Registry,
+              task_ids: Sequence[str], protocols: Sequence[str], seeds: Iterable[int],
+              num_episodes: int | None = None, task_paths: Sequence[str] = (),
+              timeout: float | None = None) -> list[RunSpec]:
+    """Every run of the grid, in a fixed order (protocol, task, seed)."""
+    seeds = list(seeds)
+    runs = []
+    for protocol in protocols:
+        for task_id in task_ids:
+            task = registry.make(task_id)
+            settings = protocol_settings(task, protocol, num_episodes).to_dict()
+            runs += [RunSpec(submission_ref, submission.metadata(), task_reference(task),
+                             protocol, settings, seed, tuple(map(str, task_paths)), timeout)
+                     for seed in seeds]
+    return runs
+
+
+def protocol_settings(task: Task, protocol: str, num_episodes: int | None = None):
+    if protocol == "online":
+        return OnlineSettings(num_episodes=num_episodes or task.spec.online_episodes)
+    return OfflineSettings(dataset_episodes=task.spec.offline_dataset_episodes,
+                           epsilons=task.spec.offline_epsilons)
+
+
+def task_reference(task: Task) -> dict:
+    return {"id": task.id, "version": task.spec.version, "digest": task.digest,
+            "optimal_value": task.optimal_value, "random_value": task.random_value}
+
+
+def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool = False,
+             backend: str | None = None, progress: bool = True) -> GridReport:
+    """Execute the runs not already stored (all with ``force``) and store their records."""
+    out_dir = Path(out_dir)
+    stored: dict[Path, dict] = {}
+    todo = []
+    for run in runs:
+        record = None if force else _stored_record(run, out_dir)
+        if record is None:
+            todo.append(run)
+        else:
+            stored[run.path(out_dir)] = record
+    results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator_unordered")(
+        joblib.delayed(execute)(run) for run in todo)
+    bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)
+    with bar:
+        for run, record, seconds in results:
+            store.write_atomic(run.path(out_dir), store.dumps(record))
+            store.append_timing(out_dir, run.submission["name"], {
+                "task": run.task["id"], "protocol": run.protocol, "seed": run.seed,
+                "status": record["status"], "wall_seconds": round(seconds, 3)})
+            stored[run.path(out_dir)] = store.read_result(run.path(out_dir))
+            bar.update()
+    return GridReport(records=[stored[r.path(out_dir)] for r in runs], executed=len(todo),
+                      skipped=len(runs) - len(todo))
+
+
+def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
+    """Run one ``RunSpec``; never raises: a failure becomes a failed record."""
+    start = time.monotonic()
+    record = {**run._header(), "status": "ok", "error": None, "result": None}
+    where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
+             f"seed {run.seed}")
+    try:
+        task = _registry(run.task_paths).make(run.task["id"])
+        if task.digest != run.task["digest"]:
+            raise RuntimeError("the task changed between planning and running")
+        deadline = None if run.timeout is None else start + run.timeout
+        with _time_limit(run.timeout):
+            record["result"] = _run_protocol(run, task, load(run.submission_ref), deadline)
+    except Exception as exc:
+        record.update(status="failed", result=None,
+                      error={"message": f"{where}: {exc}", "traceback": traceback.format_exc()})
+    return run, record, time.monotonic() - start
+
+
+def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) -> dict:
+    if run.protocol == "online":
+        settings = OnlineSettings(**run.settings)
+        return run_online(task, submission, settings, run.seed, deadline)
+    settings = OfflineSettings(**{k: tuple(v) for k, v in run.settings.items()})
+    return run_offline(task, submission, settings, run.seed, deadline)
+
+
+def summary_rows(records: Sequence[dict]) -> tuple[list[list], dict[str, float]]:
+    """Per (protocol, task): runs, failures, mean score and its standard error; and the IQM
+    of all successful run scores per protocol."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["protocol"], r["task"]["id"]), []).append(r)
+    rows, by_protocol = [], {}
+    for (protocol, task_id), group in sorted(groups.items()):
+        scores = [r["result"]["scores"][SCORE_KEY[protocol]] for r in group
+                  if r["status"] == "ok"]
+        by_protocol.setdefault(protocol, []).extend(scores)
+        mean = float(np.mean(scores)) if scores else float("nan")
+        se = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else 0.0
+        rows.append([protocol, task_id, len(group), len(group) - len(scores), mean, se])
+    iqm = {p: float(stats.trim_mean(s, 0.25)) for p, s in by_protocol.items() if s}
+    return rows, iqm
+
+
+def _stored_record(run: RunSpec, out_dir: Path) -> dict | None:
+    path = run.path(out_dir)
+    if not path.exists():
+        return None
+    try:
+        record = store.read_result(path)
+    except store.ResultFileError:
+        return None
+    return record if store.identity(record) == run.identity() else None
+
+
+@lru_cache(maxsize=8)
+def _registry(task_paths: tuple[str, ...]) -> Registry:
+    return load_registry(task_paths)
+
+
+@contextmanager
+def _time_limit(seconds: float | None):
+    """Interrupt a hung agent call with ``TimeoutError`` (SIGALRM, main thread only; other
+    threads rely on the protocols' per-episode deadline check)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"the run passed its time limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

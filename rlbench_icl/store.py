@@ -1,0 +1,126 @@
+"""The result store: one plain JSON file per run, written atomically.
+
+Layout: ``<out>/<submission>/<protocol>/<task id>/seed-<seed>.json``. A file is a pure function
+of the run's inputs (no clock, no host name): the same run gives the same bytes on any machine
+and worker count. Floats are stored with 12 significant digits, so last-ulp differences
+between BLAS builds never change a file. Wall times go to ``<out>/<submission>/timings.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+SCHEMA = "rlbench-icl/result/1"
+FLOAT_DIGITS = 12
+
+
+class TaskRef(TypedDict):
+    id: str
+    version: int
+    digest: str
+    optimal_value: float
+    random_value: float
+
+
+class RunError(TypedDict):
+    message: str
+    traceback: str
+
+
+class ResultRecord(TypedDict):
+    """The schema of a result file (``schema`` = ``SCHEMA``).
+
+    ``result`` is None for a failed run. Online: ``{"episodes": {"returns": [K floats],
+    "policy_values": [K floats] | None}, "scores": {online_score, final_score,
+    cumulative_regret, episodes_to_solve, episodes_to_solve_source}}``. Offline:
+    ``{"cells": [{epsilon, dataset_episodes, transitions, value, normalised_value}],
+    "scores": {offline_score}}``.
+    """
+
+    schema: str
+    harness_version: str
+    submission: dict[str, Any]
+    task: TaskRef
+    protocol: Literal["online", "offline"]
+    settings: dict[str, Any]
+    seed: int
+    status: Literal["ok", "failed"]
+    error: RunError | None
+    result: dict[str, Any] | None
+
+
+class ResultFileError(ValueError):
+    """A result file that cannot be read or does not follow the schema."""
+
+
+def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, seed: int) -> Path:
+    return Path(out_dir) / submission / protocol / task_id / f"seed-{seed}.json"
+
+
+def identity(record: dict) -> tuple:
+    """What must match for a stored result to stand for a planned run."""
+    return (record["schema"], record["submission"]["name"], record["submission"]["version"],
+            record["task"]["id"], record["task"]["digest"], record["protocol"],
+            json.dumps(record["settings"], sort_keys=True), record["seed"])
+
+
+def dumps(record: dict) -> str:
+    """Canonical JSON text of a record (sorted keys, rounded floats, no NaN)."""
+    return json.dumps(_round_floats(record), sort_keys=True, separators=(",", ":"),
+                      allow_nan=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that no reader ever sees a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> dict:
+    """A stored record, or ``ResultFileError`` naming the file and what is wrong."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultFileError(f"{path}: unreadable result file: {exc}") from None
+    if not isinstance(record, dict) or record.get("schema") != SCHEMA:
+        found = record.get("schema") if isinstance(record, dict) else type(record).__name__
+        raise ResultFileError(f"{path}: schema {found!r} is not {SCHEMA!r}")
+    missing = set(ResultRecord.__annotations__) - set(record)
+    if missing:
+        raise ResultFileError(f"{path}: missing keys {sorted(missing)}")
+    return record
+
+
+def append_timing(out_dir: Path, submission: str, entry: dict) -> None:
+    """Append one line to the submission's timings log (wall times are not results)."""
+    path = Path(out_dir) / submission / "timings.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def _round_floats(value):
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite number {value} in a result")
+        return float(f"{value:.{FLOAT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: _round_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_round_floats(v) for v in value]
+    return value
