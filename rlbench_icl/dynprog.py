@@ -4,45 +4,55 @@ Finite horizon (H steps, discount gamma): ``Q[h, s, a] = R[s, a] + gamma * P[s, 
 with ``V[H] = 0``. Infinite-horizon discounted (gamma < 1): exact policy evaluation by a linear
 solve, and exact optimal values by policy iteration (finite, no tolerance to tune).
 
-Agents call these on their empirical models instead of re-deriving them. Large sparse models
-(Taxi: 500 states, one successor per pair) are multiplied as a sparse (S*A, S) matrix.
+Every function takes the transitions ``P`` either as the (S, A, S) array or as its flat
+(S*A, S) form, dense or ``scipy.sparse`` (``flat_transitions`` builds the best one, once).
+Large sparse models (Taxi: 500 states, one successor per pair) then cost the number of
+non-zero transitions, not S*A*S. Agents call these on their empirical models too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import scipy.sparse
+import scipy.sparse.linalg
 
 SPARSE_MIN_STATES = 64
 SPARSE_MAX_DENSITY = 0.1
-
 GREEDY_TIE_TOL = 1e-12
 
 
-def backward_induction(P: np.ndarray, R: np.ndarray, horizon: int, discount: float = 1.0
+def flat_transitions(P: np.ndarray):
+    """``P`` as an (S*A, S) matrix: ``scipy.sparse`` when large and sparse, else dense."""
+    if P.ndim == 2:
+        return P
+    S, A = P.shape[0], P.shape[1]
+    flat = P.reshape(S * A, S)
+    if S >= SPARSE_MIN_STATES and np.count_nonzero(flat) <= SPARSE_MAX_DENSITY * flat.size:
+        return scipy.sparse.csr_array(flat)
+    return flat
+
+
+def backward_induction(P, R: np.ndarray, horizon: int, discount: float = 1.0
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Optimal finite-horizon values.
 
     Args:
-        P: (S, A, S) transitions. R: (S, A) expected rewards.
+        P: (S, A, S) transitions, or their flat (S*A, S) form. R: (S, A) expected rewards.
         horizon: H >= 1. discount: gamma in [0, 1].
 
     Returns:
         Q: (H, S, A) optimal action values; V: (H + 1, S) optimal state values, ``V[H] = 0``.
     """
-    S, A = _check_model(P, R)
-    expect = next_value_operator(P)
+    flat, S, A = _check_model(P, R)
     Q = np.empty((horizon, S, A))
     V = np.zeros((horizon + 1, S))
     for h in range(horizon - 1, -1, -1):
-        Q[h] = R + discount * expect(V[h + 1])
+        Q[h] = R + discount * (flat @ V[h + 1]).reshape(S, A)
         V[h] = Q[h].max(axis=1)
     return Q, V
 
 
-def policy_value(P: np.ndarray, R: np.ndarray, policy: np.ndarray, horizon: int,
+def policy_value(P, R: np.ndarray, policy: np.ndarray, horizon: int,
                  discount: float = 1.0) -> np.ndarray:
     """Finite-horizon value of a stochastic policy.
 
@@ -52,27 +62,30 @@ def policy_value(P: np.ndarray, R: np.ndarray, policy: np.ndarray, horizon: int,
     Returns:
         V: (H + 1, S) with ``V[h, s]`` the expected discounted return from step h in state s.
     """
-    S, A = _check_model(P, R)
+    flat, S, A = _check_model(P, R)
     policy = _check_policy(policy, S, A, horizon)
-    expect = next_value_operator(P)
     V = np.zeros((horizon + 1, S))
+    if policy.ndim == 2:  # collapse to the (S, S) chain once: H mat-vecs of size S * S
+        P_pi, r_pi = policy_chain(flat, R, policy)
+        for h in range(horizon - 1, -1, -1):
+            V[h] = r_pi + discount * (P_pi @ V[h + 1])
+        return V
     for h in range(horizon - 1, -1, -1):
-        pi_h = policy if policy.ndim == 2 else policy[h]
-        V[h] = np.einsum("sa,sa->s", pi_h, R + discount * expect(V[h + 1]))
+        Q_h = R + discount * (flat @ V[h + 1]).reshape(S, A)
+        V[h] = np.einsum("sa,sa->s", policy[h], Q_h)
     return V
 
 
-def next_value_operator(P: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """A function ``V (S,) -> (S, A)`` computing ``sum_s' P[s, a, s'] V[s']``.
-
-    Uses a sparse matrix when the model is large and sparse (the product then costs the
-    number of non-zero transitions rather than S * A * S).
-    """
-    S, A = P.shape[0], P.shape[1]
-    flat = P.reshape(S * A, S)
-    if S >= SPARSE_MIN_STATES and np.count_nonzero(flat) <= SPARSE_MAX_DENSITY * flat.size:
-        flat = scipy.sparse.csr_array(flat)
-    return lambda V: (flat @ V).reshape(S, A)
+def policy_chain(P, R: np.ndarray, policy: np.ndarray):
+    """The Markov chain ``P_pi`` (S, S) and reward ``r_pi`` (S,) of a stationary policy."""
+    flat, S, A = _check_model(P, R)
+    r_pi = np.einsum("sa,sa->s", policy, R)
+    if scipy.sparse.issparse(flat):
+        rows = np.repeat(np.arange(S), A)
+        weights = scipy.sparse.csr_array((policy.ravel(), (rows, np.arange(S * A))),
+                                         shape=(S, S * A))
+        return (weights @ flat).tocsr(), r_pi
+    return np.einsum("sa,sat->st", policy, flat.reshape(S, A, S)), r_pi
 
 
 def greedy_policy(Q: np.ndarray) -> np.ndarray:
@@ -91,27 +104,28 @@ def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:
     return np.full((num_states, num_actions), 1.0 / num_actions)
 
 
-def discounted_policy_value(P: np.ndarray, R: np.ndarray, policy: np.ndarray,
+def discounted_policy_value(P, R: np.ndarray, policy: np.ndarray,
                             discount: float) -> np.ndarray:
     """Infinite-horizon discounted value (S,) of a stationary (S, A) policy, by a linear solve."""
-    S, A = _check_model(P, R)
+    flat, S, A = _check_model(P, R)
     if not 0.0 <= discount < 1.0:
         raise ValueError(f"infinite-horizon values need discount in [0, 1), got {discount}")
     policy = _check_policy(policy, S, A, horizon=None)
-    P_pi = np.einsum("sa,sat->st", policy, P)
-    r_pi = np.einsum("sa,sa->s", policy, R)
+    P_pi, r_pi = policy_chain(flat, R, policy)
+    if scipy.sparse.issparse(P_pi):
+        system = scipy.sparse.identity(S, format="csc") - discount * P_pi.tocsc()
+        return scipy.sparse.linalg.spsolve(system, r_pi)
     return np.linalg.solve(np.eye(S) - discount * P_pi, r_pi)
 
 
-def discounted_optimal_values(P: np.ndarray, R: np.ndarray, discount: float,
+def discounted_optimal_values(P, R: np.ndarray, discount: float,
                               max_iterations: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
     """Infinite-horizon optimal ``Q`` (S, A) and ``V`` (S,) by exact policy iteration."""
-    S, A = _check_model(P, R)
+    flat, S, A = _check_model(P, R)
     policy = uniform_policy(S, A)
-    expect = next_value_operator(P)
     for _ in range(max_iterations):
-        V = discounted_policy_value(P, R, policy, discount)
-        Q = R + discount * expect(V)
+        V = discounted_policy_value(flat, R, policy, discount)
+        Q = R + discount * (flat @ V).reshape(S, A)
         # Keep the current action unless another is better by more than float noise, so
         # policy iteration cannot cycle between tied actions.
         current = np.einsum("sa,sa->s", policy, Q)
@@ -122,10 +136,15 @@ def discounted_optimal_values(P: np.ndarray, R: np.ndarray, discount: float,
     raise RuntimeError(f"policy iteration did not converge in {max_iterations} iterations")
 
 
-def _check_model(P: np.ndarray, R: np.ndarray) -> tuple[int, int]:
-    if P.ndim != 3 or P.shape[0] != P.shape[2] or R.shape != P.shape[:2]:
-        raise ValueError(f"expected P (S, A, S) and R (S, A), got {P.shape} and {R.shape}")
-    return P.shape[0], P.shape[1]
+def _check_model(P, R: np.ndarray):
+    """``(flat P, S, A)``, after checking that P and R agree in shape."""
+    if R.ndim != 2:
+        raise ValueError(f"R must have shape (S, A), got {R.shape}")
+    S, A = R.shape
+    if P.shape not in ((S, A, S), (S * A, S)):
+        raise ValueError(f"P has shape {P.shape}: expected (S, A, S) = {(S, A, S)} or its "
+                         f"flat form {(S * A, S)} for R of shape {R.shape}")
+    return (P.reshape(S * A, S) if P.ndim == 3 else P), S, A
 
 
 def _check_policy(policy, num_states: int, num_actions: int, horizon: int | None) -> np.ndarray:

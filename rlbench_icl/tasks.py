@@ -66,12 +66,17 @@ class Task:
         return self.mdp.digest
 
     @cached_property
+    def transitions(self):
+        """P in the flat (S*A, S) form the exact evaluations use (sparse when worth it)."""
+        return dynprog.flat_transitions(self.mdp.P)
+
+    @cached_property
     def optimal_q(self) -> np.ndarray:
         """Q* under the task's objective: (H, S, A) for ``finite``, (S, A) for ``discounted``."""
         m = self.mdp
         if m.objective == "discounted":
-            return dynprog.discounted_optimal_values(m.P, m.R, m.discount)[0]
-        return dynprog.backward_induction(m.P, m.R, m.horizon, m.discount)[0]
+            return dynprog.discounted_optimal_values(self.transitions, m.R, m.discount)[0]
+        return dynprog.backward_induction(self.transitions, m.R, m.horizon, m.discount)[0]
 
     @cached_property
     def optimal_policy(self) -> np.ndarray:
@@ -96,9 +101,9 @@ class Task:
             if np.ndim(policy) != 2:
                 raise ValueError(f"task {self.id} scores stationary (S, A) policies "
                                  f"(objective 'discounted'); got shape {np.shape(policy)}")
-            V = dynprog.discounted_policy_value(m.P, m.R, policy, m.discount)
+            V = dynprog.discounted_policy_value(self.transitions, m.R, policy, m.discount)
         else:
-            V = dynprog.policy_value(m.P, m.R, policy, m.horizon, m.discount)[0]
+            V = dynprog.policy_value(self.transitions, m.R, policy, m.horizon, m.discount)[0]
         return float(m.mu0 @ V)
 
     def normalise(self, value):

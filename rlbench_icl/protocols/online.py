@@ -74,6 +74,7 @@ def _play(task, info, agent, simulator, cursor, deadline):
     has_policy = callable(getattr(agent, "policy", None))
     discounts = (info.discount ** np.arange(info.horizon)).tolist()
     returns, values = [], ([] if has_policy else None)
+    last_policy, last_value = None, None
     for k in range(info.num_episodes):
         cursor.update(episode=k, step=None)
         state, ret = simulator.reset(), 0.0
@@ -94,7 +95,11 @@ def _play(task, info, agent, simulator, cursor, deadline):
         returns.append(ret)
         if has_policy:
             cursor["call"] = "policy"
-            values.append(task.policy_value(check_policy(agent.policy(), info)))
+            policy = check_policy(agent.policy(), info)
+            if last_policy is None or not np.array_equal(policy, last_policy):
+                # a copy: an agent may update the array it returned in place
+                last_policy, last_value = policy.copy(), task.policy_value(policy)
+            values.append(last_value)
     return returns, values
 
 
