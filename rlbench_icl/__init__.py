@@ -22,12 +22,14 @@ from .mdp import TabularMDP, expected_reward, make_absorbing
 from .protocols import AgentError, Dataset, OfflineSettings, OnlineSettings
 from .registry import Registry, TaskFileError, default_registry, load_registry
 from .simulate import Simulator
+from .statistics import ExperienceStatistic
 from .tasks import Task, TaskSpec
 
 __all__ = [
     "AgentCheckError",
     "AgentError",
     "Dataset",
+    "ExperienceStatistic",
     "OfflineSettings",
     "OnlineAgent",
     "OnlineSettings",
