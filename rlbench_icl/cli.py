@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -48,6 +49,17 @@ def _make_parser() -> argparse.ArgumentParser:
         "agents", help="list the available submissions",
         description="List submissions found in submissions/ and installed entry points.")
     agents.set_defaults(command=cmd_agents, command_name="agents")
+    train = commands.add_parser(
+        "train-fm", help="train the foundation model on the synthetic prior",
+        description="Train (or resume) the in-context policy network on synthetic MDPs. "
+                    "Re-running the same command resumes from OUT/checkpoint.pt.")
+    train.add_argument("--config", type=Path, required=True, help="a training TOML file")
+    train.add_argument("--out", type=Path, required=True, help="training directory")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--stop-after", type=_positive_int, default=None, metavar="STEPS",
+                       help="run at most STEPS steps now (resume later with the same command)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(command=cmd_train_fm, command_name="train-fm")
     return parser
 
 
@@ -132,6 +144,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(report.failed)} runs failed, e.g. {report.failed[0]['error']['message']}",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_train_fm(args: argparse.Namespace) -> int:
+    from .fm.train import load_config, train
+
+    metrics = train(load_config(args.config), args.seed, args.out, progress=not args.quiet,
+                    stop_after=args.stop_after)
+    print(json.dumps(metrics, indent=2))
     return 0
 
 

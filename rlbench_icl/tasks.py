@@ -96,16 +96,27 @@ class Task:
 
     def policy_value(self, policy: np.ndarray) -> float:
         """Exact value from mu0 of a (S, A) or (H, S, A) policy under the task's objective."""
-        m = self.mdp
-        if m.objective == "discounted":
-            if np.ndim(policy) != 2:
-                raise ValueError(f"task {self.id} scores stationary (S, A) policies "
-                                 f"(objective 'discounted'); got shape {np.shape(policy)}")
-            V = dynprog.discounted_policy_value(self.transitions, m.R, policy, m.discount)
-        else:
-            V = dynprog.policy_value(self.transitions, m.R, policy, m.horizon, m.discount)[0]
-        return float(m.mu0 @ V)
+        try:
+            return evaluate_policy(self.mdp, policy, self.transitions)
+        except ValueError as exc:
+            raise ValueError(f"task {self.id}: {exc}") from None
 
     def normalise(self, value):
         """``(value - V_rand) / (V* - V_rand)``: 1 is optimal, 0 is uniform random."""
         return (np.asarray(value) - self.random_value) / (self.optimal_value - self.random_value)
+
+
+def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> float:
+    """Exact value from mu0 of a (S, A) or (H, S, A) policy under the MDP's objective.
+
+    ``transitions``: the MDP's ``P`` in flat form (``dynprog.flat_transitions``), if cached.
+    """
+    P = mdp.P if transitions is None else transitions
+    if mdp.objective == "discounted":
+        if np.ndim(policy) != 2:
+            raise ValueError("the discounted objective scores stationary (S, A) policies; "
+                             f"got shape {np.shape(policy)}")
+        V = dynprog.discounted_policy_value(P, mdp.R, policy, mdp.discount)
+    else:
+        V = dynprog.policy_value(P, mdp.R, policy, mdp.horizon, mdp.discount)[0]
+    return float(mdp.mu0 @ V)

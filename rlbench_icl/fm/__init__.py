@@ -1,0 +1,1 @@
+"""The synthetic-prior foundation model (the only part of rlbench-icl that imports torch)."""

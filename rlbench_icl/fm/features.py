@@ -1,0 +1,126 @@
+"""From an experience statistic to the network's input, the same at training and at use.
+
+Per pair (s, a): ``log(1 + n)``, the mean reward divided by the reward scale, and a visited
+flag; its successors are the states it has been seen to reach, with ``log P_hat`` (an
+unvisited pair points to itself with probability 1: the visited flag tells the network the
+edge is a placeholder). Per state: terminal seen, ``log(1 + visits)``. Per MDP: the effective
+horizon and the amount of data. The reward scale is the largest |reward| observed in the
+context (1 before any), at training and at use alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..statistics import ExperienceStatistic
+
+NUM_PAIR_FEATURES = 3
+NUM_STATE_FEATURES = 2
+NUM_GLOBAL_FEATURES = 2
+
+
+@dataclass
+class Context:
+    """One MDP's network input (numpy). Shapes: pair_features (S, A, 3), state_features
+    (S, 2), global_features (2,), successors (S, A, M) int64, successor_log_probs (S, A, M)
+    with -inf on padding."""
+
+    pair_features: np.ndarray
+    state_features: np.ndarray
+    global_features: np.ndarray
+    successors: np.ndarray
+    successor_log_probs: np.ndarray
+    reward_scale: float
+
+
+@dataclass
+class Batch:
+    """Padded contexts (torch). ``targets`` (B, S, A) and ``loss_mask`` (B, S) for training."""
+
+    pair_features: torch.Tensor
+    state_features: torch.Tensor
+    global_features: torch.Tensor
+    successors: torch.Tensor
+    successor_log_probs: torch.Tensor
+    action_mask: torch.Tensor
+    state_mask: torch.Tensor
+    targets: torch.Tensor | None = None
+    loss_mask: torch.Tensor | None = None
+
+
+def effective_horizon(horizon: int, discount: float) -> float:
+    return float(horizon) if discount >= 1.0 else min(float(horizon), 1.0 / (1.0 - discount))
+
+
+def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
+              objective: str = "finite", max_successors: int | None = None) -> Context:
+    """The network input for a statistic (see the module docstring)."""
+    counts = stat.transition_counts
+    S, A, _ = counts.shape
+    n = counts.sum(axis=2)
+    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    mean_reward = stat.reward_sums / np.maximum(n, 1.0) / scale
+    visited = n > 0
+    pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
+    state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
+    h_eff = 1.0 / (1.0 - discount) if objective == "discounted" else effective_horizon(
+        horizon, discount)
+    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0])
+    successors, log_probs = _successor_lists(counts, n, max_successors)
+    return Context(pair.astype(np.float32), state.astype(np.float32), glob.astype(np.float32),
+                   successors, log_probs.astype(np.float32), scale)
+
+
+def _successor_lists(counts: np.ndarray, n: np.ndarray, cap: int | None):
+    S, A, _ = counts.shape
+    M = max(1, int((counts > 0).sum(axis=2).max()))
+    if cap is not None:
+        M = min(M, cap)
+    order = np.argsort(-counts, axis=2, kind="stable")[..., :M]  # most-visited first
+    kept = np.take_along_axis(counts, order, axis=2)
+    total = kept.sum(axis=2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_probs = np.where(kept > 0, np.log(kept / np.maximum(total, 1.0)), -np.inf)
+    unvisited = n == 0
+    order[unvisited, 0] = np.nonzero(unvisited)[0]
+    log_probs[unvisited, 0] = 0.0
+    return order.astype(np.int64), log_probs
+
+
+def collate(contexts: list[Context], targets: list[np.ndarray] | None = None,
+            loss_masks: list[np.ndarray] | None = None) -> Batch:
+    """Pad contexts of different S, A and M into one batch."""
+    B = len(contexts)
+    S = max(c.pair_features.shape[0] for c in contexts)
+    A = max(c.pair_features.shape[1] for c in contexts)
+    M = max(c.successors.shape[2] for c in contexts)
+    pair = np.zeros((B, S, A, NUM_PAIR_FEATURES), np.float32)
+    state = np.zeros((B, S, NUM_STATE_FEATURES), np.float32)
+    succ = np.zeros((B, S, A, M), np.int64)
+    logp = np.full((B, S, A, M), -np.inf, np.float32)
+    logp[..., 0] = 0.0  # padded pairs attend to state 0 with weight 1 (never NaN)
+    action_mask = np.zeros((B, A), bool)
+    state_mask = np.zeros((B, S), bool)
+    for i, c in enumerate(contexts):
+        s, a, m = c.successors.shape
+        pair[i, :s, :a] = c.pair_features
+        state[i, :s] = c.state_features
+        succ[i, :s, :a, :m] = c.successors
+        logp[i, :s, :a, :m] = c.successor_log_probs
+        action_mask[i, :a] = True
+        state_mask[i, :s] = True
+    batch = Batch(torch.from_numpy(pair), torch.from_numpy(state),
+                  torch.from_numpy(np.stack([c.global_features for c in contexts])),
+                  torch.from_numpy(succ), torch.from_numpy(logp),
+                  torch.from_numpy(action_mask), torch.from_numpy(state_mask))
+    if targets is not None:
+        padded = np.zeros((B, S, A), np.float32)
+        mask = np.zeros((B, S), bool)
+        for i, (t, lm) in enumerate(zip(targets, loss_masks, strict=True)):
+            padded[i, :t.shape[0], :t.shape[1]] = t
+            mask[i, :t.shape[0]] = lm
+        batch.targets, batch.loss_mask = torch.from_numpy(padded), torch.from_numpy(mask)
+    return batch

@@ -1,0 +1,132 @@
+"""The in-context policy network: a graph attention network over the experience statistic.
+
+Every (s, a) pair is a node that attends over its observed successor states s', with the
+empirical transition probability as an additive attention bias (Zighem & Vie 2026): with
+q.k = 0 the attention is exactly the Bellman expectation under P_hat. One propagation round,
+weight-tied and applied ``num_rounds`` times (a learned value iteration; more rounds can be run
+at inference), with the pair's input embedding re-injected every round. A policy head reads
+[h_s, h_sa, e_sa] into one logit per action.
+
+Permutation-equivariant in states and in actions; no positional features; any S and A (padding
+and masking exist only inside a batch). Attention is sparse: a pair attends over the M
+successors it has actually observed, not over all S states, so S = 500 is affordable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .features import NUM_GLOBAL_FEATURES, NUM_PAIR_FEATURES, NUM_STATE_FEATURES, Batch
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network shape.
+
+    Attributes:
+        width: embedding size d.
+        num_heads: attention heads (d must be divisible by it).
+        num_rounds: propagation rounds in training (inference may use more).
+        mlp_ratio: hidden size of the round's MLPs, in multiples of d.
+        dropout: dropout inside the MLPs.
+    """
+
+    width: int = 64
+    num_heads: int = 4
+    num_rounds: int = 10
+    mlp_ratio: int = 1
+    dropout: float = 0.0
+
+
+class MLP(nn.Sequential):
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, dropout: float = 0.0):
+        super().__init__(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout),
+                         nn.Linear(d_hidden, d_out))
+
+
+class PropagationRound(nn.Module):
+    """Pairs attend over successor states; states pool their pairs."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d = config.width
+        self.num_heads = config.num_heads
+        self.query = nn.Linear(d, d)
+        self.key_value = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, d)
+        hidden = config.mlp_ratio * d
+        self.pair_mlp = MLP(3 * d, hidden, d, config.dropout)
+        self.pair_norm = nn.LayerNorm(d)
+        self.state_mlp = MLP(2 * d, hidden, d, config.dropout)
+        self.state_norm = nn.LayerNorm(d)
+
+    def forward(self, h_s, h_sa, e_sa, batch: Batch):
+        B, S, A, M = batch.successors.shape
+        d, nh = h_s.shape[-1], self.num_heads
+        k, v = self.key_value(h_s).chunk(2, dim=-1)  # (B, S, d) each
+        index = batch.successors.reshape(B, S * A * M, 1).expand(-1, -1, d)
+        k_m = torch.gather(k, 1, index).view(B, S, A, M, nh, d // nh)
+        v_m = torch.gather(v, 1, index).view(B, S, A, M, nh, d // nh)
+        q = self.query(h_sa).view(B, S, A, nh, d // nh)
+        logits = torch.einsum("bsahd,bsamhd->bsamh", q, k_m) / math.sqrt(d // nh)
+        logits = logits + batch.successor_log_probs.unsqueeze(-1)  # (B, S, A, M, nh)
+        weights = torch.softmax(logits, dim=3)
+        message = torch.einsum("bsamh,bsamhd->bsahd", weights, v_m).reshape(B, S, A, d)
+        h_sa = self.pair_norm(h_sa + self.pair_mlp(torch.cat([h_sa, self.out(message), e_sa],
+                                                             dim=-1)))
+        pooled = _mean_over_actions(h_sa, batch.action_mask)  # (B, S, d)
+        h_s = self.state_norm(h_s + self.state_mlp(torch.cat([h_s, pooled], dim=-1)))
+        return h_s, h_sa
+
+
+class PolicyNetwork(nn.Module):
+    """Statistic in, one logit per (s, a) out."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        d = config.width
+        if d % config.num_heads:
+            raise ValueError(f"width {d} is not divisible by num_heads {config.num_heads}")
+        self.config = config
+        self.pair_encoder = MLP(NUM_PAIR_FEATURES + NUM_GLOBAL_FEATURES, d, d)
+        self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
+        self.round = PropagationRound(config)
+        self.head = MLP(3 * d, d, 1, config.dropout)
+
+    def forward(self, batch: Batch, num_rounds: int | None = None):
+        """Returns ``(logits (B, S, A), loss or None)``; invalid actions get -inf logits.
+
+        The loss (with ``batch.targets``) is the cross-entropy to the target policy over
+        valid actions, averaged over the states ``batch.loss_mask`` selects.
+        """
+        B, S, A = batch.pair_features.shape[:3]
+        glob = batch.global_features[:, None, None, :].expand(B, S, A, -1)
+        e_sa = self.pair_encoder(torch.cat([batch.pair_features, glob], dim=-1))  # (B,S,A,d)
+        h_s = _mean_over_actions(e_sa, batch.action_mask) + self.state_encoder(
+            batch.state_features)  # (B, S, d)
+        h_sa = e_sa
+        for _ in range(num_rounds or self.config.num_rounds):
+            h_s, h_sa = self.round(h_s, h_sa, e_sa, batch)
+        readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
+        logits = self.head(readout).squeeze(-1)  # (B, S, A)
+        logits = logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
+        loss = None if batch.targets is None else policy_loss(logits, batch)
+        return logits, loss
+
+
+def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Cross-entropy to ``batch.targets`` over valid actions, mean over ``batch.loss_mask``."""
+    log_probs = F.log_softmax(logits, dim=-1).masked_fill(~batch.action_mask[:, None, :], 0.0)
+    per_state = -(batch.targets * log_probs).sum(dim=-1)  # (B, S)
+    mask = batch.loss_mask.float()
+    return (per_state * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    mask = action_mask[:, None, :, None].float()  # (B, 1, A, 1)
+    return (h_sa * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)

@@ -1,0 +1,236 @@
+"""Training the policy network on the synthetic prior: ``train(config, seed, out_dir)``.
+
+Seeded and resumable: the batch of step t is drawn from ``default_rng([seed, t])``, so a run
+resumed from its last checkpoint draws exactly the batches it would have drawn. Parameters are
+initialised from a ``torch.Generator``; with one thread every step is deterministic.
+Validation uses MDPs from the same prior on a separate stream — never a benchmark task.
+
+Files in ``out_dir``: ``checkpoint.pt`` (model + optimiser + step, written atomically, read
+with ``weights_only=True``), ``train_log.jsonl``, and at the end ``model.safetensors`` and
+``config.json`` (the resolved config, from which ``load_model`` rebuilds the network).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .. import dynprog
+from ..tasks import evaluate_policy
+from .context import ContextConfig
+from .features import collate
+from .model import ModelConfig, PolicyNetwork
+from .prior import PriorConfig, sample_example
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (stored beside the checkpoint).
+
+    Attributes:
+        model: network shape. prior: training data.
+        steps: optimiser steps. batch_size: MDPs per step, in micro-batches of
+            ``micro_batch`` MDPs of similar size (less padding).
+        lr, weight_decay, grad_clip: AdamW and clipping (the paper's 3e-4, 0.01, 0.5).
+        warmup_steps: linear warm-up, then cosine decay to ``min_lr_ratio * lr``.
+        validation_mdps: size of the fixed validation set. validate_every: steps between
+            validations. checkpoint_every: steps between checkpoints.
+        threads: torch threads (1 keeps every step bit-for-bit repeatable).
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    steps: int = 3000
+    batch_size: int = 32
+    micro_batch: int = 8
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    grad_clip: float = 0.5
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1
+    validation_mdps: int = 64
+    validate_every: int = 100
+    checkpoint_every: int = 25
+    threads: int = 1
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    """A ``TrainConfig`` from a TOML file with optional [model], [prior], [prior.context]."""
+    data = tomllib.loads(Path(path).read_text())
+    model = ModelConfig(**data.pop("model", {}))
+    prior_data = data.pop("prior", {})
+    context = ContextConfig(**_tuples(prior_data.pop("context", {})))
+    prior = PriorConfig(**_tuples(prior_data), context=context)
+    return TrainConfig(model=model, prior=prior, **data)
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    data = dict(data)
+    prior = dict(data.pop("prior"))
+    context = ContextConfig(**_tuples(prior.pop("context")))
+    return TrainConfig(model=ModelConfig(**data.pop("model")),
+                       prior=PriorConfig(**_tuples(prior), context=context), **data)
+
+
+def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
+          progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train (or resume) and export; returns the last validation metrics.
+
+    ``stop_after``: run at most this many steps in this call (checkpointing at the end), so
+    a long training can be spread over sessions; the result is the same as one call.
+    """
+    torch.set_num_threads(config.threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", {"seed": seed, "train": config_to_dict(config)})
+    model = build_model(config.model, seed)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    start = _resume(out / "checkpoint.pt", model, optimiser)
+    validation = _validation_set(config, seed)
+    metrics: dict = {}
+    end = config.steps if stop_after is None else min(config.steps, start + stop_after)
+    bar = tqdm(range(start, end), initial=start, total=config.steps, desc="train-fm",
+               disable=not progress)
+    for step in bar:
+        _set_lr(optimiser, config, step)
+        loss = _train_step(model, optimiser, config, np.random.default_rng([seed, step]))
+        bar.set_postfix(loss=f"{loss:.3f}")
+        last = step + 1 == config.steps
+        if (step + 1) % config.validate_every == 0 or last:
+            metrics = {"step": step + 1, "train_loss": loss, **validate(model, validation),
+                       "time": time.time()}
+            with open(out / "train_log.jsonl", "a") as f:
+                f.write(json.dumps(metrics) + "\n")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
+            _save_checkpoint(out / "checkpoint.pt", model, optimiser, step + 1)
+    if end == config.steps:
+        save_file(model.state_dict(), str(out / "model.safetensors"))
+    return metrics
+
+
+def build_model(config: ModelConfig, seed: int) -> PolicyNetwork:
+    """A network with weights drawn from ``torch.Generator().manual_seed(seed)``."""
+    model = PolicyNetwork(config)
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.02, generator=generator)
+            torch.nn.init.zeros_(module.bias)
+    return model
+
+
+def load_model(directory: str | os.PathLike) -> tuple[PolicyNetwork, TrainConfig]:
+    """The exported network of a training directory (safetensors: no code is executed)."""
+    directory = Path(directory)
+    config = config_from_dict(json.loads((directory / "config.json").read_text())["train"])
+    model = PolicyNetwork(config.model)
+    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    model.eval()
+    return model, config
+
+
+def validate(model: PolicyNetwork, validation: list) -> dict:
+    """Mean loss, and the mean exact normalised value of the greedy policy, on validation."""
+    model.eval()
+    with torch.no_grad():
+        batch = collate([v[1] for v in validation], [v[2] for v in validation],
+                        [v[3] for v in validation])
+        logits, loss = model(batch)
+    model.train()
+    scores = []
+    for (mdp, context, _, _), lg in zip(validation, logits, strict=True):
+        S, A = context.pair_features.shape[:2]
+        policy = dynprog.greedy_policy(lg[:S, :A].numpy().astype(np.float64))
+        optimal, rand = _reference_values(mdp)
+        if optimal - rand > 1e-6:
+            scores.append((evaluate_policy(mdp, policy) - rand) / (optimal - rand))
+    return {"val_loss": float(loss), "val_normalised_value": float(np.mean(scores))}
+
+
+def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
+    examples = [sample_example(rng, config.prior) for _ in range(config.batch_size)]
+    examples.sort(key=lambda e: e[1].pair_features.shape[0])
+    optimiser.zero_grad(set_to_none=True)
+    total, chunks = 0.0, math.ceil(config.batch_size / config.micro_batch)
+    for i in range(0, config.batch_size, config.micro_batch):
+        part = examples[i:i + config.micro_batch]
+        batch = collate([e[1] for e in part], [e[2] for e in part], [e[3] for e in part])
+        _, loss = model(batch)
+        (loss / chunks).backward()
+        total += loss.item() / chunks
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    optimiser.step()
+    return total
+
+
+def _set_lr(optimiser, config: TrainConfig, step: int) -> None:
+    if step < config.warmup_steps:
+        factor = (step + 1) / config.warmup_steps
+    else:
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        factor = config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
+    for group in optimiser.param_groups:
+        group["lr"] = config.lr * factor
+
+
+def _validation_set(config: TrainConfig, seed: int) -> list:
+    rng = np.random.default_rng([seed, 2**31 - 1])  # a stream no training step uses
+    return [sample_example(rng, config.prior) for _ in range(config.validation_mdps)]
+
+
+def _reference_values(mdp) -> tuple[float, float]:
+    """Exact V*(mu0) (non-stationary for finite horizons) and V_rand(mu0)."""
+    if mdp.objective == "discounted":
+        V = dynprog.discounted_optimal_values(mdp.P, mdp.R, mdp.discount)[1]
+    else:
+        V = dynprog.backward_induction(mdp.P, mdp.R, mdp.horizon, mdp.discount)[1][0]
+    rand = evaluate_policy(mdp, dynprog.uniform_policy(mdp.num_states, mdp.num_actions))
+    return float(mdp.mu0 @ V), rand
+
+
+def _resume(path: Path, model, optimiser) -> int:
+    if not path.exists():
+        return 0
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimiser.load_state_dict(state["optimizer"])
+    return int(state["step"])
+
+
+def _save_checkpoint(path: Path, model, optimiser, step: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimiser.state_dict(),
+                "step": step}, tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _tuples(data: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}

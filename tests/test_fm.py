@@ -1,0 +1,128 @@
+"""The foundation model's parts: prior, contexts, features, network, trainer."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from rlbench_icl import ExperienceStatistic
+from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
+from rlbench_icl.fm.features import collate, featurize
+from rlbench_icl.fm.model import ModelConfig
+from rlbench_icl.fm.prior import PriorConfig, optimal_q, sample_batch, sample_example
+from rlbench_icl.fm.train import TrainConfig, build_model, load_model, train
+from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
+
+torch.set_num_threads(1)
+SMALL = ModelConfig(width=16, num_heads=2, num_rounds=3)
+
+
+def random_stat(rng, S, A, visits=30):
+    stat = ExperienceStatistic(S, A)
+    for _ in range(visits):
+        s, a, s2 = rng.integers(S), rng.integers(A), rng.integers(S)
+        stat.update(int(s), int(a), float(rng.normal()), int(s2), bool(rng.random() < 0.05))
+    return stat
+
+
+@pytest.mark.parametrize("prior", [PAPER_PRIOR, WIDE_PRIOR], ids=lambda p: p.name)
+def test_prior_samples_are_valid_and_seeded(prior):
+    mdps = [sample_mdp(np.random.default_rng(i), prior) for i in range(40)]
+    again = [sample_mdp(np.random.default_rng(i), prior) for i in range(40)]
+    assert [m.digest for m in mdps] == [m.digest for m in again]
+    for m in mdps:  # TabularMDP validated P, R, mu0, terminal rows on construction
+        lo, hi = prior.num_states
+        assert lo <= m.num_states <= hi and not m.terminal[m.mu0 > 0].any()
+    if prior is PAPER_PRIOR:
+        assert all(m.discount == 0.95 and m.objective == "discounted" for m in mdps)
+        assert max((m.P > 0).sum(axis=2).max() for m in mdps) <= 6
+
+
+def test_contexts_count_real_transitions():
+    rng = np.random.default_rng(0)
+    mdp = sample_mdp(rng, WIDE_PRIOR)
+    for stat in (poisson_context(rng, mdp, ContextConfig()),
+                 trajectory_context(rng, mdp, np.full((mdp.num_states, mdp.num_actions),
+                                                      1 / mdp.num_actions), ContextConfig())):
+        seen = stat.transition_counts > 0
+        assert np.all(mdp.P[seen] > 0), "only possible transitions are counted"
+        assert not stat.visits[mdp.terminal].any(), "no action is taken in a terminal state"
+
+
+def test_mixed_sizes_in_a_batch_do_not_change_outputs():
+    rng = np.random.default_rng(1)
+    model = build_model(SMALL, seed=0).eval()
+    contexts = [featurize(random_stat(rng, S, A), 20, 1.0) for S, A in [(3, 2), (7, 4), (5, 3)]]
+    with torch.no_grad():
+        together, _ = model(collate(contexts))
+        for i, c in enumerate(contexts):
+            alone, _ = model(collate([c]))
+            S, A = c.pair_features.shape[:2]
+            torch.testing.assert_close(together[i, :S, :A], alone[0], atol=1e-5, rtol=1e-5)
+            assert torch.isinf(together[i, :, A:]).all()
+
+
+def test_relabelling_states_and_actions_permutes_the_output():
+    rng = np.random.default_rng(2)
+    S, A = 6, 3
+    stat = random_stat(rng, S, A, visits=60)
+    ps, pa = rng.permutation(S), rng.permutation(A)
+    permuted = ExperienceStatistic(S, A)
+    permuted.transition_counts = stat.transition_counts[ps][:, pa][:, :, ps]
+    permuted.reward_sums = stat.reward_sums[ps][:, pa]
+    permuted.terminal_seen = stat.terminal_seen[ps]
+    permuted.max_abs_reward = stat.max_abs_reward
+    model = build_model(SMALL, seed=1).eval()
+    with torch.no_grad():
+        out, _ = model(collate([featurize(stat, 10, 0.9, "discounted")]))
+        out_p, _ = model(collate([featurize(permuted, 10, 0.9, "discounted")]))
+    torch.testing.assert_close(out_p[0], out[0][ps][:, pa], atol=1e-5, rtol=1e-5)
+
+
+def test_a_few_steps_fit_one_batch():
+    batch = sample_batch(np.random.default_rng(3), PriorConfig(), 4)
+    model = build_model(SMALL, seed=2)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        optimiser.zero_grad()
+        _, loss = model(batch)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_targets_are_boltzmann_over_q_star():
+    mdp, context, target, mask = sample_example(np.random.default_rng(4), PriorConfig())
+    np.testing.assert_allclose(target.sum(axis=1), 1.0)
+    greedy = optimal_q(mdp).argmax(axis=1)
+    assert np.all(target[np.arange(mdp.num_states), greedy] >= target.max(axis=1) - 1e-12)
+    assert np.array_equal(mask, ~mdp.terminal)
+
+
+def test_training_resumes_to_the_same_weights(tmp_path):
+    config = TrainConfig(model=SMALL, steps=4, batch_size=4, micro_batch=2, warmup_steps=2,
+                         validation_mdps=4, validate_every=2, checkpoint_every=1)
+    train(config, seed=0, out_dir=tmp_path / "whole", progress=False)
+    train(config, seed=0, out_dir=tmp_path / "split", progress=False, stop_after=2)
+    assert not (tmp_path / "split" / "model.safetensors").exists()
+    metrics = train(config, seed=0, out_dir=tmp_path / "split", progress=False)
+    whole = (tmp_path / "whole" / "model.safetensors").read_bytes()
+    assert whole == (tmp_path / "split" / "model.safetensors").read_bytes()
+    assert metrics["step"] == 4 and 0 <= metrics["val_loss"]
+    model, loaded = load_model(tmp_path / "whole")
+    assert loaded == config and isinstance(model, torch.nn.Module)
+
+
+def test_configs_round_trip_through_toml(tmp_path):
+    from rlbench_icl.fm.train import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text("steps = 7\n[model]\nwidth = 32\n[prior]\nweights = [1.0, 0.0]\n"
+                    "[prior.context]\nepisodes = [2, 9]\n")
+    config = load_config(path)
+    assert config.steps == 7 and config.model.width == 32
+    assert config.prior.weights == (1.0, 0.0) and config.prior.context.episodes == (2, 9)
+    assert dataclasses.replace(config, steps=7) == config
