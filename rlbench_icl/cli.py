@@ -49,6 +49,18 @@ def _make_parser() -> argparse.ArgumentParser:
         "agents", help="list the available submissions",
         description="List submissions found in submissions/ and installed entry points.")
     agents.set_defaults(command=cmd_agents, command_name="agents")
+    board = commands.add_parser(
+        "leaderboard", help="regenerate the leaderboard from stored results",
+        description="Rebuild every table and figure of the leaderboard from result files. "
+                    "Same results give the same bytes.")
+    board.add_argument("--results", type=Path, default=Path("leaderboard/results"),
+                       help="results directory (default: leaderboard/results)")
+    board.add_argument("--out", type=Path, default=Path("leaderboard"),
+                       help="output directory (default: leaderboard/)")
+    board.add_argument("--resamples", type=_positive_int, default=2000,
+                       help="bootstrap resamples (default: 2000)")
+    _add_task_path(board)
+    board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
     train = commands.add_parser(
         "train-fm", help="train the foundation model on the synthetic prior",
         description="Train (or resume) the in-context policy network on synthetic MDPs. "
@@ -144,6 +156,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(report.failed)} runs failed, e.g. {report.failed[0]['error']['message']}",
               file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .leaderboard import build_leaderboard
+    from .scoring import BootstrapConfig
+
+    registry = load_registry(args.task_path)
+    summary = build_leaderboard(args.results, args.out, registry,
+                                BootstrapConfig(resamples=args.resamples))
+    for protocol in ("online", "offline"):
+        if protocol in summary:
+            print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")
+    for path, reason in summary["refused"]:
+        print(f"refused {path}: {reason}", file=sys.stderr)
+    print(f"wrote {args.out / 'README.md'}")
     return 0
 
 

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+from rliable import library as rly
+from rliable import metrics
+
+from rlbench_icl import scoring
+
+CFG = scoring.BootstrapConfig(resamples=2000, seed=3)
+
+
+def test_aggregates_by_hand():
+    m = np.array([[0.0, 1.0, 2.0, 10.0], [0.5, 0.5, 0.5, 0.5]])
+    # IQM: sorted 0, .5, .5, .5, .5, 1, 2, 10 -> middle four .5, .5, .5, 1
+    assert scoring.iqm(m) == pytest.approx(0.625)
+    assert scoring.mean(m) == pytest.approx(np.mean([0.25, 0.75, 1.25, 5.25]))
+    assert scoring.median(m) == pytest.approx(1.0)  # median of 0.25, 0.75, 1.25, 5.25
+    assert scoring.optimality_gap(m) == pytest.approx(1 - np.mean([0, 1, 1, 1, .5, .5, .5, .5]))
+
+
+def test_probability_of_improvement_by_hand():
+    x = np.array([[1.0, 0.0], [3.0, 0.0]])
+    y = np.array([[2.0, 0.0], [2.0, 1.0]])
+    # task 0: pairs (1,2) (1,2) (3,2) (3,2) -> 2 wins of 4; task 1: 2 ties of 4 pairs
+    assert scoring.probability_of_improvement(x, y) == pytest.approx((0.5 + 0.5 * 0.5) / 2)
+
+
+def test_performance_profile_by_hand():
+    m = np.array([[0.1, 0.5], [0.9, 0.5]])
+    point, lo, hi = scoring.performance_profile(m, np.array([0.0, 0.5, 0.95]), CFG)
+    np.testing.assert_allclose(point, [1.0, 0.25, 0.0])
+    assert np.all(lo <= point) and np.all(point <= hi)
+
+
+def test_intervals_repeat_exactly_with_the_same_seed():
+    m = np.random.default_rng(0).random((7, 5))
+    assert scoring.aggregate_with_ci(m, CFG) == scoring.aggregate_with_ci(m, CFG)
+    other = scoring.BootstrapConfig(resamples=2000, seed=4)
+    assert scoring.aggregate_with_ci(m, CFG) != scoring.aggregate_with_ci(m, other)
+
+
+def test_intervals_agree_with_rliable():
+    rng = np.random.default_rng(1)
+    x = rng.beta(2, 2, size=(10, 16))
+    y = np.clip(x + rng.normal(0, 0.2, size=x.shape) - 0.05, 0, 1)
+    cfg = scoring.BootstrapConfig(resamples=1000, seed=3)
+    ours = scoring.aggregate_with_ci(x, cfg)
+
+    def aggregate(s):
+        return np.array([metrics.aggregate_iqm(s), metrics.aggregate_median(s),
+                         metrics.aggregate_mean(s), metrics.aggregate_optimality_gap(s)])
+
+    np.random.seed(0)  # noqa: NPY002  (rliable draws from the global RNG; only here)
+    points, cis = rly.get_interval_estimates({"x": x}, aggregate, reps=1000)
+    for k, name in enumerate(["IQM", "median", "mean", "optimality gap"]):
+        assert ours[name][0] == pytest.approx(points["x"][k])
+        assert ours[name][1] == pytest.approx(cis["x"][0, k], abs=0.01)
+        assert ours[name][2] == pytest.approx(cis["x"][1, k], abs=0.01)
+    np.random.seed(0)  # noqa: NPY002
+    points, cis = rly.get_interval_estimates({"xy": (x, y)}, metrics.probability_of_improvement,
+                                             reps=1000)
+    point, lo, hi = scoring.probability_of_improvement_with_ci(x, y, cfg)
+    assert point == pytest.approx(points["xy"])
+    assert lo == pytest.approx(cis["xy"][0, 0], abs=0.015)
+    assert hi == pytest.approx(cis["xy"][1, 0], abs=0.015)
+
+
+def test_bad_matrices_are_refused():
+    with pytest.raises(ValueError, match="non-empty"):
+        scoring.aggregate_with_ci(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        scoring.aggregate_with_ci(np.array([[np.nan]]))
