@@ -14,9 +14,10 @@ from tabulate import tabulate
 from .check import AgentCheckError, check_agent
 from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, TaskFileError, load_registry
+from .store import ResultFileError
 from .submissions import SubmissionError, available, load, resolve
 
-USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError)
+USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError, ResultFileError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,8 +60,16 @@ def _make_parser() -> argparse.ArgumentParser:
                        help="output directory (default: leaderboard/)")
     board.add_argument("--resamples", type=_positive_int, default=2000,
                        help="bootstrap resamples (default: 2000)")
+    board.add_argument("--suite", default="full", metavar="TAG",
+                       help="the task tag that defines the suite (default: full)")
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
+    pack = commands.add_parser(
+        "pack", help="gzip result files for committing (the leaderboard reads both)",
+        description="Copy every result file of --results into --out as .json.gz.")
+    pack.add_argument("--results", type=Path, required=True)
+    pack.add_argument("--out", type=Path, default=Path("leaderboard/results"))
+    pack.set_defaults(command=cmd_pack, command_name="pack")
     train = commands.add_parser(
         "train-fm", help="train the foundation model on the synthetic prior",
         description="Train (or resume) the in-context policy network on synthetic MDPs. "
@@ -165,13 +174,21 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.task_path)
     summary = build_leaderboard(args.results, args.out, registry,
-                                BootstrapConfig(resamples=args.resamples))
+                                BootstrapConfig(resamples=args.resamples),
+                                suite_tag=args.suite)
     for protocol in ("online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")
     for path, reason in summary["refused"]:
         print(f"refused {path}: {reason}", file=sys.stderr)
     print(f"wrote {args.out / 'README.md'}")
+    return 0
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    from .store import pack
+
+    print(f"packed {pack(args.results, args.out)} result files into {args.out}")
     return 0
 
 

@@ -8,6 +8,7 @@ between BLAS builds never change a file. Wall times go to ``<out>/<submission>/t
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -92,10 +93,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def read_result(path: Path) -> dict:
-    """A stored record, or ``ResultFileError`` naming the file and what is wrong."""
+    """A stored record (``.json``, or ``.json.gz`` as packed for committing), or
+    ``ResultFileError`` naming the file and what is wrong."""
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = Path(path).read_bytes()
+        if str(path).endswith(".gz"):
+            raw = gzip.decompress(raw)
+        record = json.loads(raw.decode("utf-8"))
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError,
+            json.JSONDecodeError) as exc:
         raise ResultFileError(f"{path}: unreadable result file: {exc}") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         found = record.get("schema") if isinstance(record, dict) else type(record).__name__
@@ -104,6 +110,23 @@ def read_result(path: Path) -> dict:
     if missing:
         raise ResultFileError(f"{path}: missing keys {sorted(missing)}")
     return record
+
+
+def pack(results_dir: Path, out_dir: Path) -> int:
+    """Copy every readable result file under ``results_dir`` to ``out_dir`` gzipped
+    (deterministically: no timestamp, no file name in the header); returns the count."""
+    count = 0
+    for path in sorted(Path(results_dir).rglob("seed-*.json")):
+        record = read_result(path)
+        target = Path(out_dir) / path.relative_to(results_dir).with_suffix(".json.gz")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = gzip.compress(dumps(record).encode("utf-8"), compresslevel=9, mtime=0)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+        count += 1
+    return count
 
 
 def append_timing(out_dir: Path, submission: str, entry: dict) -> None:

@@ -1,0 +1,85 @@
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rlbench_icl import default_registry
+from rlbench_icl.cli import main
+from rlbench_icl.leaderboard import build_leaderboard, escape_markdown
+from rlbench_icl.scoring import BootstrapConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = BootstrapConfig(resamples=200)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lb") / "results"
+    for agent in ("random", "ucbvi", "vi-lcb"):
+        assert main(["run", "--agent", agent, "--tasks", "quick", "--seeds", "3",
+                     "--episodes", "8", "--jobs", "1", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.glob("*")) if p.is_file()}
+
+
+def test_same_results_same_bytes(results, tmp_path):
+    for name in ("a", "b"):
+        build_leaderboard(results, tmp_path / name, default_registry(), FAST, suite_tag="quick")
+    a, b = files(tmp_path / "a"), files(tmp_path / "b")
+    assert a == b and "README.md" in a and "online_performance_profiles.png" in a
+    page = a["README.md"].decode()
+    assert "P(> ucbvi)" in page and "| random" in page  # ucbvi: the only baseline here
+    assert "vi-lcb" in page.split("## Offline")[1]
+
+
+def test_packed_results_give_the_same_tables(results, tmp_path):
+    assert main(["pack", "--results", str(results), "--out", str(tmp_path / "packed")]) == 0
+    build_leaderboard(results, tmp_path / "a", default_registry(), FAST, suite_tag="quick")
+    build_leaderboard(tmp_path / "packed", tmp_path / "b", default_registry(), FAST,
+                      suite_tag="quick")
+    for name in ("online_tasks.md", "offline_tasks.csv", "online_aggregates.csv"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+def test_mismatched_and_corrupt_files_are_refused_by_name(results, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    changed = copy / "ucbvi/online/RiverSwim6-v0/seed-1.json"
+    record = json.loads(changed.read_text())
+    record["task"]["digest"] = "0" * 64
+    changed.write_text(json.dumps(record))
+    (copy / "ucbvi/online/Bandit10-v0/seed-0.json").write_text('{"schema": "rlbench-icl/resu')
+    moved = copy / "random/online/Bandit10-v0/seed-2.json"
+    moved.rename(moved.with_name("seed-7.json"))
+    summary = build_leaderboard(copy, tmp_path / "out", default_registry(), FAST,
+                                suite_tag="quick")
+    refused = dict(summary["refused"])
+    assert "does not match the registry" in refused["ucbvi/online/RiverSwim6-v0/seed-1.json"]
+    assert "unreadable" in refused["ucbvi/online/Bandit10-v0/seed-0.json"]
+    assert "belongs at" in refused["random/online/Bandit10-v0/seed-7.json"]
+    page = (tmp_path / "out" / "README.md").read_text()
+    assert "ucbvi (incomplete)" in page and "random (incomplete)" in page
+    assert "Refused result files" in page and "seed-1.json" in page
+    assert summary["online"] == []  # nobody left complete on the online protocol
+
+
+def test_gzip_corruption_is_refused(results, tmp_path):
+    copy = tmp_path / "packed"
+    main(["pack", "--results", str(results), "--out", str(copy)])
+    target = copy / "random/offline/RiverSwim6-v0/seed-0.json.gz"
+    target.write_bytes(gzip.compress(b"[1, 2")[:-3])
+    summary = build_leaderboard(copy, tmp_path / "out", default_registry(), FAST,
+                                suite_tag="quick")
+    assert any("seed-0.json.gz" in path for path, _ in summary["refused"])
+
+
+def test_metadata_is_escaped():
+    text = escape_markdown("<script>x</script> | [a](http://e) *b*")
+    assert "<" not in text.replace("\\<", "") and "|" not in text.replace("\\|", "")
+    assert "\\[a\\]\\(http://e\\)" in text
