@@ -50,7 +50,9 @@ class TaskInfo:
         objective: ``finite`` (the H-step value is scored) or ``discounted`` (the
             infinite-horizon discounted value of a stationary policy is scored).
         reward_range: bounds on a realised reward (on the expected reward for Gaussian noise).
-        reward_noise: ``deterministic``, ``bernoulli`` or ``gaussian``.
+        reward_noise: ``deterministic`` (the reward is a function of (s, a, s'), so it can
+            still vary given (s, a) when the successor is random, as in FrozenLake),
+            ``bernoulli`` (rewards in {0, 1}) or ``gaussian``.
         num_episodes: K, the online episode budget (0 in the offline protocol).
     """
 

@@ -6,8 +6,9 @@ match the registry, and writes Markdown and CSV tables and PNG figures. Same res
 bytes: every bootstrap stream is keyed by (protocol, submission), tables are sorted, figures
 carry no timestamps.
 
-A submission is ranked on a protocol only if it has a successful run for every task of the
-suite and every seed it ran; otherwise it is listed as incomplete.
+A submission is ranked on a protocol only if none of its runs failed or was refused and some
+seeds have a run on every task of the suite (ranking uses those seeds); otherwise it is listed
+as incomplete.
 """
 
 from __future__ import annotations
@@ -94,20 +95,30 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> N
 
 
 def make_entries(results: Results, protocol: str, suite: list[str]) -> list[Entry]:
+    """Entries of a protocol. Ranking uses the seeds every suite task has a run for (a task
+    may have more, e.g. the paper's 12 seeds); any failed run makes the entry incomplete."""
     entries = []
     for (proto, name), records in sorted(results.records.items()):
         records = [r for r in records if r["task"]["id"] in suite]
         if proto != protocol or not records:
             continue
-        seeds = sorted({r["seed"] for r in records})
-        ok = {(r["task"]["id"], r["seed"]) for r in records if r["status"] == "ok"}
-        failed = sum(r["status"] != "ok" for r in records)
-        missing = len(suite) * len(seeds) - len(records)
-        entries.append(Entry(name, records[0]["submission"], records, suite, seeds,
-                             complete=bool(seeds) and len(ok) == len(suite) * len(seeds),
-                             failed=failed, missing=missing,
+        by_task = {t: {r["seed"] for r in records if r["task"]["id"] == t} for t in suite}
+        common = set.intersection(*by_task.values())
+        every = set.union(*by_task.values())
+        failed = sum(r["status"] != "ok" for r in records) + _refused_count(results, name,
+                                                                             protocol)
+        missing = sum(len(every - seeds) for seeds in by_task.values())
+        used = [r for r in records if r["seed"] in common]
+        entries.append(Entry(name, records[0]["submission"], used, suite, sorted(common),
+                             complete=bool(common) and failed == 0, failed=failed,
+                             missing=missing,
                              harness_versions=sorted({r["harness_version"] for r in records})))
     return entries
+
+
+def _refused_count(results: Results, name: str, protocol: str) -> int:
+    """Refused files filed under this submission and protocol (by their path)."""
+    return sum(Path(path).parts[:2] == (name, protocol) for path, _ in results.refused)
 
 
 def score_matrix(entry: Entry, protocol: str) -> np.ndarray:

@@ -1,6 +1,8 @@
 """The reference baselines: hand-checked update rules, reference equivalence with dynprog,
 and behaviour through the real harness with fixed seeds."""
 
+import dataclasses
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -139,7 +141,7 @@ def test_vi_lcb_ties_go_to_the_most_visited_action():
 
 
 def test_psrl_posterior_by_hand():
-    agent = psrl.PSRL(INFO, np.random.default_rng(0))  # alpha0 = PRIOR_MASS / S = 0.5
+    agent = psrl.PSRL(INFO, np.random.default_rng(0), prior_mass=1.0)  # alpha0 = 1 / S = 0.5
     feed(agent, [(0, 0, 1.0, 1), (0, 0, 1.0, 1), (1, 1, 0.0, 1)])
     # Rewards 1 and 0 Bernoulli-ise to a sure success / failure: Beta(3, 1) at (0,0),
     # Beta(1, 2) at (1,1), Beta(1, 1) elsewhere. Dirichlet rows: (0,0) (0.5, 2.5), (1,1)
@@ -201,12 +203,23 @@ def _no_bonus_args(agent):
 
 # ---- behaviour through the real harness ----------------------------------------------------
 
-@pytest.mark.parametrize("name", ["ucbvi", "ucbvi-bernstein", "psrl"])
-def test_model_based_agents_solve_riverswim_well_inside_the_budget(name):
+def policy_curve(task, out):
+    return task.normalise(np.array(out["episodes"]["policy_values"]))
+
+
+# UCB-VI runs at a theory-scale bonus here: the default chosen on the synthetic prior
+# (benchmarks/tune_baselines.md) is far smaller and is not meant to crack RiverSwim.
+@pytest.mark.parametrize("name, factory", [
+    ("ucbvi", functools.partial(ucbvi.UCBVI, scale=0.01)),
+    ("ucbvi-bernstein", None), ("psrl", None)])
+def test_model_based_agents_solve_riverswim_well_inside_the_budget(name, factory):
     task = REGISTRY.make("RiverSwim6-v0")  # budget 300 episodes
+    submission = resolve(name)[1]
+    if factory is not None:
+        submission = dataclasses.replace(submission, make_online_agent=factory)
     for seed in (0, 1):
-        out = run_online(task, resolve(name)[1], OnlineSettings(num_episodes=60), seed=seed)
-        assert min(out["scores"]["normalised_policy_values"][-20:]) >= 0.9
+        out = run_online(task, submission, OnlineSettings(num_episodes=60), seed=seed)
+        assert min(policy_curve(task, out)[-20:]) >= 0.9
 
 
 def deterministic_chain():
@@ -222,7 +235,7 @@ def deterministic_chain():
 def test_ucb_hoeffding_qlearning_learns_a_deterministic_chain():
     task = deterministic_chain()
     out = run_online(task, resolve("qlearning-ucb")[1], OnlineSettings(150), seed=0)
-    curve = out["scores"]["normalised_policy_values"]
+    curve = policy_curve(task, out)
     # The greedy policy of an optimistic Q still explores now and then: judge on average.
     assert curve[0] < 0.5 and np.mean(curve[-50:]) >= 0.9
     assert out["scores"]["episodes_to_solve"] is not None

@@ -66,7 +66,7 @@ def test_mismatched_and_corrupt_files_are_refused_by_name(results, tmp_path):
     page = (tmp_path / "out" / "README.md").read_text()
     assert "ucbvi (incomplete)" in page and "random (incomplete)" in page
     assert "Refused result files" in page and "seed-1.json" in page
-    assert summary["online"] == []  # nobody left complete on the online protocol
+    assert summary["online"] == []  # a refused file makes its submission incomplete
 
 
 def test_gzip_corruption_is_refused(results, tmp_path):

@@ -119,8 +119,6 @@ def online_scores(task: Task, returns: list[float], policy_values: list[float] |
         "online_score": float(normalised.mean()),
         "final_score": float(normalised[-last:].mean()),
         "cumulative_regret": float(np.sum(task.optimal_value - np.asarray(returns))),
-        "normalised_returns": normalised.tolist(),
-        "normalised_policy_values": None if policy_values is None else curve.tolist(),
         "episodes_to_solve": episodes_to_solve(curve),
         "episodes_to_solve_source": source,
     }
