@@ -83,3 +83,15 @@ def test_metadata_is_escaped():
     text = escape_markdown("<script>x</script> | [a](http://e) *b*")
     assert "<" not in text.replace("\\<", "") and "|" not in text.replace("\\|", "")
     assert "\\[a\\]\\(http://e\\)" in text
+
+
+def test_committed_leaderboard_regenerates_exactly(tmp_path):
+    """leaderboard/ is a pure function of leaderboard/results: rebuild it and compare."""
+    committed = ROOT / "leaderboard"
+    build_leaderboard(committed / "results", tmp_path, default_registry())
+    tables = sorted(p.name for p in committed.glob("*") if p.suffix in (".md", ".csv"))
+    assert "README.md" in tables and "online_tasks.csv" in tables
+    for name in tables:
+        assert (tmp_path / name).read_text() == (committed / name).read_text(), name
+    figures = sorted(p.name for p in committed.glob("*.png"))
+    assert figures == sorted(p.name for p in tmp_path.glob("*.png"))

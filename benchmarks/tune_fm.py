@@ -1,0 +1,72 @@
+"""Choosing the foundation model's two inference settings on synthetic MDPs only:
+the online sampling temperature and the number of propagation rounds.
+
+The same 24 synthetic tuning MDPs as the baselines' sweep (benchmarks/tune_baselines.py), 2
+seeds, 100 online episodes, scored by the online score; rounds also by the offline score
+(datasets of 5 and 50 episodes). No benchmark task is used.
+
+Usage: python benchmarks/tune_fm.py [--mdps N] [--seeds N] [--episodes K] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+from tabulate import tabulate
+
+from rlbench_icl import OfflineSettings, OnlineSettings, Submission
+from rlbench_icl.protocols import run_offline, run_online
+from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tune_baselines import tuning_tasks  # noqa: E402
+
+SETTINGS = [("online", "temperature", t, None) for t in (0.1, 0.3, 1.0)] + [
+    ("online", "rounds", 1.0, r) for r in (16, 24)] + [
+    ("offline", "rounds", None, r) for r in (None, 16, 24)]
+
+
+def score(protocol, temperature, rounds, task, seed, episodes) -> float:
+    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
+    if protocol == "offline":
+        sub = Submission(name="t", version="0",
+                         solve_offline=functools.partial(fm.solve_offline, rounds=rounds))
+        settings = OfflineSettings(dataset_episodes=(5, 50), epsilons=(1.0, 0.5, 0.1))
+        return run_offline(task, sub, settings, seed)["scores"]["offline_score"]
+    factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
+                                rounds=rounds)
+    sub = Submission(name="t", version="0", make_online_agent=factory)
+    return run_online(task, sub, OnlineSettings(episodes), seed)["scores"]["online_score"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mdps", type=int, default=24)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+    tasks = tuning_tasks(args.mdps)
+    jobs = [(cfg, t, s) for cfg in SETTINGS for t in range(len(tasks))
+            for s in range(args.seeds)]
+    values = joblib.Parallel(n_jobs=args.jobs)(
+        joblib.delayed(score)(p, temp, r, tasks[t], s, args.episodes)
+        for (p, _, temp, r), t, s in jobs)
+    table: dict = {}
+    for (cfg, _, _), v in zip(jobs, values, strict=True):
+        table.setdefault(cfg, []).append(v)
+    rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
+             f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
+            for (p, what, temp, r), v in table.items()]
+    print(f"{len(tasks)} synthetic tuning MDPs, {args.seeds} seeds, {args.episodes} episodes")
+    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "mean score",
+                                  "median"], tablefmt="github", disable_numparse=True))
+
+
+if __name__ == "__main__":
+    main()

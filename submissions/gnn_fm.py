@@ -1,0 +1,95 @@
+"""The synthetic-prior foundation model: a graph attention network that reads the experience
+statistic and outputs a policy in context, with no gradient step on the task.
+
+After Zighem & Vie (2026), "Reinforcement Learning Foundation Models Should Already Be A
+Thing", arXiv 2606.18812. Pretrained only on synthetic MDPs (rlbench_icl.synthetic: the paper's
+prior and a wider one); never on a benchmark task. Model, prior, trainer: rlbench_icl/fm/;
+the shipped checkpoint, its config, training log and model card: gnn_fm_checkpoint/.
+
+Online: after every episode the statistic of all experience so far (visit counts, mean
+rewards, empirical successors) is fed to the network; the agent acts by sampling
+softmax(logits / TEMPERATURE) (the paper's default temperature 1, chosen on the prior, not on
+benchmark tasks) and offers the greedy policy as its exploitation policy. Offline: the
+dataset's statistic gives the greedy policy. The network's weights never change at use.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
+
+CHECKPOINT = Path(__file__).with_name("gnn_fm_checkpoint")
+# Chosen on synthetic tuning MDPs, never on benchmark tasks (benchmarks/tune_fm.py, .md).
+TEMPERATURE = 1.0
+ROUNDS = None  # None: as many propagation rounds as in training
+
+
+@lru_cache(maxsize=1)
+def load_network():
+    import torch
+
+    from rlbench_icl.fm.train import load_model
+
+    torch.set_num_threads(1)  # one run per worker process; determinism across runs
+    if not (CHECKPOINT / "model.safetensors").exists():
+        raise FileNotFoundError(f"no trained checkpoint in {CHECKPOINT}: train one with "
+                                "`rlbench-icl train-fm` (see its MODEL_CARD.md)")
+    return load_model(CHECKPOINT)[0]
+
+
+def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS
+                  ) -> np.ndarray:
+    """(S, A) logits of the network for a statistic."""
+    import torch
+
+    from rlbench_icl.fm.features import collate, featurize
+
+    context = featurize(stat, info.horizon, info.discount, info.objective)
+    with torch.no_grad():
+        logits, _ = load_network()(collate([context]), num_rounds=rounds)
+    return logits[0].numpy().astype(np.float64)
+
+
+class FoundationModelAgent:
+    def __init__(self, info: TaskInfo, rng: np.random.Generator,
+                 temperature: float = TEMPERATURE, rounds: int | None = ROUNDS):
+        self.info, self.rng, self.temperature, self.rounds = info, rng, temperature, rounds
+        self.stat = ExperienceStatistic(info.num_states, info.num_actions)
+        self._refresh()
+
+    def act(self, state: int, step: int) -> int:
+        cdf = self.cdf[state]
+        return int(min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"),
+                       len(cdf) - 1))
+
+    def observe(self, state, action, reward, next_state, terminated) -> None:
+        self.stat.update(state, action, reward, next_state, terminated)
+
+    def end_episode(self) -> None:
+        self._refresh()
+
+    def policy(self) -> np.ndarray:
+        return greedy_policy(self.logits)
+
+    def _refresh(self) -> None:
+        self.logits = policy_logits(self.info, self.stat, self.rounds)
+        scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
+        self.cdf = np.cumsum(np.exp(scaled), axis=1)
+
+
+def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
+                  rounds: int | None = ROUNDS) -> np.ndarray:
+    stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
+    return greedy_policy(policy_logits(info, stat, rounds))
+
+
+SUBMISSION = Submission(
+    name="gnn-fm",
+    version="1",
+    make_online_agent=FoundationModelAgent,
+    solve_offline=solve_offline,
+    authors="rlbench-icl developers (after Zighem & Vie 2026)",
+    description="Graph-attention foundation model pretrained on synthetic MDPs; in context.",
+)

@@ -1,0 +1,56 @@
+"""The shipped foundation-model checkpoint and its submission."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlbench_icl import OfflineSettings, OnlineSettings, default_registry
+from rlbench_icl.fm.train import load_config, load_model
+from rlbench_icl.protocols import run_offline, run_online
+from rlbench_icl.submissions import resolve
+
+CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_checkpoint"
+FM = resolve("gnn-fm")[1]
+
+
+def test_checkpoint_is_small_safe_and_matches_its_config():
+    assert (CHECKPOINT / "model.safetensors").stat().st_size < 2_000_000
+    model, config = load_model(CHECKPOINT)
+    assert config == load_config(CHECKPOINT / "train.toml")
+    assert json.loads((CHECKPOINT / "config.json").read_text())["seed"] == 0
+    lines = (CHECKPOINT / "train_log.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == config.steps
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+
+
+def test_beats_random_offline_on_a_quick_task():
+    task = default_registry().make("RiverSwim6-v0")
+    settings = OfflineSettings(dataset_episodes=(50,), epsilons=(0.1,))
+    value = run_offline(task, FM, settings, seed=0)["cells"][0]["normalised_value"]
+    assert value > 0.5  # random scores 0
+
+
+def test_online_run_leaves_the_weights_unchanged():
+    network = _network()
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    task = default_registry().make("FrozenLake4x4-v0")
+    out = run_online(task, FM, OnlineSettings(num_episodes=5), seed=0)
+    assert len(out["episodes"]["policy_values"]) == 5
+    after = network.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_online_learning_beats_random_on_a_quick_task():
+    task = default_registry().make("Bandit10-v0")
+    out = run_online(task, FM, OnlineSettings(num_episodes=20), seed=0)
+    curve = task.normalise(np.array(out["episodes"]["policy_values"]))
+    assert curve[-10:].mean() > 0.5  # random scores 0
+
+
+def _network():
+    from rlbench_icl.submissions import _import_file, available
+
+    path = Path(available()["gnn-fm"].split("::")[0])
+    return _import_file(path).load_network()
