@@ -58,6 +58,7 @@ class Entry:
     failed: int
     missing: int
     harness_versions: list[str]
+    num_records: int = 0
 
 
 def load_results(results_dir: Path, registry: Registry) -> Results:
@@ -112,7 +113,8 @@ def make_entries(results: Results, protocol: str, suite: list[str]) -> list[Entr
         entries.append(Entry(name, records[0]["submission"], used, suite, sorted(common),
                              complete=bool(common) and failed == 0, failed=failed,
                              missing=missing,
-                             harness_versions=sorted({r["harness_version"] for r in records})))
+                             harness_versions=sorted({r["harness_version"] for r in records}),
+                             num_records=len(records)))
     return entries
 
 
@@ -245,7 +247,7 @@ def _front_table(protocol, entries, ranked, base, bootstrap) -> str:
     for e in entries:
         if not e.complete:
             rows.append(["—", escape_markdown(e.name) + " (incomplete)", "—", "—", "—", "—",
-                         "—", str(len(e.records)), f"{e.failed} (+{e.missing} missing)",
+                         "—", str(e.num_records), f"{e.failed} (+{e.missing} missing)",
                          ", ".join(e.harness_versions)])
     title = {"online": "Online: mean normalised return over the episode budget",
              "offline": "Offline: exact normalised value of the returned policy "
