@@ -9,8 +9,9 @@ the shipped checkpoint, its config, training log and model card: gnn_fm_checkpoi
 Online: after every episode the statistic of all experience so far (visit counts, mean
 rewards, empirical successors) is fed to the network; the agent acts by sampling
 softmax(logits / TEMPERATURE) with TEMPERATURE = 0.3 (chosen over the paper's default 1 on
-synthetic tuning MDPs, benchmarks/tune_fm.md; never on benchmark tasks) and offers the greedy policy as its exploitation policy. Offline: the
-dataset's statistic gives the greedy policy. The network's weights never change at use.
+synthetic tuning MDPs, benchmarks/tune_fm.md; never on benchmark tasks) and offers the greedy
+policy as its exploitation policy. Offline: the dataset's statistic gives the greedy policy.
+The network's weights never change at use.
 """
 
 from functools import lru_cache
