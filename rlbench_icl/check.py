@@ -37,7 +37,11 @@ def check_agent(submission: Submission, protocols: tuple[str, ...] | None = None
 
 def _check_online(submission: Submission, task: Task) -> None:
     info = TaskInfo.from_task(task, num_episodes=3)
-    agent = submission.make_online_agent(info, np.random.default_rng(0))
+    try:
+        agent = submission.make_online_agent(info, np.random.default_rng(0))
+    except Exception as exc:
+        raise AgentCheckError(f"{submission.name}: make_online_agent raised {exc!r} on "
+                              f"{task.id}") from exc
     if not isinstance(agent, OnlineAgent):
         missing = [m for m in ("act", "observe", "end_episode") if not hasattr(agent, m)]
         raise AgentCheckError(f"{submission.name}: the online agent lacks {missing}")

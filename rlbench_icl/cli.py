@@ -12,12 +12,14 @@ from pathlib import Path
 from tabulate import tabulate
 
 from .check import AgentCheckError, check_agent
+from .config_errors import ConfigError
 from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, TaskFileError, load_registry
 from .store import ResultFileError
 from .submissions import SubmissionError, available, load, resolve
 
-USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError, ResultFileError)
+USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError, ResultFileError,
+               ConfigError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,11 +101,11 @@ def _add_run_parser(commands) -> None:
                      help="number of seeds 0..N-1 (default: 5)")
     run.add_argument("--episodes", type=_positive_int, default=None,
                      help="override every task's online episode budget K")
-    run.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    run.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                      help="parallel worker processes (default: all cores)")
     run.add_argument("--out", type=Path, default=Path("results"),
                      help="results directory (default: results/)")
-    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="wall-clock limit per run; a slower run is recorded as failed")
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,9 +114,22 @@ def _add_run_parser(commands) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium
 from gymnasium import spaces
 
 from .mdp import TabularMDP
-from .registry import Registry, default_registry
+from .registry import Registry, TaskFileError, default_registry
 from .simulate import Simulator
 
 NAMESPACE = "rlbench_icl"
@@ -52,8 +54,17 @@ class TabularEnv(gymnasium.Env):
 
 
 def register_envs(registry: Registry | None = None) -> None:
-    """Register ``rlbench_icl/<id>`` for every task of the registry (default: the built-ins)."""
-    registry = default_registry() if registry is None else registry
+    """Register ``rlbench_icl/<id>`` for every task of the registry (default: the built-ins).
+
+    At import a broken task directory must not make the package unusable: the default
+    registry's error becomes a warning here (and is raised again where tasks are used).
+    """
+    if registry is None:
+        try:
+            registry = default_registry()
+        except TaskFileError as exc:
+            warnings.warn(f"gymnasium environments not registered: {exc}", stacklevel=2)
+            return
     for task_id in registry.ids:
         env_id = f"{NAMESPACE}/{task_id}"
         if env_id not in gymnasium.registry:

@@ -23,8 +23,10 @@ import numpy as np
 from tabulate import tabulate
 
 from . import scoring, store
+from .protocols import online_scores
 from .registry import Registry
-from .runner import SCORE_KEY
+from .runner import SCORE_KEY, protocol_settings
+from .tasks import Task
 
 SUITE_TAG = "full"
 PAPER_TAG = "paper"
@@ -43,6 +45,7 @@ class Results:
 
     records: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    tasks: dict[str, Task] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,30 +65,41 @@ class Entry:
 
 
 def load_results(results_dir: Path, registry: Registry) -> Results:
-    """Every acceptable record under ``results_dir`` (see the module docstring)."""
+    """Every acceptable record under ``results_dir`` (see the module docstring).
+
+    Derived scores are recomputed here from the per-episode record and the registry's exact
+    values, so a stored scalar never decides a rank.
+    """
+    if not Path(results_dir).is_dir():
+        raise store.ResultFileError(f"results directory {results_dir} does not exist")
     results = Results()
     paths = list(Path(results_dir).rglob("seed-*.json")) + list(
         Path(results_dir).rglob("seed-*.json.gz"))
+    seen: dict[tuple, str] = {}
+    versions: dict[tuple, str] = {}
     for path in sorted(paths):
         try:
             record = store.read_result(path)
-            _check_record(path, Path(results_dir), record, registry)
+            task = _check_record(path, Path(results_dir), record, registry)
+            _check_unique(path, record, seen, versions)
         except store.ResultFileError as exc:
             results.refused.append((str(path.relative_to(results_dir)), str(exc)))
             continue
+        _rescore(record, task)
         key = (record["protocol"], record["submission"]["name"])
         results.records.setdefault(key, []).append(record)
+        results.tasks[task.id] = task
     return results
 
 
-def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> None:
+def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> Task:
     task_id = record["task"]["id"]
     if task_id not in registry.ids:
         raise store.ResultFileError(f"{path}: task {task_id!r} is not in the registry")
-    digest = registry.make(task_id).digest
-    if record["task"]["digest"] != digest:
+    task = registry.make(task_id)
+    if record["task"]["digest"] != task.digest:
         raise store.ResultFileError(f"{path}: task digest {record['task']['digest'][:12]} "
-                                    f"does not match the registry's {digest[:12]} for "
+                                    f"does not match the registry's {task.digest[:12]} for "
                                     f"{task_id} (the task changed: re-run it)")
     expected = store.result_path(root, record["submission"]["name"], record["protocol"],
                                  task_id, record["seed"])
@@ -93,6 +107,39 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> N
         expected = expected.with_suffix(".json.gz")
     if expected.resolve() != path.resolve():
         raise store.ResultFileError(f"{path}: its content says it belongs at {expected}")
+    wanted = protocol_settings(task, record["protocol"]).to_dict()
+    if record["settings"] != wanted:
+        raise store.ResultFileError(f"{path}: settings {record['settings']} are not the "
+                                    f"task's {wanted} (a run with --episodes?)")
+    return task
+
+
+def _check_unique(path: Path, record: dict, seen: dict, versions: dict) -> None:
+    sub = record["submission"]
+    key = (sub["name"], record["protocol"], record["task"]["id"], record["seed"])
+    if key in seen:
+        raise store.ResultFileError(f"{path}: the same run is also stored in {seen[key]}")
+    seen[key] = str(path)
+    first = versions.setdefault((sub["name"], record["protocol"]), sub["version"])
+    if sub["version"] != first:
+        raise store.ResultFileError(f"{path}: {sub['name']} version {sub['version']} mixed "
+                                    f"with version {first} (keep one version per directory)")
+
+
+def _rescore(record: dict, task: Task) -> None:
+    """Derived scores from the per-episode record and the registry's exact values."""
+    record["task"].update(optimal_value=task.optimal_value, random_value=task.random_value)
+    if record["status"] != "ok":
+        return
+    result = record["result"]
+    if record["protocol"] == "online":
+        episodes = result["episodes"]
+        result["scores"] = online_scores(task, episodes["returns"], episodes["policy_values"])
+    else:
+        for cell in result["cells"]:
+            cell["normalised_value"] = float(task.normalise(cell["value"]))
+        result["scores"] = {"offline_score": float(np.mean(
+            [c["normalised_value"] for c in result["cells"]]))}
 
 
 def make_entries(results: Results, protocol: str, suite: list[str]) -> list[Entry]:
@@ -202,7 +249,7 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         base = _best_baseline(ranked, baselines)
         sections.append(_front_table(protocol, entries, ranked, base, bootstrap))
         _write_task_tables(out, protocol, ranked, suite, bootstrap)
-        _write_figures(out, protocol, ranked, bootstrap, figures)
+        _write_figures(out, protocol, ranked, bootstrap, figures, results.tasks)
         if protocol == "offline" and ranked:
             sections.append(_offline_sizes(out, ranked, bootstrap, figures))
         summary[protocol] = [r.entry.name for r in ranked]
@@ -283,7 +330,7 @@ def _write_task_tables(out: Path, protocol, ranked, suite, bootstrap) -> None:
     store.write_atomic(out / f"{protocol}_aggregates.csv", csv_text(rows, agg_headers))
 
 
-def _write_figures(out: Path, protocol, ranked, bootstrap, figures) -> None:
+def _write_figures(out: Path, protocol, ranked, bootstrap, figures, tasks) -> None:
     if not ranked:
         return
     thresholds = np.linspace(0.0, 1.0, 41)
@@ -302,10 +349,10 @@ def _write_figures(out: Path, protocol, ranked, bootstrap, figures) -> None:
                           {r.entry.name: r.matrix.mean(axis=0) for r in ranked},
                           f"Per-task mean normalised score ({protocol})")
     if protocol == "online":
-        _write_curves(out, ranked, bootstrap, figures)
+        _write_curves(out, ranked, bootstrap, figures, tasks)
 
 
-def _write_curves(out: Path, ranked, bootstrap, figures) -> None:
+def _write_curves(out: Path, ranked, bootstrap, figures, tasks) -> None:
     x = np.linspace(0.0, 1.0, CURVE_POINTS, endpoint=False)
     for key, label, filename in [
             ("returns", "IQM normalised return", "online_sample_efficiency.png"),
@@ -313,7 +360,7 @@ def _write_curves(out: Path, ranked, bootstrap, figures) -> None:
              "online_policy_curves.png")]:
         curves = {}
         for r in ranked:
-            arrays = _curve_array(r.entry, key, x)
+            arrays = _curve_array(r.entry, key, x, tasks)
             if arrays is not None:
                 curves[r.entry.name] = (100 * x, *scoring.iqm_curve(
                     arrays, bootstrap, stream_id("online", r.entry.name, key)))
@@ -322,7 +369,8 @@ def _write_curves(out: Path, ranked, bootstrap, figures) -> None:
                                f"{label} (95% CIs)")
 
 
-def _curve_array(entry: Entry, key: str, fractions: np.ndarray) -> np.ndarray | None:
+def _curve_array(entry: Entry, key: str, fractions: np.ndarray, tasks: dict
+                 ) -> np.ndarray | None:
     """(runs, tasks, points) normalised values at fractions of each task's budget."""
     by_key = {(r["task"]["id"], r["seed"]): r for r in entry.records}
     out = np.empty((len(entry.seeds), len(entry.tasks), len(fractions)))
@@ -332,17 +380,16 @@ def _curve_array(entry: Entry, key: str, fractions: np.ndarray) -> np.ndarray | 
             values = record["result"]["episodes"][key]
             if values is None:
                 return None
-            values = np.asarray(values)
-            ref = record["task"]
-            normalised = (values - ref["random_value"]) / (ref["optimal_value"]
-                                                           - ref["random_value"])
+            task = tasks[t]
+            normalised = (task.normalise_return(values) if key == "returns"
+                          else task.normalise(values))
             out[i, j] = normalised[(fractions * len(values)).astype(int)]
     return out
 
 
 def _offline_sizes(out: Path, ranked, bootstrap, figures) -> str:
-    sizes = sorted({c["dataset_episodes"] for r in ranked
-                    for c in r.entry.records[0]["result"]["cells"]})
+    sizes = sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
+                                      for r in ranked for rec in r.entry.records]))
     headers = ["submission"] + [f"{n} episodes" for n in sizes]
     rows, bands = [], {}
     for r in ranked:

@@ -142,7 +142,12 @@ def build_task(spec: TaskSpec) -> Task:
     except (TypeError, ValueError) as exc:
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: builder {spec.builder!r} "
                             f"failed: {exc}") from exc
-    return Task(spec=spec, mdp=mdp)
+    task = Task(spec=spec, mdp=mdp)
+    if not task.optimal_value - task.random_value > 1e-9:
+        raise TaskFileError(f"{spec.source}: task {spec.id!r}: the optimal and uniform-random "
+                            f"values are equal ({task.optimal_value!r}), so scores cannot be "
+                            "normalised; every policy is optimal on this task")
+    return task
 
 
 def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
@@ -167,10 +172,12 @@ def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
         ("discount", 0.0 <= table.get("discount", 1.0) <= 1.0, "must be in [0, 1]"),
         ("objective", table.get("objective", "finite") in OBJECTIVES,
          f"must be one of {OBJECTIVES}"),
-        ("offline.dataset_episodes", all(_is_number(n, int) and n >= 1 for n in sizes),
-         "must be a list of integers >= 1"),
-        ("offline.epsilons", all(_is_number(e, (int, float)) and 0 <= e <= 1 for e in epsilons),
-         "must be a list of numbers in [0, 1]"),
+        ("offline.dataset_episodes", len(sizes) == len(set(sizes)) >= 1 and all(
+            _is_number(n, int) and n >= 1 for n in sizes),
+         "must be a non-empty list of distinct integers >= 1"),
+        ("offline.epsilons", len(epsilons) == len(set(epsilons)) >= 1 and all(
+            _is_number(e, (int, float)) and 0 <= e <= 1 for e in epsilons),
+         "must be a non-empty list of distinct numbers in [0, 1]"),
     ]
     for name, ok, rule in checks:
         if not ok:

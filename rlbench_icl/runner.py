@@ -181,6 +181,8 @@ def _stored_record(run: RunSpec, out_dir: Path) -> dict | None:
         record = store.read_result(path)
     except store.ResultFileError:
         return None
+    if record["status"] != "ok":  # failures may be transient (a timeout): run them again
+        return None
     return record if store.identity(record) == run.identity() else None
 
 

@@ -4,8 +4,10 @@ Per (s, a) the successors with positive probability and their cumulative probabi
 kept as Python lists, and uniforms are drawn from the generator in blocks: one step is then a
 ``bisect`` and a few list look-ups, with no per-step numpy call (numpy's per-call overhead
 dominates on arrays this small; ``benchmarks/bench_env_step.py`` measures the difference).
-Blocks do not change the stream: ``rng.random(n)`` yields the same numbers as n single draws,
-so results depend only on the generator's state.
+``rng.random(n)`` yields the same numbers as n single draws, but when two block streams share
+one generator (the offline behaviour policy and the simulator) or uniforms and normals
+interleave, which numbers each consumer gets depends on ``BLOCK``: changing ``BLOCK``
+changes every sampled episode, and must bump the result schema.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ class Simulator:
         self._uniform = UniformStream(rng)
         self._normals: list[float] = []
         self._terminal = mdp.terminal.tolist()
-        self._mu0_cdf = np.cumsum(mdp.mu0).tolist()
+        support = np.flatnonzero(mdp.mu0 > 0)
+        self._mu0_support = support.tolist()
+        self._mu0_cdf = np.cumsum(mdp.mu0[support])[:-1].tolist()
         self._successors, self._cdfs, self._rewards = _tables(mdp)
         self._mean_reward = mdp.R.tolist()
         self._noise = mdp.reward_noise
@@ -42,7 +46,8 @@ class Simulator:
 
     def reset(self) -> int:
         """Draw s_0 from mu0."""
-        return min(bisect_right(self._mu0_cdf, self._uniform.next()), len(self._mu0_cdf) - 1)
+        u = self._uniform.next()
+        return self._mu0_support[bisect_right(self._mu0_cdf, u) if self._mu0_cdf else 0]
 
     def step(self, state: int, action: int) -> tuple[float, int, bool]:
         """Draw ``(reward, next_state, terminated)`` for taking ``action`` in ``state``."""

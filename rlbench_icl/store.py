@@ -65,7 +65,8 @@ def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, see
 
 def identity(record: dict) -> tuple:
     """What must match for a stored result to stand for a planned run."""
-    return (record["schema"], record["submission"]["name"], record["submission"]["version"],
+    return (record["schema"], record["harness_version"], record["submission"]["name"],
+            record["submission"]["version"],
             record["task"]["id"], record["task"]["digest"], record["protocol"],
             json.dumps(record["settings"], sort_keys=True), record["seed"])
 
@@ -109,7 +110,51 @@ def read_result(path: Path) -> dict:
     missing = set(ResultRecord.__annotations__) - set(record)
     if missing:
         raise ResultFileError(f"{path}: missing keys {sorted(missing)}")
+    problem = _schema_problem(record)
+    if problem:
+        raise ResultFileError(f"{path}: {problem}")
     return record
+
+
+def _schema_problem(record: dict) -> str | None:
+    """What is wrong with a record's nested structure, or None."""
+    sub, task, result = record["submission"], record["task"], record["result"]
+    checks = [
+        (isinstance(sub, dict) and isinstance(sub.get("name"), str)
+         and isinstance(sub.get("version"), str), "submission needs a name and a version"),
+        (isinstance(task, dict) and isinstance(task.get("id"), str)
+         and isinstance(task.get("digest"), str), "task needs an id and a digest"),
+        (record["protocol"] in ("online", "offline"), "protocol must be online or offline"),
+        (isinstance(record["seed"], int) and not isinstance(record["seed"], bool),
+         "seed must be an integer"),
+        (isinstance(record["settings"], dict), "settings must be an object"),
+        (record["status"] in ("ok", "failed"), "status must be ok or failed"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            return message
+    if record["status"] == "failed":
+        return None if isinstance(record["error"], dict) else "a failed run needs an error"
+    if not isinstance(result, dict) or not isinstance(result.get("scores"), dict):
+        return "a successful run needs result.scores"
+    if record["protocol"] == "online":
+        episodes = result.get("episodes")
+        if not isinstance(episodes, dict) or not _numbers(episodes.get("returns")):
+            return "an online result needs episodes.returns, a list of numbers"
+        values = episodes.get("policy_values")
+        if values is not None and (not _numbers(values)
+                                   or len(values) != len(episodes["returns"])):
+            return "episodes.policy_values must be null or one number per episode"
+    elif not isinstance(result.get("cells"), list) or not all(
+            isinstance(c, dict) and {"epsilon", "dataset_episodes", "value"} <= set(c)
+            for c in result["cells"]):
+        return "an offline result needs cells with epsilon, dataset_episodes and value"
+    return None
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and len(values) > 0 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
 def pack(results_dir: Path, out_dir: Path) -> int:

@@ -105,6 +105,25 @@ class Task:
         """``(value - V_rand) / (V* - V_rand)``: 1 is optimal, 0 is uniform random."""
         return (np.asarray(value) - self.random_value) / (self.optimal_value - self.random_value)
 
+    @cached_property
+    def return_bounds(self) -> tuple[float, float]:
+        """``(optimal, uniform-random)`` expected *realised* return of an episode: the H-step
+        values. For ``finite`` tasks they are V* and V_rand; for ``discounted`` tasks an
+        episode stops after H steps, so its return is scaled by H-step values instead of the
+        infinite-horizon ones (else a random agent would not score 0)."""
+        if self.mdp.objective == "finite":
+            return self.optimal_value, self.random_value
+        m = self.mdp
+        best = dynprog.backward_induction(self.transitions, m.R, m.horizon, m.discount)[1][0]
+        uniform = dynprog.uniform_policy(m.num_states, m.num_actions)
+        rand = dynprog.policy_value(self.transitions, m.R, uniform, m.horizon, m.discount)[0]
+        return float(m.mu0 @ best), float(m.mu0 @ rand)
+
+    def normalise_return(self, value):
+        """A realised return normalised by ``return_bounds``: 1 = optimal, 0 = random."""
+        best, rand = self.return_bounds
+        return (np.asarray(value) - rand) / (best - rand)
+
 
 def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> float:
     """Exact value from mu0 of a (S, A) or (H, S, A) policy under the MDP's objective.

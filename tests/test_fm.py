@@ -116,6 +116,16 @@ def test_training_resumes_to_the_same_weights(tmp_path):
     assert loaded == config and isinstance(model, torch.nn.Module)
 
 
+def test_resuming_with_another_config_is_refused(tmp_path):
+    from rlbench_icl.config_errors import ConfigError
+
+    config = TrainConfig(model=SMALL, steps=2, batch_size=2, micro_batch=2, warmup_steps=1,
+                         validation_mdps=2, validate_every=1, checkpoint_every=1)
+    train(config, seed=0, out_dir=tmp_path, progress=False, stop_after=1)
+    with pytest.raises(ConfigError, match="another config or seed"):
+        train(config, seed=1, out_dir=tmp_path, progress=False)
+
+
 def test_configs_round_trip_through_toml(tmp_path):
     from rlbench_icl.fm.train import load_config
 

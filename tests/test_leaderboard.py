@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from rlbench_icl import default_registry
+from rlbench_icl import default_registry, load_registry
 from rlbench_icl.cli import main
 from rlbench_icl.leaderboard import build_leaderboard, escape_markdown
 from rlbench_icl.scoring import BootstrapConfig
@@ -14,13 +14,56 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST = BootstrapConfig(resamples=200)
 
 
+TINY = """
+[[task]]
+id = "TinyChain-v0"
+description = "tiny"
+tags = ["tiny"]
+builder = "riverswim"
+horizon = 6
+episodes = 8
+[task.params]
+num_states = 4
+[task.offline]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.1]
+
+[[task]]
+id = "TinyBandit-v0"
+description = "tiny"
+tags = ["tiny"]
+builder = "bernoulli_bandit"
+horizon = 3
+episodes = 8
+[task.params]
+means = [0.2, 0.8, 0.5]
+[task.offline]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.1]
+"""
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("lb") / "results"
+def tiny(tmp_path_factory) -> tuple[Path, object]:
+    """Results of three submissions on two tiny private tasks (tag ``tiny``)."""
+    root = tmp_path_factory.mktemp("lb")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "tiny.toml").write_text(TINY)
+    out = root / "results"
     for agent in ("random", "ucbvi", "vi-lcb"):
-        assert main(["run", "--agent", agent, "--tasks", "quick", "--seeds", "3",
-                     "--episodes", "8", "--jobs", "1", "--quiet", "--out", str(out)]) == 0
-    return out
+        assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", "3", "--jobs", "1",
+                     "--quiet", "--out", str(out), "--task-path", str(root / "tasks")]) == 0
+    return out, load_registry([root / "tasks"])
+
+
+@pytest.fixture(scope="module")
+def results(tiny) -> Path:
+    return tiny[0]
+
+
+@pytest.fixture(scope="module")
+def registry(tiny):
+    return tiny[1]
 
 
 def files(directory: Path) -> dict[str, bytes]:
@@ -28,9 +71,9 @@ def files(directory: Path) -> dict[str, bytes]:
             for p in sorted(directory.glob("*")) if p.is_file()}
 
 
-def test_same_results_same_bytes(results, tmp_path):
+def test_same_results_same_bytes(results, registry, tmp_path):
     for name in ("a", "b"):
-        build_leaderboard(results, tmp_path / name, default_registry(), FAST, suite_tag="quick")
+        build_leaderboard(results, tmp_path / name, registry, FAST, suite_tag="tiny")
     a, b = files(tmp_path / "a"), files(tmp_path / "b")
     assert a == b and "README.md" in a and "online_performance_profiles.png" in a
     page = a["README.md"].decode()
@@ -38,45 +81,66 @@ def test_same_results_same_bytes(results, tmp_path):
     assert "vi-lcb" in page.split("## Offline")[1]
 
 
-def test_packed_results_give_the_same_tables(results, tmp_path):
+def test_packed_results_give_the_same_tables(results, registry, tmp_path):
     assert main(["pack", "--results", str(results), "--out", str(tmp_path / "packed")]) == 0
-    build_leaderboard(results, tmp_path / "a", default_registry(), FAST, suite_tag="quick")
-    build_leaderboard(tmp_path / "packed", tmp_path / "b", default_registry(), FAST,
-                      suite_tag="quick")
+    build_leaderboard(results, tmp_path / "a", registry, FAST, suite_tag="tiny")
+    build_leaderboard(tmp_path / "packed", tmp_path / "b", registry, FAST, suite_tag="tiny")
     for name in ("online_tasks.md", "offline_tasks.csv", "online_aggregates.csv"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
 
 
-def test_mismatched_and_corrupt_files_are_refused_by_name(results, tmp_path):
+def test_mismatched_and_corrupt_files_are_refused_by_name(results, registry, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(results, copy)
-    changed = copy / "ucbvi/online/RiverSwim6-v0/seed-1.json"
+    changed = copy / "ucbvi/online/TinyChain-v0/seed-1.json"
     record = json.loads(changed.read_text())
     record["task"]["digest"] = "0" * 64
     changed.write_text(json.dumps(record))
-    (copy / "ucbvi/online/Bandit10-v0/seed-0.json").write_text('{"schema": "rlbench-icl/resu')
-    moved = copy / "random/online/Bandit10-v0/seed-2.json"
+    (copy / "ucbvi/online/TinyBandit-v0/seed-0.json").write_text('{"schema": "rlbench-icl/resu')
+    moved = copy / "random/online/TinyBandit-v0/seed-2.json"
     moved.rename(moved.with_name("seed-7.json"))
-    summary = build_leaderboard(copy, tmp_path / "out", default_registry(), FAST,
-                                suite_tag="quick")
+    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny")
     refused = dict(summary["refused"])
-    assert "does not match the registry" in refused["ucbvi/online/RiverSwim6-v0/seed-1.json"]
-    assert "unreadable" in refused["ucbvi/online/Bandit10-v0/seed-0.json"]
-    assert "belongs at" in refused["random/online/Bandit10-v0/seed-7.json"]
+    assert "does not match the registry" in refused["ucbvi/online/TinyChain-v0/seed-1.json"]
+    assert "unreadable" in refused["ucbvi/online/TinyBandit-v0/seed-0.json"]
+    assert "belongs at" in refused["random/online/TinyBandit-v0/seed-7.json"]
     page = (tmp_path / "out" / "README.md").read_text()
     assert "ucbvi (incomplete)" in page and "random (incomplete)" in page
     assert "Refused result files" in page and "seed-1.json" in page
     assert summary["online"] == []  # a refused file makes its submission incomplete
 
 
-def test_gzip_corruption_is_refused(results, tmp_path):
+def test_gzip_corruption_is_refused(results, registry, tmp_path):
     copy = tmp_path / "packed"
     main(["pack", "--results", str(results), "--out", str(copy)])
-    target = copy / "random/offline/RiverSwim6-v0/seed-0.json.gz"
+    target = copy / "random/offline/TinyChain-v0/seed-0.json.gz"
     target.write_bytes(gzip.compress(b"[1, 2")[:-3])
-    summary = build_leaderboard(copy, tmp_path / "out", default_registry(), FAST,
-                                suite_tag="quick")
+    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny")
     assert any("seed-0.json.gz" in path for path, _ in summary["refused"])
+
+
+def test_other_settings_duplicates_and_mixed_versions_are_refused(results, registry, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    path = copy / "random/online/TinyChain-v0/seed-0.json"
+    record = json.loads(path.read_text())
+    record["settings"] = {"num_episodes": 3}
+    path.write_text(json.dumps(record))
+    main(["pack", "--results", str(results / "ucbvi"), "--out", str(copy / "ucbvi")])
+    path = copy / "vi-lcb/offline/TinyBandit-v0/seed-2.json"
+    record = json.loads(path.read_text())
+    record["submission"]["version"] = "99"
+    path.write_text(json.dumps(record))
+    refused = dict(build_leaderboard(copy, tmp_path / "out", registry, FAST,
+                                     suite_tag="tiny")["refused"])
+    assert "are not the task's" in refused["random/online/TinyChain-v0/seed-0.json"]
+    assert "also stored in" in refused["ucbvi/online/TinyChain-v0/seed-0.json.gz"]
+    assert "mixed with version 1" in refused["vi-lcb/offline/TinyBandit-v0/seed-2.json"]
+
+
+def test_missing_results_directory_is_an_error(registry, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        build_leaderboard(tmp_path / "nope", tmp_path / "out", registry, FAST)
 
 
 def test_metadata_is_escaped():

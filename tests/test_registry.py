@@ -51,7 +51,9 @@ def test_environment_variable_adds_task_directories(tmp_path, monkeypatch):
     (("num_states = 4", "num_states = 4\nwidth = 3"), r"\[params\] do not fit builder"),
     (("episodes = 20", "episodes = 20\ndiscount = 2.0"), "field 'discount' must be in"),
     (("[task.params]", "[task.offline]\nepsilons = ['a']\n[task.params]"),
-     "field 'offline.epsilons' must be a list of numbers"),
+     "field 'offline.epsilons' must be a non-empty list of distinct numbers"),
+    (("[task.params]", "[task.offline]\ndataset_episodes = []\n[task.params]"),
+     "field 'offline.dataset_episodes' must be a non-empty list"),
     (("[[task]]", "[[task]\n"), "cannot read task file"),
 ])
 def test_malformed_task_file_names_file_task_and_field(tmp_path, edit, message):
@@ -66,6 +68,13 @@ def test_builder_failure_names_file_and_task(tmp_path):
     registry = load_registry([tmp_path])
     with pytest.raises(TaskFileError, match="MyChain-v3.*riverswim.*num_states >= 3"):
         registry.make("MyChain-v3")
+
+
+def test_a_task_where_every_policy_is_optimal_is_refused(tmp_path):
+    write(tmp_path, VALID.replace('builder = "riverswim"', 'builder = "bernoulli_bandit"')
+          .replace("num_states = 4", "means = [0.5, 0.5]"))
+    with pytest.raises(TaskFileError, match="MyChain-v3.*values are equal"):
+        load_registry([tmp_path]).make("MyChain-v3")
 
 
 def test_duplicate_ids_raise(tmp_path):

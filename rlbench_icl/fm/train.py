@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from .. import dynprog
+from ..config_errors import ConfigError
 from ..tasks import evaluate_policy
 from .context import ContextConfig
 from .features import collate
@@ -72,12 +73,15 @@ class TrainConfig:
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
     """A ``TrainConfig`` from a TOML file with optional [model], [prior], [prior.context]."""
-    data = tomllib.loads(Path(path).read_text())
-    model = ModelConfig(**data.pop("model", {}))
-    prior_data = data.pop("prior", {})
-    context = ContextConfig(**_tuples(prior_data.pop("context", {})))
-    prior = PriorConfig(**_tuples(prior_data), context=context)
-    return TrainConfig(model=model, prior=prior, **data)
+    try:
+        data = tomllib.loads(Path(path).read_text())
+        model = ModelConfig(**data.pop("model", {}))
+        prior_data = data.pop("prior", {})
+        context = ContextConfig(**_tuples(prior_data.pop("context", {})))
+        prior = PriorConfig(**_tuples(prior_data), context=context)
+        return TrainConfig(model=model, prior=prior, **data)
+    except (OSError, tomllib.TOMLDecodeError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a valid training config: {exc}") from None
 
 
 def config_to_dict(config: TrainConfig) -> dict:
@@ -102,7 +106,13 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
     torch.set_num_threads(config.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "config.json", {"seed": seed, "train": config_to_dict(config)})
+    stored = {"seed": seed, "train": config_to_dict(config)}
+    if (out / "checkpoint.pt").exists() and (out / "config.json").exists():
+        previous = json.loads((out / "config.json").read_text())
+        if previous != json.loads(json.dumps(stored)):
+            raise ConfigError(f"{out} holds a run with another config or seed; resume it "
+                              "with the same ones, or train into a new directory")
+    _write_json(out / "config.json", stored)
     model = build_model(config.model, seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -125,7 +135,9 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == end:
             _save_checkpoint(out / "checkpoint.pt", model, optimiser, step + 1)
     if end == config.steps:
-        save_file(model.state_dict(), str(out / "model.safetensors"))
+        tmp = out / "model.safetensors.tmp"
+        save_file(model.state_dict(), str(tmp))
+        os.replace(tmp, out / "model.safetensors")
     return metrics
 
 

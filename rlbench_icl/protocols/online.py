@@ -3,16 +3,15 @@
 Recorded per episode: the realised return ``sum_{t<H} gamma**t r_t`` and, for agents that
 offer ``policy()``, the exact value of that policy after the episode. Derived scores:
 
-- normalised return ``(G_k - V_rand) / (V* - V_rand)``; online score = its mean over the K
+- normalised return ``(G_k - V_rand) / (V* - V_rand)`` with H-step values (``Task.return_bounds``:
+  for ``discounted`` tasks the infinite-horizon values would not make random score 0), and
+  the policy curve with the task's exact values; online score = mean normalised return over the K
   episodes (the area under the learning curve); final score = its mean over the last 10%;
-- cumulative regret ``sum_k (V* - G_k)`` in the task's reward units;
+- cumulative regret ``sum_k (V*_H - G_k)`` in the task's reward units;
 - episodes-to-solve (Zighem & Vie 2026): the first episode (1-based) of the first run of 8
   consecutive episodes scoring >= 0.95, scored by the exact normalised value of the
   exploitation policy where the agent offers one, else by a 10-episode moving average of
   normalised returns (noisier; the record says which). None if never solved within K.
-
-For ``discounted``-objective tasks, V* and V_rand are infinite-horizon values, while a realised
-return stops after H steps; the policy curve is exact in both cases.
 """
 
 from __future__ import annotations
@@ -106,7 +105,7 @@ def _play(task, info, agent, simulator, cursor, deadline):
 def online_scores(task: Task, returns: list[float], policy_values: list[float] | None
                   ) -> dict:
     """Derived scores of one run (see the module docstring)."""
-    normalised = task.normalise(np.asarray(returns, dtype=float))
+    normalised = task.normalise_return(np.asarray(returns, dtype=float))
     K = len(normalised)
     last = max(1, int(np.ceil(FINAL_FRACTION * K)))
     if policy_values is not None:
@@ -118,7 +117,7 @@ def online_scores(task: Task, returns: list[float], policy_values: list[float] |
     return {
         "online_score": float(normalised.mean()),
         "final_score": float(normalised[-last:].mean()),
-        "cumulative_regret": float(np.sum(task.optimal_value - np.asarray(returns))),
+        "cumulative_regret": float(np.sum(task.return_bounds[0] - np.asarray(returns))),
         "episodes_to_solve": episodes_to_solve(curve),
         "episodes_to_solve_source": source,
     }
