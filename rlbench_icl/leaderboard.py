@@ -247,13 +247,13 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
             continue
         ranked = _rank(entries, protocol, bootstrap)
         base = _best_baseline(ranked, baselines)
-        sections.append(_front_table(protocol, entries, ranked, base, bootstrap))
+        sections.append(_front_table(out, protocol, entries, ranked, base, bootstrap))
         _write_task_tables(out, protocol, ranked, suite, bootstrap)
         _write_figures(out, protocol, ranked, bootstrap, figures, results.tasks)
         if protocol == "offline" and ranked:
             sections.append(_offline_sizes(out, ranked, bootstrap, figures))
         summary[protocol] = [r.entry.name for r in ranked]
-    sections.append(_paper_table(results))
+    sections.append(_paper_table(out, results))
     text = _front_page(sections, results, bootstrap, suite, suite_tag)
     store.write_atomic(out / "README.md", text)
     return summary
@@ -277,7 +277,7 @@ def _best_baseline(ranked: list[Ranked], baselines: set[str] | None) -> Ranked |
     return None
 
 
-def _front_table(protocol, entries, ranked, base, bootstrap) -> str:
+def _front_table(out: Path, protocol, entries, ranked, base, bootstrap) -> str:
     headers = ["rank", "submission", "IQM [95% CI]", "median", "mean", "optimality gap",
                f"P(> {base.entry.name if base else 'baseline'}) [95% CI]", "runs", "failed",
                "harness"]
@@ -296,6 +296,8 @@ def _front_table(protocol, entries, ranked, base, bootstrap) -> str:
             rows.append(["—", escape_markdown(e.name) + " (incomplete)", "—", "—", "—", "—",
                          "—", str(e.num_records), f"{e.failed} (+{e.missing} missing)",
                          ", ".join(e.harness_versions)])
+    store.write_atomic(out / f"{protocol}_leaderboard.csv",
+                       csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
     title = {"online": "Online: mean normalised return over the episode budget",
              "offline": "Offline: exact normalised value of the returned policy "
                         "(mean over behaviours and dataset sizes)"}[protocol]
@@ -406,7 +408,7 @@ def _offline_sizes(out: Path, ranked, bootstrap, figures) -> str:
             + markdown_table(rows, headers) + "\n")
 
 
-def _paper_table(results: Results) -> str:
+def _paper_table(out: Path, results: Results) -> str:
     headers = ["submission"] + PAPER_TASKS
     rows = []
     for (protocol, name), records in sorted(results.records.items()):
@@ -419,6 +421,7 @@ def _paper_table(results: Results) -> str:
         if any(c != "—" for c in cells):
             rows.append([escape_markdown(name)] + cells)
     rows += [[label] + [str(v) for v in values] for label, values in PAPER_REFERENCE]
+    store.write_atomic(out / "paper_reproduction.csv", csv_text(rows, headers))
     return ("## Paper reproduction: median episodes-to-solve\n\n"
             "The paper's three tasks under its protocol (Zighem & Vie 2026; 50-step episodes, "
             "gamma 0.95): the first episode of 8 consecutive ones whose exploitation policy "
@@ -451,6 +454,8 @@ def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_t
         "over the best-ranked reference baseline X.", "",
         *sections,
         "## More", "",
+        "- CSV of the tables above: [online](online_leaderboard.csv), "
+        "[offline](offline_leaderboard.csv), [paper reproduction](paper_reproduction.csv).",
         "- Per-task tables: [online](online_tasks.md) ([csv](online_tasks.csv)), "
         "[offline](offline_tasks.md) ([csv](offline_tasks.csv)); aggregates: "
         "[online](online_aggregates.csv), [offline](offline_aggregates.csv).",
