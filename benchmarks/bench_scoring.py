@@ -24,7 +24,7 @@ from rliable import metrics
 
 from rlbench_icl import load_registry, scoring, store
 from rlbench_icl.leaderboard import build_leaderboard
-from rlbench_icl.runner import task_reference
+from rlbench_icl.runner import protocol_settings, task_reference
 
 TASKS, SEEDS, SUBMISSIONS, EPISODES = 20, 20, 6, 100
 
@@ -60,7 +60,8 @@ def write_results(results: Path, registry, rng: np.random.Generator) -> None:
                 for protocol, result in (("online", online), ("offline", offline)):
                     record = {"schema": store.SCHEMA, "harness_version": "bench",
                               "submission": meta, "task": ref, "protocol": protocol,
-                              "settings": {}, "seed": seed, "status": "ok", "error": None,
+                              "settings": protocol_settings(task, protocol).to_dict(),
+                              "seed": seed, "status": "ok", "error": None,
                               "result": result}
                     path = store.result_path(results, meta["name"], protocol, task_id, seed)
                     store.write_atomic(path, store.dumps(record))
@@ -78,8 +79,11 @@ def main() -> None:
         registry = load_registry([tmp / "tasks"])
         write_results(tmp / "results", registry, np.random.default_rng(0))
         start = time.perf_counter()
-        build_leaderboard(tmp / "results", tmp / "board", registry, config, suite_tag="bench")
+        summary = build_leaderboard(tmp / "results", tmp / "board", registry, config,
+                                    suite_tag="bench")
         board_s = time.perf_counter() - start
+        if summary["refused"] or len(summary["online"]) != SUBMISSIONS:
+            raise RuntimeError(f"the synthetic results were not all accepted: {summary}")
     print(f"leaderboard for {SUBMISSIONS} submissions x {TASKS} tasks x {SEEDS} seeds "
           f"(online + offline, {args.resamples} resamples): {board_s:.1f} s")
 
