@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from .backends import BACKENDS, BackendError, execution_backend
 from .check import AgentCheckError, check_agent
 from .config_errors import ConfigError
 from .protocols import PROTOCOLS
@@ -19,7 +20,7 @@ from .store import ResultFileError
 from .submissions import SubmissionError, available, load, resolve
 
 USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError, ResultFileError,
-               ConfigError)
+               ConfigError, BackendError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +108,11 @@ def _add_run_parser(commands) -> None:
                      help="results directory (default: results/)")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="wall-clock limit per run; a slower run is recorded as failed")
+    run.add_argument("--backend", choices=BACKENDS, default="loky",
+                     help="loky: local processes (default); dask or ray: a cluster")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="dask scheduler (tcp://host:8786) or ray address; without it dask "
+                          "starts a local cluster of --jobs workers")
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_task_path(run)
@@ -164,12 +170,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not protocols:
         raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
                               f"not {args.protocol}")
+    if args.scheduler and args.backend == "loky":
+        raise BackendError("--scheduler needs --backend dask or ray")
     check_agent(submission, protocols)
     runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
                      args.episodes, [str(Path(p).resolve()) for p in args.task_path],
                      args.timeout)
-    report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
-                      progress=not args.quiet)
+    with execution_backend(args.backend, args.jobs, args.scheduler):
+        report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
+                          progress=not args.quiet)
     rows, iqm = summary_rows(report.records)
     print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
                                   "s.e."], floatfmt=".3f"))

@@ -113,6 +113,7 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
             todo.append(run)
         else:
             stored[run.path(out_dir)] = record
+    # backend=None follows the active joblib.parallel_config (see rlbench_icl.backends)
     results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator_unordered")(
         joblib.delayed(execute)(run) for run in todo)
     bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)

@@ -1,0 +1,47 @@
+"""The same grid through a real Dask cluster gives the same files as local processes."""
+
+import pytest
+from distributed import LocalCluster
+
+from rlbench_icl.backends import BackendError, execution_backend
+from rlbench_icl.cli import main
+
+GRID = ["--agent", "random", "--tasks", "RiverSwim6-v0,Bandit10-v0", "--seeds", "2",
+        "--quiet"]
+
+
+def files(directory):
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("seed-*.json"))}
+
+
+@pytest.fixture(scope="module")
+def local_files(tmp_path_factory):
+    out = tmp_path_factory.mktemp("local")
+    assert main(["run", *GRID, "--jobs", "1", "--out", str(out)]) == 0
+    return files(out)
+
+
+def test_dask_scheduler_gives_identical_files(tmp_path, local_files):
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert main(["run", *GRID, "--backend", "dask", "--scheduler",
+                     cluster.scheduler_address, "--out", str(tmp_path)]) == 0
+    assert files(tmp_path) == local_files and len(local_files) == 8
+
+
+def test_dask_without_scheduler_starts_a_local_cluster(tmp_path, local_files):
+    assert main(["run", *GRID, "--backend", "dask", "--jobs", "2", "--out", str(tmp_path)]) == 0
+    assert files(tmp_path) == local_files
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    code = main(["run", *GRID, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                 "--out", str(tmp_path)])
+    assert code == 2 and "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(BackendError, match="unknown backend"):
+        with execution_backend("slurm", 1):
+            pass
