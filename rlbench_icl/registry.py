@@ -139,9 +139,9 @@ def build_task(spec: TaskSpec) -> Task:
         mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params)
         if spec.objective != mdp.objective:
             mdp = dataclasses.replace(mdp, objective=spec.objective)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # any builder failure is the task file's error, named as such
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: builder {spec.builder!r} "
-                            f"failed: {exc}") from exc
+                            f"failed: {type(exc).__name__}: {exc}") from exc
     task = Task(spec=spec, mdp=mdp)
     if not task.optimal_value - task.random_value > 1e-9:
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: the optimal and uniform-random "

@@ -11,6 +11,8 @@ def bernoulli_bandit(*, means: list[float], horizon: int = 1, discount: float = 
                      ) -> TabularMDP:
     """One state, one arm per action, reward ``~ Bernoulli(means[a])``; an episode is H pulls."""
     means = np.asarray(means, dtype=float)
-    A = means.shape[0] if means.ndim == 1 else 0
+    if means.ndim != 1 or len(means) == 0:
+        raise ValueError(f"means must be a non-empty list of numbers, got {means.tolist()!r}")
+    A = len(means)
     return TabularMDP(P=np.ones((1, A, 1)), R=means[None, :], mu0=np.ones(1), horizon=horizon,
                       discount=discount, reward_noise="bernoulli")
