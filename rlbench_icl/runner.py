@@ -19,6 +19,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from joblib.externals.loky.process_executor import TerminatedWorkerError
 from scipy import stats
 from tqdm.auto import tqdm
 
@@ -113,9 +114,7 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
             todo.append(run)
         else:
             stored[run.path(out_dir)] = record
-    # backend=None follows the active joblib.parallel_config (see rlbench_icl.backends)
-    results = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator_unordered")(
-        joblib.delayed(execute)(run) for run in todo)
+    results = _execute_all(todo, jobs, backend)
     bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)
     with bar:
         for run, record, seconds in results:
@@ -127,6 +126,44 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
             bar.update()
     return GridReport(records=[stored[r.path(out_dir)] for r in runs], executed=len(todo),
                       skipped=len(runs) - len(todo))
+
+
+def _execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
+    """Yield ``(run, record, seconds)`` for every run, whatever happens to worker processes.
+
+    If an agent kills its worker (``os._exit``, a segfault), joblib aborts the whole batch;
+    the runs not yet returned are then executed one at a time in a fresh worker, so only the
+    culprit is recorded as failed. (``backend=None`` follows the active
+    ``joblib.parallel_config``: see ``rlbench_icl.backends``.)
+    """
+    done: set[int] = set()
+    try:
+        for out in joblib.Parallel(n_jobs=jobs, backend=backend,
+                                   return_as="generator_unordered")(
+                joblib.delayed(execute)(run) for run in todo):
+            done.add(_index(todo, out[0]))
+            yield out
+        return
+    except TerminatedWorkerError:
+        pass
+    for i, run in enumerate(todo):
+        if i in done:
+            continue
+        try:
+            yield joblib.Parallel(n_jobs=2, backend="loky")([joblib.delayed(execute)(run)])[0]
+        except TerminatedWorkerError as exc:
+            yield run, _failed_record(run, f"the worker process died: {exc}"), 0.0
+
+
+def _index(todo: list[RunSpec], run: RunSpec) -> int:
+    return next(i for i, r in enumerate(todo) if r == run)
+
+
+def _failed_record(run: RunSpec, message: str) -> dict:
+    where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
+             f"seed {run.seed}")
+    return {**run._header(), "status": "failed", "result": None,
+            "error": {"message": f"{where}: {message}", "traceback": ""}}
 
 
 def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:

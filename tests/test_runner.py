@@ -136,3 +136,16 @@ def test_read_result_refuses_foreign_files(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ResultFileError, match="unreadable"):
         read_result(path)
+
+
+def test_a_worker_killed_by_its_agent_fails_only_its_runs(tmp_path, capsys):
+    out = tmp_path / "results"
+    code = main(["run", "--agent", f"{FAULTY}::faulty-exits", "--tasks",
+                 "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "2", "--episodes", "3",
+                 "--protocol", "online", "--jobs", "2", "--quiet", "--out", str(out)])
+    assert code == 1 and "2 runs failed" in capsys.readouterr().err
+    for seed in (0, 1):
+        ok = read_result(out / f"faulty-exits/online/RiverSwim6-v0/seed-{seed}.json")
+        bad = read_result(out / f"faulty-exits/online/FrozenLake4x4-v0/seed-{seed}.json")
+        assert ok["status"] == "ok"
+        assert bad["status"] == "failed" and "worker process died" in bad["error"]["message"]
