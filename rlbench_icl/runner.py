@@ -136,18 +136,18 @@ def _execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
     culprit is recorded as failed. (``backend=None`` follows the active
     ``joblib.parallel_config``: see ``rlbench_icl.backends``.)
     """
-    done: set[int] = set()
+    done: set[Path] = set()  # runs come back from workers as copies: know them by their file
     try:
         for out in joblib.Parallel(n_jobs=jobs, backend=backend,
                                    return_as="generator_unordered")(
                 joblib.delayed(execute)(run) for run in todo):
-            done.add(_index(todo, out[0]))
+            done.add(out[0].path(Path()))
             yield out
         return
     except TerminatedWorkerError:
         pass
-    for i, run in enumerate(todo):
-        if i in done:
+    for run in todo:
+        if run.path(Path()) in done:
             continue
         try:
             yield joblib.Parallel(n_jobs=2, backend="loky")([joblib.delayed(execute)(run)])[0]
@@ -155,33 +155,27 @@ def _execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
             yield run, _failed_record(run, f"the worker process died: {exc}"), 0.0
 
 
-def _index(todo: list[RunSpec], run: RunSpec) -> int:
-    return next(i for i, r in enumerate(todo) if r == run)
-
-
-def _failed_record(run: RunSpec, message: str) -> dict:
+def _failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
     where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
              f"seed {run.seed}")
     return {**run._header(), "status": "failed", "result": None,
-            "error": {"message": f"{where}: {message}", "traceback": ""}}
+            "error": {"message": f"{where}: {message}", "traceback": trace}}
 
 
 def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
     """Run one ``RunSpec``; never raises: a failure becomes a failed record."""
     start = time.monotonic()
-    record = {**run._header(), "status": "ok", "error": None, "result": None}
-    where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
-             f"seed {run.seed}")
     try:
         task = _registry(run.task_paths).make(run.task["id"])
         if task.digest != run.task["digest"]:
             raise RuntimeError("the task changed between planning and running")
         deadline = None if run.timeout is None else start + run.timeout
         with _time_limit(run.timeout):
-            record["result"] = _run_protocol(run, task, load(run.submission_ref), deadline)
+            result = _run_protocol(run, task, load(run.submission_ref), deadline)
     except Exception as exc:
-        record.update(status="failed", result=None,
-                      error={"message": f"{where}: {exc}", "traceback": traceback.format_exc()})
+        record = _failed_record(run, str(exc), traceback.format_exc())
+    else:
+        record = {**run._header(), "status": "ok", "error": None, "result": result}
     return run, record, time.monotonic() - start
 
 

@@ -27,6 +27,8 @@ class ExperienceStatistic:
         self.reward_sq_sums = np.zeros((num_states, num_actions))
         self.terminal_seen = np.zeros(num_states, dtype=bool)
         self.max_abs_reward = 0.0
+        self._key_rows: list[int] = []  # distinct (s * A + a, s') seen, in order of first sight
+        self._key_cols: list[int] = []
 
     @classmethod
     def from_dataset(cls, dataset, num_states: int, num_actions: int) -> ExperienceStatistic:
@@ -37,6 +39,8 @@ class ExperienceStatistic:
         np.add.at(stat.reward_sums, (dataset.states, dataset.actions), dataset.rewards)
         np.add.at(stat.reward_sq_sums, (dataset.states, dataset.actions), dataset.rewards ** 2)
         stat.terminal_seen[dataset.next_states[dataset.terminated]] = True
+        rows, cols = np.nonzero(stat.transition_counts.reshape(num_states * num_actions, -1))
+        stat._key_rows, stat._key_cols = rows.tolist(), cols.tolist()
         if len(dataset):
             stat.max_abs_reward = float(np.abs(dataset.rewards).max())
         return stat
@@ -44,12 +48,23 @@ class ExperienceStatistic:
     def update(self, state: int, action: int, reward: float, next_state: int,
                terminated: bool) -> None:
         """Add one transition."""
+        if self.transition_counts[state, action, next_state] == 0:
+            self._key_rows.append(state * self.num_actions + action)
+            self._key_cols.append(next_state)
         self.transition_counts[state, action, next_state] += 1.0
         self.reward_sums[state, action] += reward
         self.reward_sq_sums[state, action] += reward * reward
         if terminated:
             self.terminal_seen[next_state] = True
         self.max_abs_reward = max(self.max_abs_reward, abs(reward))
+
+    def observed_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct observed transitions as flat ``(s * A + a, s')`` index arrays, in
+        order of first observation (row-major for ``from_dataset``). Sparse planners use
+        them instead of scanning the dense S x A x S counts (Taxi: 1.5 M entries). Only
+        statistics built by ``update`` or ``from_dataset`` keep them."""
+        return (np.array(self._key_rows, dtype=np.int64),
+                np.array(self._key_cols, dtype=np.int64))
 
     @property
     def visits(self) -> np.ndarray:

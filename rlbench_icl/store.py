@@ -77,14 +77,14 @@ def dumps(record: dict) -> str:
                       allow_nan=False) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that no reader ever sees a partial file."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` so that no reader sees a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -164,12 +164,8 @@ def pack(results_dir: Path, out_dir: Path) -> int:
     for path in sorted(Path(results_dir).rglob("seed-*.json")):
         record = read_result(path)
         target = Path(out_dir) / path.relative_to(results_dir).with_suffix(".json.gz")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = gzip.compress(dumps(record).encode("utf-8"), compresslevel=9, mtime=0)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
+        write_atomic(target, gzip.compress(dumps(record).encode("utf-8"), compresslevel=9,
+                                           mtime=0))
         count += 1
     return count
 

@@ -60,17 +60,12 @@ class PSRL:
         self.span = (info.reward_range[1] - info.reward_range[0]) or 1.0
         self.stat = ExperienceStatistic(S, A)
         self.successes = np.zeros((S, A))
-        self._rows: list[int] = []  # distinct observed (s * A + a, s') keys
-        self._cols: list[int] = []
         self.actions = self._sample_actions()
 
     def act(self, state: int, step: int) -> int:
         return int(self.actions[step, state])
 
     def observe(self, state, action, reward, next_state, terminated) -> None:
-        if self.stat.transition_counts[state, action, next_state] == 0:
-            self._rows.append(state * self.info.num_actions + action)
-            self._cols.append(next_state)
         self.stat.update(state, action, reward, next_state, terminated)
         u = min(max((reward - self.r_min) / self.span, 0.0), 1.0)
         self.successes[state, action] += self.rng.random() < u
@@ -115,10 +110,10 @@ class PSRL:
         """
         probs, unseen_mass, theta = model
         S, A, H = self.info.num_states, self.info.num_actions, self.info.horizon
-        rows = np.array(self._rows, dtype=np.int64)
+        rows, cols = self.stat.observed_keys()
         unseen = S - np.bincount(rows, minlength=S * A)
         c = np.divide(unseen_mass, unseen, out=np.zeros(S * A), where=unseen > 0)
-        W = scipy.sparse.csr_array((probs - c[rows], (rows, self._cols)), shape=(S * A, S))
+        W = scipy.sparse.csr_array((probs - c[rows], (rows, cols)), shape=(S * A, S))
         W = W.toarray() if S < SPARSE_MIN_STATES else W
         R = (self.r_min + self.span * theta).reshape(S, A)
         terminal = self.stat.terminal_seen
@@ -136,8 +131,8 @@ class PSRL:
         """``(rows, counts, seen, n)``: counts of the distinct keys, and per flat pair the
         number of distinct successors seen and of visits, (S*A,)."""
         S, A = self.info.num_states, self.info.num_actions
-        rows = np.array(self._rows, dtype=np.int64)
-        counts = self.stat.transition_counts.reshape(S * A, S)[rows, self._cols]
+        rows, cols = self.stat.observed_keys()
+        counts = self.stat.transition_counts.reshape(S * A, S)[rows, cols]
         return (rows, counts, np.bincount(rows, minlength=S * A),
                 np.bincount(rows, counts, minlength=S * A))
 

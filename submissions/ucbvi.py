@@ -64,26 +64,18 @@ def remaining_steps(info: TaskInfo) -> np.ndarray:
 
 
 class SparseExperience:
-    """An ``ExperienceStatistic`` that also lists its distinct (s, a, s') keys, so building the
-    empirical model costs O(#keys) per episode instead of a scan of the dense S x A x S counts
-    (Taxi: 1.5 M entries, ~8 ms a scan)."""
+    """An ``ExperienceStatistic`` whose empirical model is built from its observed keys, at
+    O(#keys) per episode instead of a scan of the dense S x A x S counts (Taxi: ~8 ms)."""
 
     def __init__(self, num_states: int, num_actions: int):
         self.stat = ExperienceStatistic(num_states, num_actions)
-        self._rows: list[int] = []
-        self._cols: list[int] = []
-
-    def update(self, state, action, reward, next_state, terminated) -> None:
-        if self.stat.transition_counts[state, action, next_state] == 0:
-            self._rows.append(state * self.stat.num_actions + action)
-            self._cols.append(next_state)
-        self.stat.update(state, action, reward, next_state, terminated)
+        self.update = self.stat.update
 
     def model(self):
         """``(P_hat, R_hat, n)``: flat (S*A, S) transitions (dense below ``SPARSE_MIN_STATES``
         states, else csr; rows of untried pairs are empty), (S, A) mean rewards and visits."""
         S, A = self.stat.num_states, self.stat.num_actions
-        rows, cols = np.array(self._rows, dtype=np.int64), np.array(self._cols, dtype=np.int64)
+        rows, cols = self.stat.observed_keys()
         counts = self.stat.transition_counts.reshape(S * A, S)[rows, cols]
         n = np.bincount(rows, counts, minlength=S * A)
         probs = counts / n[rows]

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import dynprog
 from ..config_errors import ConfigError
+from ..store import write_atomic
 from ..tasks import evaluate_policy
 from .context import ContextConfig
 from .features import collate
@@ -243,9 +244,7 @@ def _save_checkpoint(path: Path, model, optimiser, step: int) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def _tuples(data: dict) -> dict:
