@@ -33,6 +33,9 @@ from rlbench_icl.tasks import Task, TaskSpec
 
 TUNING_SEED = 20261124
 TUNING_PRIOR = dataclasses.replace(WIDE_PRIOR, name="wide-tuning", horizons=(10, 60))
+# A harder suite for exploration settings: every MDP pays only on entering one far goal.
+EXPLORATION_PRIOR = dataclasses.replace(WIDE_PRIOR, name="explore-tuning", num_states=(16, 64),
+                                        sparse_goal_prob=1.0, horizons=(20, 100))
 
 
 def module(name: str):
@@ -63,12 +66,18 @@ def grids() -> dict[str, list[tuple[str, object]]]:
     }
 
 
-def tuning_tasks(count: int) -> list[Task]:
-    """Synthetic tasks with a real gap between optimal and random (else scores explode)."""
-    rng = np.random.default_rng(TUNING_SEED)
+def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
+    """Synthetic tasks with a real gap between optimal and random (else scores explode).
+
+    ``default``: one in three from the paper's prior, the rest from the wide prior;
+    ``explore``: sparse far goals only (EXPLORATION_PRIOR), on a stream of its own."""
+    rng = np.random.default_rng([TUNING_SEED, 1] if suite == "explore" else TUNING_SEED)
     tasks = []
     while len(tasks) < count:
-        prior = PAPER_PRIOR if len(tasks) % 3 == 0 else TUNING_PRIOR
+        if suite == "explore":
+            prior = EXPLORATION_PRIOR
+        else:
+            prior = PAPER_PRIOR if len(tasks) % 3 == 0 else TUNING_PRIOR
         mdp = sample_mdp(rng, prior)
         spec = TaskSpec(id=f"Tuning{len(tasks)}-v0", description="synthetic", reference="",
                         tags=("tuning",), builder="synthetic", params={},

@@ -18,6 +18,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 from tabulate import tabulate
+from tqdm.auto import tqdm
 
 from rlbench_icl import OfflineSettings, OnlineSettings, Submission
 from rlbench_icl.protocols import run_offline, run_online
@@ -26,19 +27,24 @@ from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import tuning_tasks  # noqa: E402
 
-SETTINGS = [("online", "temperature", t, None) for t in (0.3, 1.0)] + [
-    ("offline", "rounds", None, r) for r in (None, 20)]
+# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple))
+SETTINGS = (
+    [("online", "temperature", t, None, None) for t in (0.3, 1.0)]
+    + [("offline", "rounds", None, r, None) for r in (None, 20)]
+    + [("online", "optimism", 0.3, None, v)
+       for v in ((0.5, 1), (1, 0.5), (1, 1), (1, 2), (1, 3), (3, 1))]
+    + [("offline", "pessimism", None, None, v) for v in ((1, -0.5), (1, -1), (1, -3), (3, -1))])
 
 
-def score(protocol, temperature, rounds, task, seed, episodes) -> float:
+def score(protocol, temperature, rounds, virtual, task, seed, episodes) -> float:
     fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
     if protocol == "offline":
-        sub = Submission(name="t", version="0",
-                         solve_offline=functools.partial(fm.solve_offline, rounds=rounds))
+        solve = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual)
+        sub = Submission(name="t", version="0", solve_offline=solve)
         settings = OfflineSettings(dataset_episodes=(5, 50), epsilons=(1.0, 0.5, 0.1))
         return run_offline(task, sub, settings, seed)["scores"]["offline_score"]
     factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
-                                rounds=rounds)
+                                rounds=rounds, optimism=virtual)
     sub = Submission(name="t", version="0", make_online_agent=factory)
     return run_online(task, sub, OnlineSettings(episodes), seed)["scores"]["online_score"]
 
@@ -49,22 +55,26 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--suite", choices=("default", "explore"), default="default",
+                        help="tuning MDPs: the baselines' suite, or sparse far goals only")
     args = parser.parse_args()
-    tasks = tuning_tasks(args.mdps)
+    tasks = tuning_tasks(args.mdps, args.suite)
     jobs = [(cfg, t, s) for cfg in SETTINGS for t in range(len(tasks))
             for s in range(args.seeds)]
     values = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score)(p, temp, r, tasks[t], s, args.episodes)
-        for (p, _, temp, r), t, s in jobs)
+        joblib.delayed(score)(p, temp, r, v, tasks[t], s, args.episodes)
+        for (p, _, temp, r, v), t, s in tqdm(jobs, desc="tune-fm"))
     table: dict = {}
     for (cfg, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(cfg, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r), v in table.items()]
-    print(f"{len(tasks)} synthetic tuning MDPs, {args.seeds} seeds, {args.episodes} episodes")
-    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "mean score",
-                                  "median"], tablefmt="github", disable_numparse=True))
+             "-" if virt is None else virt, f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
+            for (p, what, temp, r, virt), v in table.items()]
+    print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
+          f"{args.episodes} episodes")
+    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
+                                  "mean score", "median"],
+                   tablefmt="github", disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -84,7 +84,32 @@ def _make_parser() -> argparse.ArgumentParser:
                        help="run at most STEPS steps now (resume later with the same command)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(command=cmd_train_fm, command_name="train-fm")
+    _add_verify_parser(commands)
     return parser
+
+
+def _add_verify_parser(commands) -> None:
+    verify = commands.add_parser(
+        "verify", help="re-run a sample of stored runs and check they reproduce exactly",
+        description="Re-run a seeded random sample of each submission's stored runs and "
+                    "compare the records with the stored files. Writes "
+                    "RESULTS/<submission>/verified.json, shown by the leaderboard. Exits 1 "
+                    "if any file is not reproduced.")
+    verify.add_argument("--results", type=Path, default=Path("leaderboard/results"),
+                        help="results directory (default: leaderboard/results)")
+    verify.add_argument("--submission", action="append", default=None, metavar="NAME",
+                        help="verify this submission (repeatable; default: every one)")
+    verify.add_argument("--agent", default=None,
+                        help="where to load the submission from, if not by its name "
+                             "(needs exactly one --submission)")
+    verify.add_argument("--sample", type=_positive_int, default=10,
+                        help="runs to re-run per submission (default: 10)")
+    verify.add_argument("--all", action="store_true", help="re-run every stored run")
+    verify.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
+    verify.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                        help="parallel worker processes (default: all cores)")
+    _add_task_path(verify)
+    verify.set_defaults(command=cmd_verify, command_name="verify")
 
 
 def _add_run_parser(commands) -> None:
@@ -223,6 +248,29 @@ def cmd_train_fm(args: argparse.Namespace) -> int:
                     stop_after=args.stop_after)
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_submission, write_stamp
+
+    if not args.results.is_dir():
+        raise ResultFileError(f"results directory {args.results} does not exist")
+    names = args.submission or sorted(p.name for p in args.results.iterdir() if p.is_dir())
+    if args.agent and len(names) != 1:
+        raise SubmissionError("--agent needs exactly one --submission")
+    rows, failed = [], 0
+    for name in names:
+        verdicts = verify_submission(args.results, name, None if args.all else args.sample,
+                                     args.seed, args.agent, args.jobs,
+                                     [str(Path(p).resolve()) for p in args.task_path])
+        write_stamp(args.results, name, verdicts, args.seed)
+        bad = [v for v in verdicts if v.problem]
+        failed += len(bad)
+        rows.append([name, len(verdicts), len(verdicts) - len(bad), len(bad)])
+        for v in bad:
+            print(f"NOT REPRODUCED {v.path}: {v.problem}", file=sys.stderr)
+    print(tabulate(rows, headers=["submission", "checked", "reproduced", "differ"]))
+    return 1 if failed else 0
 
 
 def cmd_agents(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ from .protocols import online_scores
 from .registry import Registry
 from .runner import SCORE_KEY, protocol_settings
 from .tasks import Task
+from .verify import verification_status
 
 SUITE_TAG = "full"
 PAPER_TAG = "paper"
@@ -247,7 +248,9 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
             continue
         ranked = _rank(entries, protocol, bootstrap)
         base = _best_baseline(ranked, baselines)
-        sections.append(_front_table(out, protocol, entries, ranked, base, bootstrap))
+        verified = {e.name: verification_status(results_dir, e.name) for e in entries}
+        sections.append(_front_table(out, protocol, entries, ranked, base, bootstrap,
+                                     verified))
         _write_task_tables(out, protocol, ranked, suite, bootstrap)
         _write_figures(out, protocol, ranked, bootstrap, figures, results.tasks)
         if protocol == "offline" and ranked:
@@ -277,10 +280,10 @@ def _best_baseline(ranked: list[Ranked], baselines: set[str] | None) -> Ranked |
     return None
 
 
-def _front_table(out: Path, protocol, entries, ranked, base, bootstrap) -> str:
+def _front_table(out: Path, protocol, entries, ranked, base, bootstrap, verified) -> str:
     headers = ["rank", "submission", "IQM [95% CI]", "median", "mean", "optimality gap",
                f"P(> {base.entry.name if base else 'baseline'}) [95% CI]", "runs", "failed",
-               "harness"]
+               "harness", "verified"]
     rows = []
     for rank, r in enumerate(ranked, start=1):
         a = r.aggregates
@@ -290,12 +293,14 @@ def _front_table(out: Path, protocol, entries, ranked, base, bootstrap) -> str:
                 r.matrix, base.matrix, bootstrap, stream_id(protocol, r.entry.name, "poi")))
         rows.append([str(rank), escape_markdown(r.entry.name), fmt_ci(*a["IQM"]),
                      fmt(a["median"][0]), fmt(a["mean"][0]), fmt(a["optimality gap"][0]),
-                     poi, str(r.matrix.size), "0", ", ".join(r.entry.harness_versions)])
+                     poi, str(r.matrix.size), "0",
+                     escape_markdown(", ".join(r.entry.harness_versions)),
+                     verified[r.entry.name]])
     for e in entries:
         if not e.complete:
             rows.append(["—", escape_markdown(e.name) + " (incomplete)", "—", "—", "—", "—",
                          "—", str(e.num_records), f"{e.failed} (+{e.missing} missing)",
-                         ", ".join(e.harness_versions)])
+                         escape_markdown(", ".join(e.harness_versions)), verified[e.name]])
     store.write_atomic(out / f"{protocol}_leaderboard.csv",
                        csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
     title = {"online": "Online: mean normalised return over the episode budget",
@@ -451,7 +456,9 @@ def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_t
         f"{bootstrap.method}, {bootstrap.resamples} resamples, seed {bootstrap.seed}, "
         f"{int(100 * bootstrap.confidence)}%. Ranked by IQM; a submission needs a successful "
         "run for every task and seed to be ranked. P(> X) is the probability of improvement "
-        "over the best-ranked reference baseline X.", "",
+        "over the best-ranked reference baseline X. \"verified\": how many of the "
+        "submission's stored runs `rlbench-icl verify` re-ran and found reproduced exactly "
+        "(\"stale\" if a checked file changed since, \"no\" if never verified).", "",
         *sections,
         "## More", "",
         "- CSV of the tables above: [online](online_leaderboard.csv), "
@@ -470,6 +477,7 @@ def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_t
     ]
     if results.refused:
         lines += ["## Refused result files", ""]
-        lines += [f"- `{path}`: {escape_markdown(reason)}" for path, reason in results.refused]
+        lines += [f"- {escape_markdown(path)}: {escape_markdown(reason)}"
+                  for path, reason in results.refused]
         lines.append("")
     return "\n".join(lines)

@@ -8,11 +8,12 @@ as it arrives; re-running the same grid skips runs whose stored record matches.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -104,8 +105,18 @@ def task_reference(task: Task) -> dict:
 
 def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool = False,
              backend: str | None = None, progress: bool = True) -> GridReport:
-    """Execute the runs not already stored (all with ``force``) and store their records."""
+    """Execute the runs not already stored (all with ``force``) and store their records.
+
+    The submission's results directory is locked while the grid runs: a second ``run``
+    into the same directory waits, then reuses what the first stored (no work twice)."""
     out_dir = Path(out_dir)
+    with ExitStack() as locks:
+        for name in sorted({run.submission["name"] for run in runs}):
+            locks.enter_context(_directory_lock(out_dir / name, progress))
+        return _run_unlocked(runs, out_dir, jobs, force, backend, progress)
+
+
+def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress) -> GridReport:
     stored: dict[Path, dict] = {}
     todo = []
     for run in runs:
@@ -114,7 +125,7 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
             todo.append(run)
         else:
             stored[run.path(out_dir)] = record
-    results = _execute_all(todo, jobs, backend)
+    results = execute_all(todo, jobs, backend)
     bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)
     with bar:
         for run, record, seconds in results:
@@ -128,7 +139,31 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
                       skipped=len(runs) - len(todo))
 
 
-def _execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
+@contextmanager
+def _directory_lock(directory: Path, progress: bool):
+    """An exclusive advisory lock on ``directory/.lock`` (released by the OS even if the
+    process is killed). Without ``fcntl`` (Windows) there is no lock."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    with open(directory / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"another rlbench-icl run is writing into {directory}; waiting for it "
+                      "to finish (its results will be reused)", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
     """Yield ``(run, record, seconds)`` for every run, whatever happens to worker processes.
 
     If an agent kills its worker (``os._exit``, a segfault), joblib aborts the whole batch;

@@ -12,6 +12,7 @@ import gzip
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Literal, TypedDict
@@ -59,7 +60,22 @@ class ResultFileError(ValueError):
     """A result file that cannot be read or does not follow the schema."""
 
 
+# A path component of a result file: starts with a letter or digit, so never "." or ".."
+# and never absolute; no separators. Submission names and task ids are stricter still.
+SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
 def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, seed: int) -> Path:
+    """``<out>/<submission>/<protocol>/<task id>/seed-<seed>.json``; a name that could
+    leave ``out_dir`` (separators, ``..``, odd characters) is a ``ResultFileError``."""
+    for kind, part in (("submission name", submission), ("protocol", protocol),
+                       ("task id", task_id)):
+        if not isinstance(part, str) or not SAFE_COMPONENT.match(part):
+            raise ResultFileError(f"{kind} {part!r} cannot name a result file (letters, "
+                                  "digits, '_', '.' and '-' only, starting with a letter or "
+                                  "digit)")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ResultFileError(f"seed {seed!r} must be a non-negative integer")
     return Path(out_dir) / submission / protocol / task_id / f"seed-{seed}.json"
 
 
@@ -167,6 +183,8 @@ def pack(results_dir: Path, out_dir: Path) -> int:
         write_atomic(target, gzip.compress(dumps(record).encode("utf-8"), compresslevel=9,
                                            mtime=0))
         count += 1
+    for stamp in sorted(Path(results_dir).glob("*/verified.json")):  # rlbench_icl.verify
+        write_atomic(Path(out_dir) / stamp.relative_to(results_dir), stamp.read_bytes())
     return count
 
 

@@ -25,6 +25,10 @@ CHECKPOINT = Path(__file__).with_name("gnn_fm_checkpoint")
 # Chosen on synthetic tuning MDPs, never on benchmark tasks (benchmarks/tune_fm.py, .md).
 TEMPERATURE = 0.3
 ROUNDS = None  # None: as many propagation rounds as in training
+# Virtual outcome (pseudo-count, reward multiple) added to every pair: optimism online,
+# pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
+OPTIMISM: tuple[float, float] | None = None
+PESSIMISM: tuple[float, float] | None = None
 
 
 @lru_cache(maxsize=1)
@@ -40,23 +44,29 @@ def load_network():
     return load_model(CHECKPOINT)[0]
 
 
-def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS
-                  ) -> np.ndarray:
-    """(S, A) logits of the network for a statistic."""
+def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,
+                  virtual: tuple[float, float] | None = None) -> np.ndarray:
+    """(S, A) logits of the network for a statistic; ``virtual`` = (pseudo-count, reward
+    multiple) adds a virtual outcome to every pair first (rlbench_icl.fm.virtual)."""
     import torch
 
     from rlbench_icl.fm.features import collate, featurize
+    from rlbench_icl.fm.virtual import with_virtual_outcome
 
+    if virtual is not None:
+        stat = with_virtual_outcome(stat, *virtual)
     context = featurize(stat, info.horizon, info.discount, info.objective)
     with torch.no_grad():
         logits, _ = load_network()(collate([context]), num_rounds=rounds)
-    return logits[0].numpy().astype(np.float64)
+    return logits[0, :info.num_states].numpy().astype(np.float64)
 
 
 class FoundationModelAgent:
     def __init__(self, info: TaskInfo, rng: np.random.Generator,
-                 temperature: float = TEMPERATURE, rounds: int | None = ROUNDS):
+                 temperature: float = TEMPERATURE, rounds: int | None = ROUNDS,
+                 optimism: tuple[float, float] | None = OPTIMISM):
         self.info, self.rng, self.temperature, self.rounds = info, rng, temperature, rounds
+        self.optimism = optimism
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self._refresh()
 
@@ -75,15 +85,16 @@ class FoundationModelAgent:
         return greedy_policy(self.logits)
 
     def _refresh(self) -> None:
-        self.logits = policy_logits(self.info, self.stat, self.rounds)
+        self.logits = policy_logits(self.info, self.stat, self.rounds, self.optimism)
         scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
         self.cdf = np.cumsum(np.exp(scaled), axis=1)
 
 
 def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
-                  rounds: int | None = ROUNDS) -> np.ndarray:
+                  rounds: int | None = ROUNDS,
+                  pessimism: tuple[float, float] | None = PESSIMISM) -> np.ndarray:
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
-    return greedy_policy(policy_logits(info, stat, rounds))
+    return greedy_policy(policy_logits(info, stat, rounds, pessimism))
 
 
 SUBMISSION = Submission(

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import os
+import pickle  # only for its error type: checkpoints load with weights_only
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -156,9 +158,13 @@ def build_model(config: ModelConfig, seed: int) -> PolicyNetwork:
 def load_model(directory: str | os.PathLike) -> tuple[PolicyNetwork, TrainConfig]:
     """The exported network of a training directory (safetensors: no code is executed)."""
     directory = Path(directory)
-    config = config_from_dict(json.loads((directory / "config.json").read_text())["train"])
-    model = PolicyNetwork(config.model)
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    try:
+        config = config_from_dict(json.loads((directory / "config.json").read_text())["train"])
+        model = PolicyNetwork(config.model)
+        model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    except (SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ConfigError(f"{directory}: not a model exported by train-fm (model.safetensors "
+                          f"and config.json): {_first_line(exc)}") from None
     model.eval()
     return model, config
 
@@ -230,10 +236,19 @@ def _reference_values(mdp) -> tuple[float, float]:
 def _resume(path: Path, model, optimiser) -> int:
     if not path.exists():
         return 0
-    state = torch.load(path, weights_only=True)
-    model.load_state_dict(state["model"])
-    optimiser.load_state_dict(state["optimizer"])
-    return int(state["step"])
+    try:  # weights_only: tensors and plain containers only; no code is executed
+        state = torch.load(path, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimizer"])
+        return int(state["step"])
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError,
+            ValueError) as exc:
+        raise ConfigError(f"{path}: not a checkpoint written by train-fm (refused, nothing "
+                          f"executed): {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _save_checkpoint(path: Path, model, optimiser, step: int) -> None:

@@ -1,0 +1,41 @@
+"""Optimism and pessimism by context: a virtual outcome added to every pair's experience.
+
+The network is trained to output the optimal policy of the MDP its statistic describes; it
+has no notion of how uncertain that statistic is. To make it explore (online) or stay on
+well-covered ground (offline) without retraining it, the statistic itself is edited, in the
+spirit of R-max and of pseudo-count priors: every non-terminal pair gets ``pseudo_count``
+extra transitions to one virtual absorbing state that pays ``reward_multiple`` times the
+largest reward seen so far on entering. A pair seen n times then reaches the virtual state
+with probability k / (n + k): a bonus (or a penalty) that fades as 1/n, like a count-based
+confidence bound, and an untried pair's value is dominated by it. The network plans on the
+edited statistic; only the real states' logits are used.
+
+Positive ``reward_multiple``: a heaven (optimism, online exploration). Negative: a trap
+(pessimism, offline). The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
+"""
+
+from __future__ import annotations
+
+from ..statistics import ExperienceStatistic
+
+
+def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
+                         reward_multiple: float) -> ExperienceStatistic:
+    """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
+    if pseudo_count < 0:
+        raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
+    S, A = stat.num_states, stat.num_actions
+    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    reward = reward_multiple * scale
+    out = ExperienceStatistic(S + 1, A)
+    out.transition_counts[:S, :, :S] = stat.transition_counts
+    out.reward_sums[:S] = stat.reward_sums
+    out.reward_sq_sums[:S] = stat.reward_sq_sums
+    live = ~stat.terminal_seen  # terminal states have no outgoing experience
+    out.transition_counts[:S, :, S][live] = pseudo_count
+    out.reward_sums[:S][live] += pseudo_count * reward
+    out.reward_sq_sums[:S][live] += pseudo_count * reward * reward
+    out.terminal_seen[:S] = stat.terminal_seen
+    out.terminal_seen[S] = True
+    out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if pseudo_count > 0 else 0.0)
+    return out

@@ -1,0 +1,174 @@
+"""Verification: re-run a seeded sample of a submission's stored runs and check that every
+one reproduces its stored record exactly.
+
+A run is a pure function of its inputs (``rlbench_icl.store``), so any difference means the
+file was edited, the submission changed without a version bump, or the agent is not
+deterministic. The outcome is stamped into ``<results>/<submission>/verified.json``: the
+canonical-content hash of each checked file, so the leaderboard can tell a verification that
+still holds from one whose files have changed since (``verification_status``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from ._version import __version__
+from .runner import RunSpec, execute_all
+from .submissions import resolve
+
+STAMP = "verified.json"
+STAMP_SCHEMA = "rlbench-icl/verification/1"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One checked file: ``path`` relative to the results directory; ``problem`` is None
+    when the re-run reproduced it exactly."""
+
+    path: str
+    problem: str | None
+
+
+def result_files(results_dir: Path, submission: str) -> list[Path]:
+    """The submission's successful stored runs, sorted (failed runs are not verified)."""
+    root = Path(results_dir) / submission
+    paths = sorted(root.glob("*/*/seed-*.json")) + sorted(root.glob("*/*/seed-*.json.gz"))
+    ok = []
+    for path in sorted(paths):
+        try:
+            if store.read_result(path)["status"] == "ok":
+                ok.append(path)
+        except store.ResultFileError:
+            ok.append(path)  # unreadable: verification will say so
+    return ok
+
+
+def sample_files(paths: Sequence[Path], sample: int | None, seed: int) -> list[Path]:
+    """``sample`` of ``paths`` drawn without replacement from ``default_rng(seed)`` (all of
+    them when ``sample`` is None or at least their number), in sorted order."""
+    if sample is None or sample >= len(paths):
+        return list(paths)
+    chosen = np.random.default_rng(seed).choice(len(paths), size=sample, replace=False)
+    return [paths[i] for i in sorted(chosen)]
+
+
+def verify_submission(results_dir: Path, submission: str, sample: int | None = 10,
+                      seed: int = 0, agent: str | None = None, jobs: int = 1,
+                      task_paths: Sequence[str] = ()) -> list[Verdict]:
+    """Re-run a sample of ``submission``'s stored runs; one verdict per sampled file.
+
+    ``agent`` is the reference to load the submission from (default: its name, as
+    ``rlbench-icl run --agent`` resolves it)."""
+    results_dir = Path(results_dir)
+    chosen = sample_files(result_files(results_dir, submission), sample, seed)
+    ref, loaded = resolve(agent or submission)
+    verdicts, runs, stored = [], [], {}
+    for path in chosen:
+        rel = str(path.relative_to(results_dir))
+        try:
+            record = store.read_result(path)
+        except store.ResultFileError as exc:
+            verdicts.append(Verdict(rel, str(exc)))
+            continue
+        if record["submission"] != loaded.metadata():
+            verdicts.append(Verdict(rel, f"stored submission {record['submission']} is not "
+                                         f"the loaded {loaded.metadata()} (a new version?)"))
+            continue
+        run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
+                      record["settings"], record["seed"], tuple(map(str, task_paths)))
+        runs.append(run)
+        stored[run.identity()] = (rel, record)
+    for run, record, _ in execute_all(runs, jobs, None):
+        rel, original = stored[run.identity()]
+        verdicts.append(Verdict(rel, first_difference(_canonical(original),
+                                                      _canonical(record))))
+    return sorted(verdicts, key=lambda v: v.path)
+
+
+def first_difference(stored, rerun, where: str = "") -> str | None:
+    """The first place where two JSON values differ, as ``where: stored X, re-run Y``."""
+    if isinstance(stored, dict) and isinstance(rerun, dict):
+        for key in sorted(set(stored) | set(rerun)):
+            if key not in stored or key not in rerun:
+                return f"{where}.{key}: present in only one of the stored and re-run records"
+            found = first_difference(stored[key], rerun[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(stored, list) and isinstance(rerun, list) and len(stored) == len(rerun):
+        for i, (a, b) in enumerate(zip(stored, rerun, strict=True)):
+            found = first_difference(a, b, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if stored != rerun or type(stored) is not type(rerun):
+        return f"{where.lstrip('.') or 'record'}: stored {_short(stored)}, re-run {_short(rerun)}"
+    return None
+
+
+def write_stamp(results_dir: Path, submission: str, verdicts: Sequence[Verdict],
+                seed: int) -> Path:
+    """Record the verification beside the submission's results."""
+    checked = {}
+    for v in verdicts:
+        if v.problem is None:
+            checked[v.path] = content_hash(Path(results_dir) / v.path)
+    stamp = {"schema": STAMP_SCHEMA, "harness_version": __version__, "submission": submission,
+             "sample_seed": seed, "reproduced": checked,
+             "differ": {v.path: v.problem for v in verdicts if v.problem is not None}}
+    path = Path(results_dir) / submission / STAMP
+    store.write_atomic(path, json.dumps(stamp, sort_keys=True, indent=1) + "\n")
+    return path
+
+
+def verification_status(results_dir: Path, submission: str) -> str:
+    """What the leaderboard shows: ``8/8`` (all reproduced, files unchanged since),
+    ``failed (k of n differ)``, ``stale`` (a checked file changed or vanished since), or
+    ``no`` (never verified)."""
+    path = Path(results_dir) / submission / STAMP
+    if not path.exists():
+        return "no"
+    try:
+        stamp = json.loads(path.read_text())
+        reproduced, differ = stamp["reproduced"], stamp["differ"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable stamp"
+    total = len(reproduced) + len(differ)
+    if differ:
+        return f"failed ({len(differ)} of {total} differ)"
+    for rel, digest in reproduced.items():
+        try:
+            if content_hash(Path(results_dir) / _packed_or_plain(results_dir, rel)) != digest:
+                return "stale"
+        except (store.ResultFileError, FileNotFoundError):
+            return "stale"
+    return f"{total}/{total}" if total else "no"
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of a result file's canonical text (the same for ``.json`` and packed
+    ``.json.gz``)."""
+    return hashlib.sha256(store.dumps(store.read_result(path)).encode("utf-8")).hexdigest()
+
+
+def _packed_or_plain(results_dir: Path, rel: str) -> str:
+    """A stamp written before ``pack`` names ``.json`` files; after it they are ``.json.gz``."""
+    if not (Path(results_dir) / rel).exists() and rel.endswith(".json"):
+        return rel + ".gz"
+    return rel
+
+
+def _canonical(record: dict):
+    return json.loads(store.dumps(record))
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

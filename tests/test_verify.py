@@ -1,0 +1,129 @@
+"""`rlbench-icl verify`: stored runs re-run and compared; the leaderboard's verified column."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rlbench_icl.cli import main
+from rlbench_icl.leaderboard import build_leaderboard
+from rlbench_icl.registry import load_registry
+from rlbench_icl.scoring import BootstrapConfig
+from rlbench_icl.verify import (
+    first_difference,
+    sample_files,
+    verification_status,
+    verify_submission,
+)
+
+TINY = """
+[[task]]
+id = "TinyChain-v0"
+description = "tiny"
+tags = ["tiny"]
+builder = "riverswim"
+horizon = 6
+episodes = 8
+[task.params]
+num_states = 4
+[task.offline]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.1]
+"""
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("verify")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "tiny.toml").write_text(TINY)
+    out = root / "results"
+    for agent in ("random", "ucbvi"):
+        assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", "3", "--jobs", "1",
+                     "--quiet", "--out", str(out), "--task-path", str(root / "tasks")]) == 0
+    return out, root / "tasks"
+
+
+def copy(stored, tmp_path) -> Path:
+    shutil.copytree(stored[0], tmp_path / "results")
+    return tmp_path / "results"
+
+
+def verify(results: Path, tasks: Path, *extra: str) -> int:
+    return main(["verify", "--results", str(results), "--jobs", "1", "--task-path", str(tasks),
+                 *extra])
+
+
+def test_untouched_results_verify_and_the_leaderboard_says_so(stored, tmp_path, capsys):
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--all") == 0
+    table = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert table["random"] == ["6", "6", "0"] and table["ucbvi"] == ["3", "3", "0"]
+    assert verification_status(results, "random") == "6/6"
+    assert verification_status(results, "ucbvi") == "3/3"
+    build_leaderboard(results, tmp_path / "board", load_registry([stored[1]]),
+                      BootstrapConfig(resamples=50), suite_tag="tiny")
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in (tmp_path / "board" / "README.md").read_text().splitlines()
+            if line.startswith("|")]
+    header = next(r for r in rows if "verified" in r)
+    column = header.index("verified")
+    verified = {r[1]: r[column] for r in rows if len(r) == len(header) and r[0].isdigit()}
+    assert verified == {"random": "6/6", "ucbvi": "3/3"}
+
+
+def test_a_hand_edited_file_fails_verification(stored, tmp_path, capsys):
+    results = copy(stored, tmp_path)
+    path = results / "ucbvi" / "online" / "TinyChain-v0" / "seed-1.json"
+    record = json.loads(path.read_text())
+    record["result"]["episodes"]["returns"][2] += 1.0
+    path.write_text(json.dumps(record))
+    assert verify(results, stored[1], "--all", "--submission", "ucbvi") == 1
+    err = capsys.readouterr().err
+    assert "ucbvi/online/TinyChain-v0/seed-1.json" in err
+    assert "result.episodes.returns[2]" in err
+    assert verification_status(results, "ucbvi") == "failed (1 of 3 differ)"
+    assert verification_status(results, "random") == "no"
+
+
+def test_editing_after_verification_makes_it_stale(stored, tmp_path):
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--all", "--submission", "random") == 0
+    path = results / "random" / "offline" / "TinyChain-v0" / "seed-0.json"
+    record = json.loads(path.read_text())
+    record["result"]["cells"][0]["value"] += 0.25
+    path.write_text(json.dumps(record))
+    assert verification_status(results, "random") == "stale"
+
+
+def test_stamps_survive_packing(stored, tmp_path):
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--sample", "2", "--submission", "random") == 0
+    assert main(["pack", "--results", str(results), "--out", str(tmp_path / "packed")]) == 0
+    assert verification_status(tmp_path / "packed", "random") == "2/2"
+
+
+def test_a_new_submission_version_is_not_verified_against_old_files(stored, tmp_path):
+    results = copy(stored, tmp_path)
+    for path in (results / "random").rglob("seed-*.json"):
+        record = json.loads(path.read_text())
+        record["submission"]["version"] = "0-old"
+        path.write_text(json.dumps(record))
+    verdicts = verify_submission(results, "random", sample=2, task_paths=[str(stored[1])])
+    assert len(verdicts) == 2 and all("a new version?" in v.problem for v in verdicts)
+
+
+def test_the_sample_is_seeded_and_sorted():
+    paths = [Path(f"f{i:02d}") for i in range(30)]
+    a, b = sample_files(paths, 5, seed=3), sample_files(paths, 5, seed=3)
+    assert a == b == sorted(a) and len(set(a)) == 5
+    assert sample_files(paths, 5, seed=4) != a
+    assert sample_files(paths, 50, seed=0) == paths
+
+
+def test_first_difference_names_the_place():
+    assert first_difference({"a": [1, 2.0]}, {"a": [1, 2.0]}) is None
+    assert first_difference({"a": [1, 2.0]}, {"a": [1, 2.5]}) == "a[1]: stored 2.0, re-run 2.5"
+    assert "b: present in only one" in first_difference({"a": 1}, {"a": 1, "b": 2})
+    assert first_difference({"a": 1}, {"a": 1.0}) is not None  # int vs float is a change
