@@ -1,11 +1,14 @@
-"""Choosing the foundation model's two inference settings on synthetic MDPs only:
-the online sampling temperature and the number of propagation rounds.
+"""Choosing the foundation model's inference settings on synthetic MDPs only: the online
+sampling temperature, the number of propagation rounds, and the virtual-outcome optimism
+(online) and pessimism (offline) of rlbench_icl/fm/virtual.py.
 
-The same 24 synthetic tuning MDPs as the baselines' sweep (benchmarks/tune_baselines.py), 2
-seeds, 100 online episodes, scored by the online score; rounds also by the offline score
-(datasets of 5 and 50 episodes). No benchmark task is used.
+Two suites of 24 synthetic tuning MDPs (benchmarks/tune_baselines.py): ``default``, the
+baselines' suite, and ``explore``, sparse far goals only. 2 seeds, 100 online episodes,
+scored by the online score; offline settings by the offline score (datasets of 5 and 50
+episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark task is used.
 
-Usage: python benchmarks/tune_fm.py [--mdps N] [--seeds N] [--episodes K] [--jobs N]
+Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
+       [--episodes K] [--jobs N]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tune_baselines import tuning_tasks  # noqa: E402
 
 # (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple))
 SETTINGS = (
-    [("online", "temperature", t, None, None) for t in (0.3, 1.0)]
+    [("online", "temperature", t, None, None) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]
     + [("offline", "rounds", None, r, None) for r in (None, 20)]
     + [("online", "optimism", 0.3, None, v)
        for v in ((0.5, 1), (1, 0.5), (1, 1), (1, 2), (1, 3), (3, 1))]

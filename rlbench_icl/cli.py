@@ -203,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                      args.timeout)
     with execution_backend(args.backend, args.jobs, args.scheduler):
         report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
-                          progress=not args.quiet)
+                          progress=not args.quiet, isolate=args.backend != "loky")
     rows, iqm = summary_rows(report.records)
     print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
                                   "s.e."], floatfmt=".3f"))

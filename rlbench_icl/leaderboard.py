@@ -24,6 +24,7 @@ from tabulate import tabulate
 
 from . import scoring, store
 from .protocols import online_scores
+from .protocols.online import episodes_to_threshold
 from .registry import Registry
 from .runner import SCORE_KEY, protocol_settings
 from .tasks import Task
@@ -252,6 +253,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         sections.append(_front_table(out, protocol, entries, ranked, base, bootstrap,
                                      verified))
         _write_task_tables(out, protocol, ranked, suite, bootstrap)
+        if protocol == "online":
+            _write_threshold_table(out, ranked, suite, results.tasks)
         _write_figures(out, protocol, ranked, bootstrap, figures, results.tasks)
         if protocol == "offline" and ranked:
             sections.append(_offline_sizes(out, ranked, bootstrap, figures))
@@ -335,6 +338,34 @@ def _write_task_tables(out: Path, protocol, ranked, suite, bootstrap) -> None:
     agg_headers = ["submission"] + [f"{m}:{k}" for m in scoring.AGGREGATES
                                     for k in ("point", "low", "high")]
     store.write_atomic(out / f"{protocol}_aggregates.csv", csv_text(rows, agg_headers))
+
+
+def _write_threshold_table(out: Path, ranked, suite, tasks) -> None:
+    """Median episodes-to-threshold (a 10-episode moving average of normalised returns
+    reaching 0.9) per task, from the stored returns."""
+    headers = ["task"] + [r.entry.name for r in ranked]
+    rows = []
+    for task_id in suite:
+        row = [task_id]
+        for r in ranked:
+            runs = [x for x in r.entry.records if x["task"]["id"] == task_id
+                    and x["seed"] in r.entry.seeds]
+            budget = runs[0]["settings"]["num_episodes"]
+            values = [episodes_to_threshold(tasks[task_id].normalise_return(
+                np.asarray(x["result"]["episodes"]["returns"]))) or budget + 1 for x in runs]
+            row.append(_median_episodes(values, budget))
+        rows.append(row)
+    intro = ("# Episodes to threshold (online)\n\nThe first episode from which the "
+             "10-episode moving average of normalised returns reaches 0.9, median over seeds; "
+             "runs that never reach it count as budget + 1 (shown \"> K\").\n\n")
+    store.write_atomic(out / "online_threshold.md", intro + markdown_table(rows, headers)
+                       + "\n")
+    store.write_atomic(out / "online_threshold.csv", csv_text(rows, headers))
+
+
+def _median_episodes(values: list[int], budget: int) -> str:
+    value = float(np.median(values))
+    return f"> {budget}" if value > budget else f"{value:g}"
 
 
 def _write_figures(out: Path, protocol, ranked, bootstrap, figures, tasks) -> None:
@@ -441,9 +472,7 @@ def _median_solve(runs: list[dict]) -> str:
         return "—"
     budget = runs[0]["settings"]["num_episodes"]
     values = [r["result"]["scores"]["episodes_to_solve"] or budget + 1 for r in runs]
-    value = float(np.median(values))
-    shown = f"> {budget}" if value > budget else f"{value:g}"
-    return f"{shown} (n={len(runs)})"
+    return f"{_median_episodes(values, budget)} (n={len(runs)})"
 
 
 def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_tag) -> str:
@@ -464,7 +493,8 @@ def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_t
         "- CSV of the tables above: [online](online_leaderboard.csv), "
         "[offline](offline_leaderboard.csv), [paper reproduction](paper_reproduction.csv).",
         "- Per-task tables: [online](online_tasks.md) ([csv](online_tasks.csv)), "
-        "[offline](offline_tasks.md) ([csv](offline_tasks.csv)); aggregates: "
+        "[offline](offline_tasks.md) ([csv](offline_tasks.csv)); online episodes to "
+        "threshold: [md](online_threshold.md) ([csv](online_threshold.csv)); aggregates: "
         "[online](online_aggregates.csv), [offline](offline_aggregates.csv).",
         "- Figures: performance profiles ([online](online_performance_profiles.png), "
         "[offline](offline_performance_profiles.png)), sample efficiency "

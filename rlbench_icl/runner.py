@@ -7,8 +7,12 @@ as it arrives; re-running the same grid skips runs whose stored record matches.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -104,19 +108,22 @@ def task_reference(task: Task) -> dict:
 
 
 def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool = False,
-             backend: str | None = None, progress: bool = True) -> GridReport:
+             backend: str | None = None, progress: bool = True,
+             isolate: bool = False) -> GridReport:
     """Execute the runs not already stored (all with ``force``) and store their records.
 
     The submission's results directory is locked while the grid runs: a second ``run``
-    into the same directory waits, then reuses what the first stored (no work twice)."""
+    into the same directory waits, then reuses what the first stored (no work twice).
+    ``isolate``: each run in a process of its own (``execute_isolated``), for backends that
+    cannot survive a worker killed by its agent (Dask, Ray)."""
     out_dir = Path(out_dir)
     with ExitStack() as locks:
         for name in sorted({run.submission["name"] for run in runs}):
             locks.enter_context(_directory_lock(out_dir / name, progress))
-        return _run_unlocked(runs, out_dir, jobs, force, backend, progress)
+        return _run_unlocked(runs, out_dir, jobs, force, backend, progress, isolate)
 
 
-def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress) -> GridReport:
+def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress, isolate) -> GridReport:
     stored: dict[Path, dict] = {}
     todo = []
     for run in runs:
@@ -125,7 +132,7 @@ def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress) -> GridRe
             todo.append(run)
         else:
             stored[run.path(out_dir)] = record
-    results = execute_all(todo, jobs, backend)
+    results = execute_all(todo, jobs, backend, isolate)
     bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)
     with bar:
         for run, record, seconds in results:
@@ -163,7 +170,7 @@ def _directory_lock(directory: Path, progress: bool):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
+def execute_all(todo: list[RunSpec], jobs: int, backend: str | None, isolate: bool = False):
     """Yield ``(run, record, seconds)`` for every run, whatever happens to worker processes.
 
     If an agent kills its worker (``os._exit``, a segfault), joblib aborts the whole batch;
@@ -175,7 +182,8 @@ def execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
     try:
         for out in joblib.Parallel(n_jobs=jobs, backend=backend,
                                    return_as="generator_unordered")(
-                joblib.delayed(execute)(run) for run in todo):
+                joblib.delayed(execute_isolated if isolate else execute)(run)
+                for run in todo):
             done.add(out[0].path(Path()))
             yield out
         return
@@ -188,6 +196,35 @@ def execute_all(todo: list[RunSpec], jobs: int, backend: str | None):
             yield joblib.Parallel(n_jobs=2, backend="loky")([joblib.delayed(execute)(run)])[0]
         except TerminatedWorkerError as exc:
             yield run, _failed_record(run, f"the worker process died: {exc}"), 0.0
+
+
+def execute_isolated(run: RunSpec) -> tuple[RunSpec, dict, float]:
+    """``execute`` in a fresh Python process: an agent that kills its process (``os._exit``,
+    a segfault) fails only its run. Joblib's Dask backend hangs when a worker dies, so
+    cluster runs go through here; the cost is one interpreter start per run (about a
+    second). A subprocess, not multiprocessing: Dask workers are daemonic and may not fork
+    children of their own. The record comes back through a file, so agents may print."""
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="rlbench-icl-run-") as tmp:
+        spec, out = Path(tmp) / "run.json", Path(tmp) / "record.json"
+        spec.write_text(json.dumps(dataclasses.asdict(run)))
+        proc = subprocess.run([sys.executable, "-m", "rlbench_icl.runner", str(spec), str(out)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.returncode == 0 and out.exists():
+            record = json.loads(out.read_text())
+        else:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            record = _failed_record(run, f"the worker process died (exit code "
+                                         f"{proc.returncode})", tail)
+    return run, record, time.monotonic() - start
+
+
+def _execute_from_file(spec: str, out: str) -> None:
+    data = json.loads(Path(spec).read_text())
+    data["task_paths"] = tuple(data["task_paths"])
+    _, record, _ = execute(RunSpec(**data))
+    Path(out).write_text(json.dumps(record))
 
 
 def _failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
@@ -278,3 +315,7 @@ def _time_limit(seconds: float | None):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+if __name__ == "__main__":  # the child of ``execute_isolated``
+    _execute_from_file(*sys.argv[1:3])

@@ -1,4 +1,7 @@
-"""The same grid through a real Dask cluster gives the same files as local processes."""
+"""The same grid through a real Dask cluster gives the same files as local processes, and
+an agent that kills its process fails only its own runs there too."""
+
+from pathlib import Path
 
 import pytest
 from distributed import LocalCluster
@@ -33,6 +36,21 @@ def test_dask_scheduler_gives_identical_files(tmp_path, local_files):
 def test_dask_without_scheduler_starts_a_local_cluster(tmp_path, local_files):
     assert main(["run", *GRID, "--backend", "dask", "--jobs", "2", "--out", str(tmp_path)]) == 0
     assert files(tmp_path) == local_files
+
+
+def test_a_killed_process_on_dask_fails_only_its_runs(tmp_path, capsys):
+    """Joblib's Dask backend hangs when a worker dies; runs are isolated in a process each."""
+    faulty = Path(__file__).with_name("faulty_submissions.py")
+    code = main(["run", "--agent", f"{faulty}::faulty-exits", "--tasks",
+                 "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "2", "--episodes", "3",
+                 "--protocol", "online", "--backend", "dask", "--jobs", "2", "--quiet",
+                 "--out", str(tmp_path)])
+    assert code == 1 and "2 runs failed" in capsys.readouterr().err
+    found = files(tmp_path)
+    assert len(found) == 4
+    for name, data in found.items():
+        died = b"the worker process died (exit code 3)" in data
+        assert died == ("FrozenLake" in name), name
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):

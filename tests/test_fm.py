@@ -136,3 +136,27 @@ def test_configs_round_trip_through_toml(tmp_path):
     assert config.steps == 7 and config.model.width == 32
     assert config.prior.weights == (1.0, 0.0) and config.prior.context.episodes == (2, 9)
     assert dataclasses.replace(config, steps=7) == config
+
+
+def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
+    from rlbench_icl.fm.virtual import with_virtual_outcome
+
+    stat = ExperienceStatistic(3, 2)
+    for _ in range(3):
+        stat.update(0, 0, 0.5, 1, False)
+    stat.update(1, 1, -2.0, 2, True)
+    before = stat.transition_counts.copy()
+    out = with_virtual_outcome(stat, pseudo_count=1.0, reward_multiple=3.0)
+    assert out.transition_counts.shape == (4, 2, 4)
+    np.testing.assert_array_equal(out.transition_counts[:3, :, :3], before)
+    np.testing.assert_array_equal(stat.transition_counts, before)  # a copy, not an edit
+    assert out.terminal_seen.tolist() == [False, False, True, True]
+    np.testing.assert_array_equal(out.transition_counts[:3, :, 3], [[1, 1], [1, 1], [0, 0]])
+    # the seen pair (0, 0): 3 real rewards of 0.5 and one virtual 3 * max|r| = 6
+    assert out.reward_sums[0, 0] == pytest.approx(1.5 + 6.0)
+    assert out.reward_sums[0, 1] == pytest.approx(6.0) and out.max_abs_reward == 6.0
+    trap = with_virtual_outcome(stat, 2.0, -1.0)
+    assert trap.reward_sums[2].tolist() == [0.0, 0.0]  # terminal: no experience added
+    assert trap.reward_sums[0, 1] == pytest.approx(-4.0)
+    with pytest.raises(ValueError, match="pseudo_count"):
+        with_virtual_outcome(stat, -1.0, 1.0)

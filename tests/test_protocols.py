@@ -195,3 +195,15 @@ def test_policy_values_follow_in_place_updates():
         "policy_values"]
     expected = [task.policy_value(np.eye(2)[np.full(6, k % 2)]) for k in range(1, 5)]
     assert values == pytest.approx(expected) and values[0] != values[1]
+
+
+def test_episodes_to_threshold_is_the_first_full_window_reaching_it():
+    from rlbench_icl.protocols.online import episodes_to_threshold
+
+    curve = np.array([0.0] * 5 + [1.0] * 20)
+    # the window starting at episode 5 (1-based) holds one 0 and nine 1s: mean 0.9
+    assert episodes_to_threshold(curve) == 5
+    assert episodes_to_threshold(curve, threshold=0.95) == 6
+    assert episodes_to_threshold(np.full(9, 1.0)) is None  # no full window
+    assert episodes_to_threshold(np.full(40, 0.89)) is None
+    assert episodes_to_threshold(curve, window=1) == 6

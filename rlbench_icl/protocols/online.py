@@ -12,6 +12,9 @@ offer ``policy()``, the exact value of that policy after the episode. Derived sc
   consecutive episodes scoring >= 0.95, scored by the exact normalised value of the
   exploitation policy where the agent offers one, else by a 10-episode moving average of
   normalised returns (noisier; the record says which). None if never solved within K.
+- episodes-to-threshold (DESIGN): the first episode from which the 10-episode moving average
+  of normalised returns reaches 0.9. Computed by the leaderboard from the stored returns
+  (``episodes_to_threshold``), not stored, so result files of earlier runs stay identical.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .common import AgentError, check_action, check_policy, make_streams
 SOLVE_THRESHOLD = 0.95
 SOLVE_RUN = 8
 MOVING_AVERAGE = 10
+THRESHOLD = 0.9
 FINAL_FRACTION = 0.1
 
 
@@ -121,6 +125,18 @@ def online_scores(task: Task, returns: list[float], policy_values: list[float] |
         "episodes_to_solve": episodes_to_solve(curve),
         "episodes_to_solve_source": source,
     }
+
+
+def episodes_to_threshold(normalised: np.ndarray, threshold: float = THRESHOLD,
+                          window: int = MOVING_AVERAGE) -> int | None:
+    """First episode k (1-based) whose window of episodes k..k+window-1 has a mean
+    normalised return >= threshold; None if no full window does."""
+    normalised = np.asarray(normalised, dtype=float)
+    if len(normalised) < window:
+        return None
+    means = np.convolve(normalised, np.ones(window), mode="valid") / window
+    hits = np.nonzero(means >= threshold - 1e-12)[0]  # 0.9 must not miss by an ulp
+    return int(hits[0]) + 1 if len(hits) else None
 
 
 def episodes_to_solve(curve: np.ndarray, threshold: float = SOLVE_THRESHOLD,
