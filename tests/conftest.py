@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,3 +14,40 @@ def two_state_mdp() -> TabularMDP:
     P[0, 0, 0] = P[0, 1, 1] = P[1, 0, 1] = P[1, 1, 1] = 1.0
     R = np.array([[1.0, 0.0], [2.0, 0.0]])
     return TabularMDP(P=P, R=R, mu0=np.array([1.0, 0.0]), horizon=3)
+
+
+TINY_TASKS = """
+[[task]]
+id = "TinyChain-v0"
+description = "tiny"
+tags = ["tiny"]
+builder = "riverswim"
+horizon = 6
+episodes = 8
+[task.params]
+num_states = 4
+[task.offline]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.1]
+
+[[task]]
+id = "TinyBandit-v0"
+description = "tiny"
+tags = ["tiny"]
+builder = "bernoulli_bandit"
+horizon = 3
+episodes = 8
+[task.params]
+means = [0.2, 0.8, 0.5]
+[task.offline]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.1]
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_tasks(tmp_path_factory) -> Path:
+    """A private task directory with two tiny tasks tagged ``tiny`` (fast grids)."""
+    directory = tmp_path_factory.mktemp("tiny-tasks")
+    (directory / "tiny.toml").write_text(TINY_TASKS)
+    return directory

@@ -14,46 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST = BootstrapConfig(resamples=200)
 
 
-TINY = """
-[[task]]
-id = "TinyChain-v0"
-description = "tiny"
-tags = ["tiny"]
-builder = "riverswim"
-horizon = 6
-episodes = 8
-[task.params]
-num_states = 4
-[task.offline]
-dataset_episodes = [2, 4]
-epsilons = [1.0, 0.1]
-
-[[task]]
-id = "TinyBandit-v0"
-description = "tiny"
-tags = ["tiny"]
-builder = "bernoulli_bandit"
-horizon = 3
-episodes = 8
-[task.params]
-means = [0.2, 0.8, 0.5]
-[task.offline]
-dataset_episodes = [2, 4]
-epsilons = [1.0, 0.1]
-"""
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, object]:
+def tiny(tmp_path_factory, tiny_tasks) -> tuple[Path, object]:
     """Results of three submissions on two tiny private tasks (tag ``tiny``)."""
-    root = tmp_path_factory.mktemp("lb")
-    (root / "tasks").mkdir()
-    (root / "tasks" / "tiny.toml").write_text(TINY)
-    out = root / "results"
+    out = tmp_path_factory.mktemp("lb") / "results"
     for agent in ("random", "ucbvi", "vi-lcb"):
         assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", "3", "--jobs", "1",
-                     "--quiet", "--out", str(out), "--task-path", str(root / "tasks")]) == 0
-    return out, load_registry([root / "tasks"])
+                     "--quiet", "--out", str(out), "--task-path", str(tiny_tasks)]) == 0
+    return out, load_registry([tiny_tasks])
 
 
 @pytest.fixture(scope="module")

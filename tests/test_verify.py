@@ -17,32 +17,15 @@ from rlbench_icl.verify import (
     verify_submission,
 )
 
-TINY = """
-[[task]]
-id = "TinyChain-v0"
-description = "tiny"
-tags = ["tiny"]
-builder = "riverswim"
-horizon = 6
-episodes = 8
-[task.params]
-num_states = 4
-[task.offline]
-dataset_episodes = [2, 4]
-epsilons = [1.0, 0.1]
-"""
-
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("verify")
-    (root / "tasks").mkdir()
-    (root / "tasks" / "tiny.toml").write_text(TINY)
-    out = root / "results"
+def stored(tmp_path_factory, tiny_tasks) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("verify") / "results"
     for agent in ("random", "ucbvi"):
-        assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", "3", "--jobs", "1",
-                     "--quiet", "--out", str(out), "--task-path", str(root / "tasks")]) == 0
-    return out, root / "tasks"
+        assert main(["run", "--agent", agent, "--tasks", "TinyChain-v0", "--seeds", "3",
+                     "--jobs", "1", "--quiet", "--out", str(out),
+                     "--task-path", str(tiny_tasks)]) == 0
+    return out, tiny_tasks
 
 
 def copy(stored, tmp_path) -> Path:
@@ -63,7 +46,7 @@ def test_untouched_results_verify_and_the_leaderboard_says_so(stored, tmp_path, 
     assert verification_status(results, "random") == "6/6"
     assert verification_status(results, "ucbvi") == "3/3"
     build_leaderboard(results, tmp_path / "board", load_registry([stored[1]]),
-                      BootstrapConfig(resamples=50), suite_tag="tiny")
+                      BootstrapConfig(resamples=50), suite_tag="TinyChain-v0")
     rows = [[c.strip() for c in line.strip("|").split("|")]
             for line in (tmp_path / "board" / "README.md").read_text().splitlines()
             if line.startswith("|")]
