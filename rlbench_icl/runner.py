@@ -180,10 +180,7 @@ def execute_all(todo: list[RunSpec], jobs: int, backend: str | None, isolate: bo
     """
     done: set[Path] = set()  # runs come back from workers as copies: know them by their file
     try:
-        for out in joblib.Parallel(n_jobs=jobs, backend=backend,
-                                   return_as="generator_unordered")(
-                joblib.delayed(execute_isolated if isolate else execute)(run)
-                for run in todo):
+        for out in _dispatch(execute_isolated if isolate else execute, todo, jobs, backend):
             done.add(out[0].path(Path()))
             yield out
         return
@@ -196,6 +193,22 @@ def execute_all(todo: list[RunSpec], jobs: int, backend: str | None, isolate: bo
             yield joblib.Parallel(n_jobs=2, backend="loky")([joblib.delayed(execute)(run)])[0]
         except TerminatedWorkerError as exc:
             yield run, _failed_record(run, f"the worker process died: {exc}"), 0.0
+
+
+def _dispatch(function, todo: list[RunSpec], jobs: int, backend: str | None):
+    """Results as they complete; for backends that only return whole lists (Ray's), chunk
+    by chunk, so that finished runs are stored as the grid goes."""
+    try:
+        parallel = joblib.Parallel(n_jobs=jobs, backend=backend, return_as="generator_unordered")
+    except ValueError:  # "does not support return_as=generator_unordered"
+        parallel = None
+    if parallel is not None:
+        yield from parallel(joblib.delayed(function)(run) for run in todo)
+        return
+    chunk = 4 * max(jobs, 1)
+    for start in range(0, len(todo), chunk):
+        yield from joblib.Parallel(n_jobs=jobs, backend=backend)(
+            joblib.delayed(function)(run) for run in todo[start:start + chunk])
 
 
 def execute_isolated(run: RunSpec) -> tuple[RunSpec, dict, float]:

@@ -38,6 +38,13 @@ def test_dask_without_scheduler_starts_a_local_cluster(tmp_path, local_files):
     assert files(tmp_path) == local_files
 
 
+def test_ray_gives_identical_files(tmp_path, local_files):
+    """Ray is an optional extra (heavy for CI): this runs where it is installed."""
+    pytest.importorskip("ray.util.joblib")
+    assert main(["run", *GRID, "--backend", "ray", "--jobs", "2", "--out", str(tmp_path)]) == 0
+    assert files(tmp_path) == local_files
+
+
 def test_a_killed_process_on_dask_fails_only_its_runs(tmp_path, capsys):
     """Joblib's Dask backend hangs when a worker dies; runs are isolated in a process each."""
     faulty = Path(__file__).with_name("faulty_submissions.py")
