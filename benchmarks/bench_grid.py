@@ -2,9 +2,10 @@
 
 1. The same grid (an agent on the ``quick`` tasks, online and offline, N seeds) through
    ``rlbench-icl run`` with loky and 1 worker, loky and 2 workers, and a 2-worker Dask
-   ``LocalCluster`` (processes, loopback). Each configuration writes into a fresh directory;
-   runs/s counts the whole command (start-up included), and the result files of all three
-   must be byte-identical.
+   ``LocalCluster`` (processes, loopback), and a local Ray instance where Ray is installed
+   (cluster backends run each run in a fresh process). Each configuration writes into a
+   fresh directory; runs/s counts the whole command (start-up included), and the result
+   files of all configurations must be byte-identical.
 2. Peak memory of ``rlbench-icl run --tasks full`` (one seed, 2 workers): the largest total
    resident set of the command and all its worker processes, sampled every 50 ms.
 
@@ -14,6 +15,7 @@ Usage: python benchmarks/bench_grid.py [--agent ucbvi] [--seeds 10] [--memory-ag
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,8 @@ from tabulate import tabulate
 
 CONFIGS = [("loky, 1 worker", ["--jobs", "1"]), ("loky, 2 workers", ["--jobs", "2"]),
            ("dask LocalCluster, 2 workers", ["--jobs", "2", "--backend", "dask"])]
+if importlib.util.find_spec("ray") is not None:  # optional extra
+    CONFIGS.append(("ray local, 2 workers", ["--jobs", "2", "--backend", "ray"]))
 
 
 def command(agent: str, tasks: str, seeds: int, out: Path, extra: list[str]) -> list[str]:
