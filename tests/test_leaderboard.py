@@ -127,3 +127,26 @@ def test_committed_leaderboard_regenerates_exactly(tmp_path):
         assert (tmp_path / name).read_text() == (committed / name).read_text(), name
     figures = sorted(p.name for p in committed.glob("*.png"))
     assert figures == sorted(p.name for p in tmp_path.glob("*.png"))
+
+
+def test_committed_results_store_the_scores_of_the_current_harness():
+    """Stored derived scores equal those recomputed from the per-episode data (a change to
+    the scoring must come with re-run results, or ``verify`` would fail on them)."""
+    import math
+
+    from rlbench_icl.leaderboard import _rescore
+    from rlbench_icl.store import read_result
+
+    registry, tasks, stale = default_registry(), {}, []
+    for path in sorted((ROOT / "leaderboard" / "results").rglob("seed-*.json.gz")):
+        record = read_result(path)
+        stored = json.loads(json.dumps(record["result"]["scores"]))
+        task_id = record["task"]["id"]
+        tasks.setdefault(task_id, registry.make(task_id))
+        _rescore(record, tasks[task_id])
+        for key, value in record["result"]["scores"].items():
+            same = (math.isclose(value, stored[key], rel_tol=1e-9, abs_tol=1e-9)
+                    if isinstance(value, float) else value == stored[key])
+            if not same:
+                stale.append(f"{path.relative_to(ROOT)}: {key}")
+    assert not stale, stale[:5]
