@@ -258,11 +258,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     names = args.submission or sorted(p.name for p in args.results.iterdir() if p.is_dir())
     if args.agent and len(names) != 1:
         raise SubmissionError("--agent needs exactly one --submission")
-    rows, failed = [], 0
+    rows, failed, unloadable = [], 0, 0
     for name in names:
-        verdicts = verify_submission(args.results, name, None if args.all else args.sample,
-                                     args.seed, args.agent, args.jobs,
-                                     [str(Path(p).resolve()) for p in args.task_path])
+        try:
+            verdicts = verify_submission(args.results, name, None if args.all else args.sample,
+                                         args.seed, args.agent, args.jobs,
+                                         [str(Path(p).resolve()) for p in args.task_path])
+        except SubmissionError as exc:  # one unknown submission does not stop the others
+            print(f"cannot verify {name}: {exc} (tell where it is with --submission {name} "
+                  "--agent REF)", file=sys.stderr)
+            rows.append([name, 0, 0, "not loaded"])
+            unloadable += 1
+            continue
         write_stamp(args.results, name, verdicts, args.seed)
         bad = [v for v in verdicts if v.problem]
         failed += len(bad)
@@ -270,7 +277,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for v in bad:
             print(f"NOT REPRODUCED {v.path}: {v.problem}", file=sys.stderr)
     print(tabulate(rows, headers=["submission", "checked", "reproduced", "differ"]))
-    return 1 if failed else 0
+    return 1 if failed else (2 if unloadable else 0)
 
 
 def cmd_agents(args: argparse.Namespace) -> int:

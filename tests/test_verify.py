@@ -110,3 +110,13 @@ def test_first_difference_names_the_place():
     assert first_difference({"a": [1, 2.0]}, {"a": [1, 2.5]}) == "a[1]: stored 2.0, re-run 2.5"
     assert "b: present in only one" in first_difference({"a": 1}, {"a": 1, "b": 2})
     assert first_difference({"a": 1}, {"a": 1.0}) is not None  # int vs float is a change
+
+
+def test_an_unknown_submission_is_reported_and_the_others_verified(stored, tmp_path, capsys):
+    results = copy(stored, tmp_path)
+    shutil.copytree(results / "random", results / "my-private-agent")
+    assert verify(results, stored[1], "--sample", "2") == 2
+    err = capsys.readouterr().err
+    assert "cannot verify my-private-agent" in err and "--agent REF" in err
+    assert verification_status(results, "random") == "2/2"
+    assert verification_status(results, "my-private-agent") == "no"
