@@ -43,18 +43,20 @@ def files(out: Path) -> dict[str, bytes]:
 def run_measured(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and peak total RSS (MiB) of a command and its descendants."""
     start = time.perf_counter()
-    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    while proc.poll() is None:
-        try:
-            tree = [proc, *proc.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-        except psutil.Error:
-            pass  # a worker ended between listing and reading
-        time.sleep(0.05)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-2000:]}")
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: cluster logs never block
+        proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass  # a worker ended between listing and reading
+            time.sleep(0.05)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            log.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed: {log.read().decode()[-2000:]}")
     return seconds, peak / 2**20
 
 

@@ -249,7 +249,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
             continue
         ranked = _rank(entries, protocol, bootstrap)
         base = _best_baseline(ranked, baselines)
-        verified = {e.name: verification_status(results_dir, e.name) for e in entries}
+        verified = {e.name: verification_status(results_dir, e.name, protocol)
+                    for e in entries}
         sections.append(_front_table(out, protocol, entries, ranked, base, bootstrap,
                                      verified))
         _write_task_tables(out, protocol, ranked, suite, bootstrap)
@@ -355,9 +356,10 @@ def _write_threshold_table(out: Path, ranked, suite, tasks) -> None:
                 np.asarray(x["result"]["episodes"]["returns"]))) or budget + 1 for x in runs]
             row.append(_median_episodes(values, budget))
         rows.append(row)
-    intro = ("# Episodes to threshold (online)\n\nThe first episode from which the "
-             "10-episode moving average of normalised returns reaches 0.9, median over seeds; "
-             "runs that never reach it count as budget + 1 (shown \"> K\").\n\n")
+    intro = ("# Episodes to threshold (online)\n\nThe first episode k from which the "
+             "10-episode moving average of normalised returns reaches 0.9 (episodes k..k+9 "
+             "average >= 0.9), median over seeds; runs that never reach it count as budget + 1 "
+             "(shown \"> K\").\n\n")
     store.write_atomic(out / "online_threshold.md", intro + markdown_table(rows, headers)
                        + "\n")
     store.write_atomic(out / "online_threshold.csv", csv_text(rows, headers))
@@ -486,7 +488,8 @@ def _front_page(sections: list[str], results: Results, bootstrap, suite, suite_t
         f"{int(100 * bootstrap.confidence)}%. Ranked by IQM; a submission needs a successful "
         "run for every task and seed to be ranked. P(> X) is the probability of improvement "
         "over the best-ranked reference baseline X. \"verified\": how many of the "
-        "submission's stored runs `rlbench-icl verify` re-ran and found reproduced exactly "
+        "submission's stored runs of that protocol `rlbench-icl verify` re-ran and found "
+        "reproduced exactly "
         "(\"stale\" if a checked file changed since, \"no\" if never verified).", "",
         *sections,
         "## More", "",

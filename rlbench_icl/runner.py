@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from .registry import Registry, load_registry
 from .submissions import load
 from .tasks import Task
 
+ISOLATION_GRACE = 30.0  # seconds past --timeout before an isolated run is killed
 SCORE_KEY = {"online": "online_score", "offline": "offline_score"}
 
 
@@ -150,13 +152,15 @@ def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress, isolate) 
 def _directory_lock(directory: Path, progress: bool):
     """An exclusive advisory lock on ``directory/.lock`` (released by the OS even if the
     process is killed). Without ``fcntl`` (Windows) there is no lock."""
-    directory.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
-    except ImportError:  # pragma: no cover
+
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / ".lock", "a")  # noqa: SIM115 (closed below)
+    except (ImportError, OSError):  # no fcntl, or a read-only directory: nothing to guard
         yield
         return
-    with open(directory / ".lock", "a") as handle:
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -216,21 +220,41 @@ def execute_isolated(run: RunSpec) -> tuple[RunSpec, dict, float]:
     a segfault) fails only its run. Joblib's Dask backend hangs when a worker dies, so
     cluster runs go through here; the cost is one interpreter start per run (about a
     second). A subprocess, not multiprocessing: Dask workers are daemonic and may not fork
-    children of their own. The record comes back through a file, so agents may print."""
+    children of their own. The record comes back through a file, so agents may print.
+    With a time limit the child's whole process group is killed ISOLATION_GRACE seconds
+    after it, should the agent ignore the alarm or leave processes behind."""
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rlbench-icl-run-") as tmp:
-        spec, out = Path(tmp) / "run.json", Path(tmp) / "record.json"
+        spec, out, err = (Path(tmp) / name for name in ("run.json", "record.json", "err"))
         spec.write_text(json.dumps(dataclasses.asdict(run)))
-        proc = subprocess.run([sys.executable, "-m", "rlbench_icl.runner", str(spec), str(out)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-        if proc.returncode == 0 and out.exists():
+        limit = None if run.timeout is None else run.timeout + ISOLATION_GRACE
+        with open(err, "w") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "rlbench_icl.runner", str(spec), str(out)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                start_new_session=True)  # its own process group, killed as one
+            try:
+                code = proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                code = None
+            _kill_group(proc)  # and whatever the agent left running
+        tail = "\n".join(err.read_text(errors="replace").strip().splitlines()[-5:])
+        if code == 0 and out.exists():
             record = json.loads(out.read_text())
+        elif code is None:
+            record = _failed_record(run, f"the run passed its time limit of {run.timeout} s "
+                                         "and was killed", tail)
         else:
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            record = _failed_record(run, f"the worker process died (exit code "
-                                         f"{proc.returncode})", tail)
+            record = _failed_record(run, f"the worker process died (exit code {code})", tail)
     return run, record, time.monotonic() - start
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _execute_from_file(spec: str, out: str) -> None:

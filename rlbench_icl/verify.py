@@ -21,7 +21,7 @@ import numpy as np
 from . import store
 from ._version import __version__
 from .runner import RunSpec, execute_all
-from .submissions import resolve
+from .submissions import SubmissionError, available, load, resolve
 
 STAMP = "verified.json"
 STAMP_SCHEMA = "rlbench-icl/verification/1"
@@ -30,10 +30,12 @@ STAMP_SCHEMA = "rlbench-icl/verification/1"
 @dataclass(frozen=True)
 class Verdict:
     """One checked file: ``path`` relative to the results directory; ``problem`` is None
-    when the re-run reproduced it exactly."""
+    when the re-run reproduced it exactly, and ``digest`` is then the hash of the record
+    that was compared."""
 
     path: str
     problem: str | None
+    digest: str | None = None
 
 
 def result_files(results_dir: Path, submission: str) -> list[Path]:
@@ -64,32 +66,54 @@ def verify_submission(results_dir: Path, submission: str, sample: int | None = 1
                       task_paths: Sequence[str] = ()) -> list[Verdict]:
     """Re-run a sample of ``submission``'s stored runs; one verdict per sampled file.
 
-    ``agent`` is the reference to load the submission from (default: its name, as
-    ``rlbench-icl run --agent`` resolves it)."""
+    The submission is loaded from ``agent`` if given, else only by its name among the known
+    submissions (``rlbench-icl agents``): a directory name is never imported as code."""
     results_dir = Path(results_dir)
     chosen = sample_files(result_files(results_dir, submission), sample, seed)
-    ref, loaded = resolve(agent or submission)
+    ref, loaded = resolve(agent) if agent else _known(submission)
     verdicts, runs, stored = [], [], {}
     for path in chosen:
         rel = str(path.relative_to(results_dir))
         try:
-            record = store.read_result(path)
+            run, record = _planned(results_dir, path, ref, loaded, task_paths)
         except store.ResultFileError as exc:
             verdicts.append(Verdict(rel, str(exc)))
             continue
-        if record["submission"] != loaded.metadata():
-            verdicts.append(Verdict(rel, f"stored submission {record['submission']} is not "
-                                         f"the loaded {loaded.metadata()} (a new version?)"))
+        key = run.path(Path())
+        if key in stored:
+            verdicts.append(Verdict(rel, f"the same run is also stored in {stored[key][0]}"))
             continue
-        run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
-                      record["settings"], record["seed"], tuple(map(str, task_paths)))
         runs.append(run)
-        stored[run.identity()] = (rel, record)
+        stored[key] = (rel, record)
     for run, record, _ in execute_all(runs, jobs, None):
-        rel, original = stored[run.identity()]
-        verdicts.append(Verdict(rel, first_difference(_canonical(original),
-                                                      _canonical(record))))
+        rel, original = stored[run.path(Path())]
+        problem = first_difference(_canonical(original), _canonical(record))
+        verdicts.append(Verdict(rel, problem, None if problem else record_hash(original)))
     return sorted(verdicts, key=lambda v: v.path)
+
+
+def _known(name: str):
+    known = available()
+    if name not in known:
+        raise SubmissionError(f"unknown submission {name!r}")
+    return known[name], load(known[name])
+
+
+def _planned(results_dir: Path, path: Path, ref: str, loaded, task_paths):
+    """The run a stored file stands for, or ``ResultFileError`` saying why it cannot be
+    re-run (unreadable, another submission version, stored at a place its content denies)."""
+    record = store.read_result(path)
+    if record["submission"] != loaded.metadata():
+        raise store.ResultFileError(f"stored submission {record['submission']} is not the "
+                                    f"loaded {loaded.metadata()} (a new version?)")
+    run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
+                  record["settings"], record["seed"], tuple(map(str, task_paths)))
+    expected = run.path(results_dir)
+    if str(path).endswith(".gz"):
+        expected = expected.with_suffix(".json.gz")
+    if expected.resolve() != path.resolve():
+        raise store.ResultFileError(f"its content says it belongs at {expected}")
+    return run, record
 
 
 def first_difference(stored, rerun, where: str = "") -> str | None:
@@ -116,30 +140,30 @@ def first_difference(stored, rerun, where: str = "") -> str | None:
 def write_stamp(results_dir: Path, submission: str, verdicts: Sequence[Verdict],
                 seed: int) -> Path:
     """Record the verification beside the submission's results."""
-    checked = {}
-    for v in verdicts:
-        if v.problem is None:
-            checked[v.path] = content_hash(Path(results_dir) / v.path)
     stamp = {"schema": STAMP_SCHEMA, "harness_version": __version__, "submission": submission,
-             "sample_seed": seed, "reproduced": checked,
+             "sample_seed": seed,
+             "reproduced": {v.path: v.digest for v in verdicts if v.problem is None},
              "differ": {v.path: v.problem for v in verdicts if v.problem is not None}}
     path = Path(results_dir) / submission / STAMP
     store.write_atomic(path, json.dumps(stamp, sort_keys=True, indent=1) + "\n")
     return path
 
 
-def verification_status(results_dir: Path, submission: str) -> str:
-    """What the leaderboard shows: ``8/8`` (all reproduced, files unchanged since),
-    ``failed (k of n differ)``, ``stale`` (a checked file changed or vanished since), or
-    ``no`` (never verified)."""
+def verification_status(results_dir: Path, submission: str, protocol: str | None = None
+                        ) -> str:
+    """What the leaderboard shows for a submission (on one protocol, if given): ``8/8`` (all
+    reproduced, files unchanged since), ``failed (k of n differ)``, ``stale`` (a checked
+    file changed or vanished since), ``no`` (never verified), or ``unreadable stamp``."""
     path = Path(results_dir) / submission / STAMP
     if not path.exists():
         return "no"
     try:
-        stamp = json.loads(path.read_text())
-        reproduced, differ = stamp["reproduced"], stamp["differ"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unreadable stamp"
+        reproduced, differ = _read_stamp(path, submission)
+    except (OSError, ValueError) as exc:
+        return f"unreadable stamp ({exc})" if isinstance(exc, StampError) else "unreadable stamp"
+    if protocol is not None:
+        reproduced = {p: d for p, d in reproduced.items() if p.split("/")[1] == protocol}
+        differ = {p: d for p, d in differ.items() if p.split("/")[1] == protocol}
     total = len(reproduced) + len(differ)
     if differ:
         return f"failed ({len(differ)} of {total} differ)"
@@ -152,10 +176,34 @@ def verification_status(results_dir: Path, submission: str) -> str:
     return f"{total}/{total}" if total else "no"
 
 
+class StampError(ValueError):
+    """A verification stamp that does not describe this submission's files."""
+
+
+def _read_stamp(path: Path, submission: str) -> tuple[dict, dict]:
+    stamp = json.loads(path.read_text())
+    if not isinstance(stamp, dict) or stamp.get("schema") != STAMP_SCHEMA:
+        raise StampError("not a verification stamp")
+    if stamp.get("submission") != submission:
+        raise StampError(f"it is {stamp.get('submission')!r}'s")
+    reproduced, differ = stamp.get("reproduced"), stamp.get("differ")
+    if not isinstance(reproduced, dict) or not isinstance(differ, dict):
+        raise StampError("malformed")
+    for rel in [*reproduced, *differ]:
+        parts = rel.split("/")
+        if len(parts) != 4 or parts[0] != submission or ".." in parts:
+            raise StampError(f"it names {rel!r}, not one of this submission's files")
+    return reproduced, differ
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of a result file's canonical text (the same for ``.json`` and packed
     ``.json.gz``)."""
-    return hashlib.sha256(store.dumps(store.read_result(path)).encode("utf-8")).hexdigest()
+    return record_hash(store.read_result(path))
+
+
+def record_hash(record: dict) -> str:
+    return hashlib.sha256(store.dumps(record).encode("utf-8")).hexdigest()
 
 
 def _packed_or_plain(results_dir: Path, rel: str) -> str:

@@ -60,6 +60,19 @@ def test_a_killed_process_on_dask_fails_only_its_runs(tmp_path, capsys):
         assert died == ("FrozenLake" in name), name
 
 
+def test_a_hung_agent_on_dask_times_out_and_the_grid_completes(tmp_path, capsys):
+    faulty = Path(__file__).with_name("faulty_submissions.py")
+    code = main(["run", "--agent", f"{faulty}::faulty-hangs", "--tasks",
+                 "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "1", "--episodes", "3",
+                 "--protocol", "online", "--backend", "dask", "--jobs", "2", "--timeout", "2",
+                 "--quiet", "--out", str(tmp_path)])
+    assert code == 1 and "1 runs failed" in capsys.readouterr().err
+    found = files(tmp_path)
+    assert len(found) == 2
+    for name, data in found.items():
+        assert (b"time limit of 2.0 s" in data) == ("FrozenLake" in name), name
+
+
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     code = main(["run", *GRID, "--backend", "dask", "--scheduler", "tcp://127.0.0.1:9",
                  "--out", str(tmp_path)])

@@ -152,18 +152,23 @@ def test_a_worker_killed_by_its_agent_fails_only_its_runs(tmp_path, capsys):
 
 
 def test_two_concurrent_runs_into_one_directory_do_no_work_twice(tmp_path):
+    """The second command starts once the first has stored its first run (so it holds the
+    lock and has most of its grid to go): it must wait, then reuse everything."""
     out = tmp_path / "shared"
     cmd = [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", "random", "--tasks",
-           "RiverSwim6-v0,Bandit10-v0", "--seeds", "15", "--jobs", "1", "--out", str(out)]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+           "RiverSwim6-v0,Bandit10-v0", "--seeds", "40", "--jobs", "1", "--out", str(out)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.rglob("seed-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
     executed = [int(o.splitlines()[-1].split()[0]) for o, _ in outputs]
-    assert sorted(executed) == [0, 60]  # one did everything, the other reused it all
-    assert any("waiting" in err for _, err in outputs)
+    assert executed == [160, 0]  # the first did everything, the second reused it all
+    assert "waiting" in outputs[1][1]
     clean = tmp_path / "clean"
     subprocess.run(cmd[:-1] + [str(clean)], check=True, capture_output=True)
-    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 60
+    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 160
     timings = (out / "random" / "timings.jsonl").read_text().splitlines()
-    assert len(timings) == 60 and all(json.loads(line) for line in timings)
+    assert len(timings) == 160 and all(json.loads(line) for line in timings)

@@ -52,8 +52,10 @@ def test_untouched_results_verify_and_the_leaderboard_says_so(stored, tmp_path, 
             if line.startswith("|")]
     header = next(r for r in rows if "verified" in r)
     column = header.index("verified")
-    verified = {r[1]: r[column] for r in rows if len(r) == len(header) and r[0].isdigit()}
-    assert verified == {"random": "6/6", "ucbvi": "3/3"}
+    verified = sorted((r[1], r[column]) for r in rows
+                      if len(r) == len(header) and r[0].isdigit())
+    # per protocol: random's 6 = 3 online + 3 offline; ucbvi is online only
+    assert verified == [("random", "3/3"), ("random", "3/3"), ("ucbvi", "3/3")]
 
 
 def test_a_hand_edited_file_fails_verification(stored, tmp_path, capsys):
@@ -120,3 +122,43 @@ def test_an_unknown_submission_is_reported_and_the_others_verified(stored, tmp_p
     assert "cannot verify my-private-agent" in err and "--agent REF" in err
     assert verification_status(results, "random") == "2/2"
     assert verification_status(results, "my-private-agent") == "no"
+
+
+@pytest.mark.parametrize("name", ["os:abort", "evil.py", "json:dumps"])
+def test_directory_names_are_never_imported_as_code(stored, tmp_path, capsys, name):
+    results = copy(stored, tmp_path)
+    (results / name / "online").mkdir(parents=True)
+    assert verify(results, stored[1], "--submission", name) == 2
+    assert f"cannot verify {name}: unknown submission" in capsys.readouterr().err
+
+
+def test_a_stamp_copied_to_another_submission_verifies_nothing(stored, tmp_path):
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--all", "--submission", "random") == 0
+    (results / "forged").mkdir()
+    shutil.copy(results / "random" / "verified.json", results / "forged" / "verified.json")
+    assert verification_status(results, "forged").startswith("unreadable stamp")
+    stamp = json.loads((results / "random" / "verified.json").read_text())
+    stamp["reproduced"] = ["not", "a", "mapping"]
+    (results / "random" / "verified.json").write_text(json.dumps(stamp))
+    assert verification_status(results, "random").startswith("unreadable stamp")
+
+
+def test_verified_counts_are_per_protocol(stored, tmp_path):
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--all", "--submission", "random") == 0
+    assert verification_status(results, "random", "online") == "3/3"
+    assert verification_status(results, "random", "offline") == "3/3"
+
+
+def test_a_file_whose_content_points_elsewhere_is_a_verdict_not_a_crash(stored, tmp_path,
+                                                                        capsys):
+    results = copy(stored, tmp_path)
+    path = results / "random" / "online" / "TinyChain-v0" / "seed-2.json"
+    record = json.loads(path.read_text())
+    record["task"]["id"] = "TinyChain-v0/../x"
+    path.write_text(json.dumps(record))
+    assert verify(results, stored[1], "--all", "--submission", "random") == 1
+    err = capsys.readouterr().err
+    assert "seed-2.json" in err and "cannot name a result file" in err
+    assert verification_status(results, "random") == "failed (1 of 6 differ)"

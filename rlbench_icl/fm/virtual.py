@@ -16,6 +16,8 @@ Positive ``reward_multiple``: a heaven (optimism, online exploration). Negative:
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..statistics import ExperienceStatistic
 
 
@@ -38,4 +40,6 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     out.terminal_seen[:S] = stat.terminal_seen
     out.terminal_seen[S] = True
     out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if pseudo_count > 0 else 0.0)
+    rows, cols = np.nonzero(out.transition_counts.reshape((S + 1) * A, S + 1))
+    out._key_rows, out._key_cols = rows.tolist(), cols.tolist()  # keep observed_keys() true
     return out

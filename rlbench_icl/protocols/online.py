@@ -12,9 +12,10 @@ offer ``policy()``, the exact value of that policy after the episode. Derived sc
   consecutive episodes scoring >= 0.95, scored by the exact normalised value of the
   exploitation policy where the agent offers one, else by a 10-episode moving average of
   normalised returns (noisier; the record says which). None if never solved within K.
-- episodes-to-threshold (DESIGN): the first episode from which the 10-episode moving average
-  of normalised returns reaches 0.9. Computed by the leaderboard from the stored returns
-  (``episodes_to_threshold``), not stored, so result files of earlier runs stay identical.
+- episodes-to-threshold (DESIGN): the first episode k from which the moving average reaches
+  0.9, i.e. episodes k..k+9 average >= 0.9 (a forward window, unlike the trailing average
+  above, so the two can differ by up to 9 episodes). Computed by the leaderboard from the
+  stored returns (``episodes_to_threshold``), not stored, so earlier result files stay valid.
 """
 
 from __future__ import annotations
