@@ -11,7 +11,8 @@ certainty equivalence with optimistic or pessimistic untried pairs). The table i
 committed as
 ``benchmarks/tune_baselines.md``; each agent's module cites it.
 
-Usage: python benchmarks/tune_baselines.py [--mdps N] [--seeds N] [--episodes K] [--jobs N]
+Usage: python benchmarks/tune_baselines.py [--suite default|explore] [--mdps N] [--seeds N]
+       [--episodes K] [--jobs N]
 """
 
 from __future__ import annotations
@@ -92,7 +93,13 @@ def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
 
 
 def score(family: str, factory, task: Task, seed: int, episodes: int) -> float:
-    if family.startswith("vi-lcb"):
+    return play(family.startswith("vi-lcb"), factory, task, seed, episodes)
+
+
+def play(offline: bool, factory, task: Task, seed: int, episodes: int) -> float:
+    """The tuning score of one agent factory (online) or solver (offline) on one task:
+    online score over ``episodes``, or offline score on datasets of 5 and 50 episodes."""
+    if offline:
         sub = Submission(name="tuning", version="0", solve_offline=factory)
         settings = OfflineSettings(dataset_episodes=(5, 50), epsilons=(1.0, 0.5, 0.1))
         return run_offline(task, sub, settings, seed)["scores"]["offline_score"]
@@ -100,14 +107,21 @@ def score(family: str, factory, task: Task, seed: int, episodes: int) -> float:
     return run_online(task, sub, OnlineSettings(episodes), seed)["scores"]["online_score"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def tuning_parser(description: str) -> argparse.ArgumentParser:
+    """The options every tuning script takes."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--mdps", type=int, default=24)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=1)
-    args = parser.parse_args()
-    tasks = tuning_tasks(args.mdps)
+    parser.add_argument("--suite", choices=("default", "explore"), default="default",
+                        help="tuning MDPs: the default suite, or sparse far goals only")
+    return parser
+
+
+def main() -> None:
+    args = tuning_parser(__doc__.splitlines()[0]).parse_args()
+    tasks = tuning_tasks(args.mdps, args.suite)
     jobs = [(family, label, factory, t, s) for family, options in grids().items()
             for label, factory in options for t in range(len(tasks)) for s in range(args.seeds)]
     scores = joblib.Parallel(n_jobs=args.jobs)(

@@ -13,7 +13,6 @@ Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seed
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from pathlib import Path
@@ -23,12 +22,10 @@ import numpy as np
 from tabulate import tabulate
 from tqdm.auto import tqdm
 
-from rlbench_icl import OfflineSettings, OnlineSettings, Submission
-from rlbench_icl.protocols import run_offline, run_online
 from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tune_baselines import tuning_tasks  # noqa: E402
+from tune_baselines import play, tuning_parser, tuning_tasks  # noqa: E402
 
 # (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple))
 SETTINGS = (
@@ -42,25 +39,15 @@ SETTINGS = (
 def score(protocol, temperature, rounds, virtual, task, seed, episodes) -> float:
     fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
     if protocol == "offline":
-        solve = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual)
-        sub = Submission(name="t", version="0", solve_offline=solve)
-        settings = OfflineSettings(dataset_episodes=(5, 50), epsilons=(1.0, 0.5, 0.1))
-        return run_offline(task, sub, settings, seed)["scores"]["offline_score"]
+        solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual)
+        return play(True, solver, task, seed, episodes)
     factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
                                 rounds=rounds, optimism=virtual)
-    sub = Submission(name="t", version="0", make_online_agent=factory)
-    return run_online(task, sub, OnlineSettings(episodes), seed)["scores"]["online_score"]
+    return play(False, factory, task, seed, episodes)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mdps", type=int, default=24)
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--suite", choices=("default", "explore"), default="default",
-                        help="tuning MDPs: the baselines' suite, or sparse far goals only")
-    args = parser.parse_args()
+    args = tuning_parser(__doc__.splitlines()[0]).parse_args()
     tasks = tuning_tasks(args.mdps, args.suite)
     jobs = [(cfg, t, s) for cfg in SETTINGS for t in range(len(tasks))
             for s in range(args.seeds)]
