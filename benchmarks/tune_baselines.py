@@ -96,6 +96,10 @@ def score(family: str, factory, task: Task, seed: int, episodes: int) -> float:
     return play(family.startswith("vi-lcb"), factory, task, seed, episodes)
 
 
+def score_setting(family: str, index: int, task: Task, seed: int, episodes: int) -> float:
+    return score(family, grids()[family][index][1], task, seed, episodes)
+
+
 def play(offline: bool, factory, task: Task, seed: int, episodes: int) -> float:
     """The tuning score of one agent factory (online) or solver (offline) on one task:
     online score over ``episodes``, or offline score on datasets of 5 and 50 episodes."""
@@ -124,8 +128,13 @@ def main() -> None:
     tasks = tuning_tasks(args.mdps, args.suite)
     jobs = [(family, label, factory, t, s) for family, options in grids().items()
             for label, factory in options for t in range(len(tasks)) for s in range(args.seeds)]
+    # Workers rebuild each factory by (family, index): factories from submission files
+    # imported by path cannot be pickled into another process.
+    index = {(f, label): i for f, options in grids().items()
+             for i, (label, _) in enumerate(options)}
     scores = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score)(f, fac, tasks[t], s, args.episodes) for f, _, fac, t, s in jobs)
+        joblib.delayed(score_setting)(f, index[f, label], tasks[t], s, args.episodes)
+        for f, label, _, t, s in jobs)
     table: dict[tuple[str, str], list[float]] = {}
     for (family, label, *_), value in zip(jobs, scores, strict=True):
         table.setdefault((family, label), []).append(value)
