@@ -92,12 +92,11 @@ def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
     return tasks
 
 
-def score(family: str, factory, task: Task, seed: int, episodes: int) -> float:
-    return play(family.startswith("vi-lcb"), factory, task, seed, episodes)
-
-
 def score_setting(family: str, index: int, task: Task, seed: int, episodes: int) -> float:
-    return score(family, grids()[family][index][1], task, seed, episodes)
+    """Setting ``index`` of ``family``, rebuilt here: factories from submission files
+    imported by path cannot be pickled into a worker process."""
+    factory = grids()[family][index][1]
+    return play(family.startswith("vi-lcb"), factory, task, seed, episodes)
 
 
 def play(offline: bool, factory, task: Task, seed: int, episodes: int) -> float:
@@ -126,17 +125,14 @@ def tuning_parser(description: str) -> argparse.ArgumentParser:
 def main() -> None:
     args = tuning_parser(__doc__.splitlines()[0]).parse_args()
     tasks = tuning_tasks(args.mdps, args.suite)
-    jobs = [(family, label, factory, t, s) for family, options in grids().items()
-            for label, factory in options for t in range(len(tasks)) for s in range(args.seeds)]
-    # Workers rebuild each factory by (family, index): factories from submission files
-    # imported by path cannot be pickled into another process.
-    index = {(f, label): i for f, options in grids().items()
-             for i, (label, _) in enumerate(options)}
+    jobs = [(family, i, label, t, s) for family, options in grids().items()
+            for i, (label, _) in enumerate(options)
+            for t in range(len(tasks)) for s in range(args.seeds)]
     scores = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score_setting)(f, index[f, label], tasks[t], s, args.episodes)
-        for f, label, _, t, s in jobs)
+        joblib.delayed(score_setting)(f, i, tasks[t], s, args.episodes)
+        for f, i, _, t, s in jobs)
     table: dict[tuple[str, str], list[float]] = {}
-    for (family, label, *_), value in zip(jobs, scores, strict=True):
+    for (family, _, label, *_), value in zip(jobs, scores, strict=True):
         table.setdefault((family, label), []).append(value)
     rows, best = [], {}
     for (family, label), values in table.items():

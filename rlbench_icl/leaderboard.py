@@ -103,12 +103,7 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> T
         raise store.ResultFileError(f"{path}: task digest {record['task']['digest'][:12]} "
                                     f"does not match the registry's {task.digest[:12]} for "
                                     f"{task_id} (the task changed: re-run it)")
-    expected = store.result_path(root, record["submission"]["name"], record["protocol"],
-                                 task_id, record["seed"])
-    if str(path).endswith(".gz"):
-        expected = expected.with_suffix(".json.gz")
-    if expected.resolve() != path.resolve():
-        raise store.ResultFileError(f"{path}: its content says it belongs at {expected}")
+    store.check_location(root, path, record)
     wanted = protocol_settings(task, record["protocol"]).to_dict()
     if record["settings"] != wanted:
         raise store.ResultFileError(f"{path}: settings {record['settings']} are not the "

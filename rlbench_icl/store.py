@@ -79,6 +79,17 @@ def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, see
     return Path(out_dir) / submission / protocol / task_id / f"seed-{seed}.json"
 
 
+def check_location(root: Path, path: Path, record: dict) -> None:
+    """``ResultFileError`` unless ``path`` is where ``record`` belongs under ``root`` (as
+    ``.json``, or ``.json.gz`` once packed)."""
+    expected = result_path(root, record["submission"]["name"], record["protocol"],
+                           record["task"]["id"], record["seed"])
+    if str(path).endswith(".gz"):
+        expected = expected.with_suffix(".json.gz")
+    if expected.resolve() != Path(path).resolve():
+        raise ResultFileError(f"{path}: its content says it belongs at {expected}")
+
+
 def identity(record: dict) -> tuple:
     """What must match for a stored result to stand for a planned run."""
     return (record["schema"], record["harness_version"], record["submission"]["name"],

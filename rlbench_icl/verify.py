@@ -108,11 +108,7 @@ def _planned(results_dir: Path, path: Path, ref: str, loaded, task_paths):
                                     f"loaded {loaded.metadata()} (a new version?)")
     run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
                   record["settings"], record["seed"], tuple(map(str, task_paths)))
-    expected = run.path(results_dir)
-    if str(path).endswith(".gz"):
-        expected = expected.with_suffix(".json.gz")
-    if expected.resolve() != path.resolve():
-        raise store.ResultFileError(f"its content says it belongs at {expected}")
+    store.check_location(results_dir, path, record)
     return run, record
 
 
@@ -159,8 +155,10 @@ def verification_status(results_dir: Path, submission: str, protocol: str | None
         return "no"
     try:
         reproduced, differ = _read_stamp(path, submission)
-    except (OSError, ValueError) as exc:
-        return f"unreadable stamp ({exc})" if isinstance(exc, StampError) else "unreadable stamp"
+    except StampError as exc:
+        return f"unreadable stamp ({exc})"
+    except (OSError, ValueError):  # not JSON
+        return "unreadable stamp"
     if protocol is not None:
         reproduced = {p: d for p, d in reproduced.items() if p.split("/")[1] == protocol}
         differ = {p: d for p, d in differ.items() if p.split("/")[1] == protocol}
