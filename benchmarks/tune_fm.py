@@ -1,14 +1,20 @@
 """Choosing the foundation model's inference settings on synthetic MDPs only: the online
-sampling temperature, the number of propagation rounds, and the virtual-outcome optimism
-(online) and pessimism (offline) of rlbench_icl/fm/virtual.py.
+sampling temperature and confidence bonus (the network's beta input: optimism), and the
+offline bonus (pessimism), against the virtual-outcome pessimism of rlbench_icl/fm/virtual.py.
 
-Two suites of 24 synthetic tuning MDPs (benchmarks/tune_baselines.py): ``default``, the
-baselines' suite, and ``explore``, sparse far goals only. 2 seeds, 100 online episodes,
-scored by the online score; offline settings by the offline score (datasets of 5 and 50
-episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark task is used.
+Two suites of synthetic tuning MDPs (benchmarks/tune_baselines.py): ``default``, the
+baselines' suite, and ``explore``, sparse far goals only. Online settings are scored by the
+online score over ``--episodes`` episodes (use budgets like the benchmark's, 200-1500: a
+setting that wins short runs can lose long ones); offline settings by the offline score
+(datasets of 5 and 50 episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark
+task is used.
 
 Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N]
+       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus]
+
+``--checkpoint``: another exported network (default: the shipped one). ``--sweep``: the
+shipped network's settings (``inference``), or the confidence bonus (``bonus``), whose
+nonzero values are tried only on a network with a bonus input (``bonus_input``).
 """
 
 from __future__ import annotations
@@ -22,48 +28,74 @@ import numpy as np
 from tabulate import tabulate
 from tqdm.auto import tqdm
 
+from rlbench_icl.config_errors import ConfigError
+from rlbench_icl.fm.train import load_model
 from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import play, tuning_parser, tuning_tasks  # noqa: E402
 
-# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple))
-SETTINGS = (
-    [("online", "temperature", t, None, None) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]
-    + [("offline", "rounds", None, r, None) for r in (None, 20)]
-    + [("online", "optimism", 0.3, None, v)
-       for v in ((0.5, 1), (1, 0.5), (1, 1), (1, 2), (1, 3), (3, 1))]
-    + [("offline", "pessimism", None, None, v) for v in ((1, -0.5), (1, -1), (1, -3), (3, -1))])
+# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple),
+#  confidence bonus beta)
+SWEEPS = {
+    # The shipped network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
+    "inference": (
+        [("online", "temperature", t, None, None, 0.0) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]
+        + [("offline", "rounds", None, r, None, 0.0) for r in (None, 20)]
+        + [("online", "optimism", 0.3, None, v, 0.0)
+           for v in ((0.5, 1), (1, 0.5), (1, 1), (1, 2), (1, 3), (3, 1))]
+        + [("offline", "pessimism", None, None, v, 0.0)
+           for v in ((1, -0.5), (1, -1), (1, -3), (3, -1))]),
+    # A network with a confidence-bonus input (benchmarks/fm_bonus.toml), against no bonus.
+    "bonus": (
+        [("online", "temperature, bonus", t, None, None, b)
+         for t in (0.05, 0.2) for b in (0.0, 0.01, 0.03, 0.1, 0.3)]
+        + [("offline", "bonus", None, None, None, b)
+           for b in (0.0, -0.01, -0.03, -0.1, -0.3, -1.0)]
+        + [("offline", "virtual", None, None, (3, -1), 0.0)]),
+}
 
 
-def score(protocol, temperature, rounds, virtual, task, seed, episodes) -> float:
+def score(protocol, temperature, rounds, virtual, bonus, task, seed, episodes,
+          checkpoint) -> float:
     fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
+    fm.CHECKPOINT = checkpoint  # read by load_network() in this (worker) process
     if protocol == "offline":
-        solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual)
+        solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual,
+                                   bonus=bonus)
         return play(True, solver, task, seed, episodes)
     factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
-                                rounds=rounds, optimism=virtual)
+                                rounds=rounds, optimism=virtual, bonus=bonus)
     return play(False, factory, task, seed, episodes)
 
 
 def main() -> None:
-    args = tuning_parser(__doc__.splitlines()[0]).parse_args()
+    parser = tuning_parser(__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
+    args = parser.parse_args()
+    checkpoint = args.checkpoint.resolve()
+    try:
+        has_bonus = load_model(checkpoint)[1].model.bonus_input
+    except ConfigError as exc:
+        parser.error(str(exc))
+    settings = [cfg for cfg in SWEEPS[args.sweep] if has_bonus or cfg[-1] == 0.0]
     tasks = tuning_tasks(args.mdps, args.suite)
-    jobs = [(cfg, t, s) for cfg in SETTINGS for t in range(len(tasks))
+    jobs = [(cfg, t, s) for cfg in settings for t in range(len(tasks))
             for s in range(args.seeds)]
     values = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score)(p, temp, r, v, tasks[t], s, args.episodes)
-        for (p, _, temp, r, v), t, s in tqdm(jobs, desc="tune-fm"))
+        joblib.delayed(score)(p, temp, r, v, b, tasks[t], s, args.episodes, checkpoint)
+        for (p, _, temp, r, v, b), t, s in tqdm(jobs, desc="tune-fm"))
     table: dict = {}
     for (cfg, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(cfg, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r, virt), v in table.items()]
+             "-" if virt is None else virt, b, f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
+            for (p, what, temp, r, virt, b), v in table.items()]
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
-          f"{args.episodes} episodes")
+          f"{args.episodes} episodes; network {checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "mean score", "median"],
+                                  "bonus", "mean score", "median"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -18,8 +18,7 @@ import torch
 
 from rlbench_icl import dynprog
 from rlbench_icl.fm.features import collate
-from rlbench_icl.fm.prior import sample_example
-from rlbench_icl.fm.train import _reference_values, load_model
+from rlbench_icl.fm.train import _reference_values, load_model, validation_examples
 from rlbench_icl.tasks import evaluate_policy
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_checkpoint"
@@ -51,8 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, config = load_model(args.checkpoint)
-    rng = np.random.default_rng([0, 2**31 - 1])  # the trainer's validation stream
-    examples = [sample_example(rng, config.prior) for _ in range(args.mdps)]
+    examples = validation_examples(config, 0, args.mdps)  # the trainer's validation stream
     with torch.no_grad():
         logits, loss = model(collate([e[1] for e in examples], [e[2] for e in examples],
                                      [e[3] for e in examples]))

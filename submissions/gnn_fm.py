@@ -15,6 +15,11 @@ the greedy policy. Both settings were chosen on synthetic tuning MDPs only, neve
 benchmark task (benchmarks/tune_fm.py, results in benchmarks/tune_fm.md); the same sweep
 found that an optimistic virtual outcome does not make the network explore (OPTIMISM stays
 off). The network's weights never change at use; the version names the checkpoint's hash.
+
+A network trained with a confidence-bonus input (ModelConfig.bonus_input; beta > 0 asks for
+optimism, beta < 0 for pessimism, rlbench_icl/fm/prior.py) can be tried through ONLINE_BONUS
+and OFFLINE_BONUS; the shipped network has no such input, and one trained with it scored
+below this one on the synthetic tuning suites (benchmarks/tune_fm.md), so both stay 0.
 """
 
 import hashlib
@@ -28,6 +33,8 @@ from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
 CHECKPOINT = Path(__file__).with_name("gnn_fm_checkpoint")
 # Chosen on synthetic tuning MDPs, never on benchmark tasks (benchmarks/tune_fm.py, .md).
 TEMPERATURE = 0.2
+ONLINE_BONUS = 0.0  # the confidence-bonus input, for networks that have one (not this one)
+OFFLINE_BONUS = 0.0
 ROUNDS = None  # None: as many propagation rounds as in training
 # Virtual outcome (pseudo-count, reward multiple) added to every pair: optimism online,
 # pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
@@ -49,9 +56,18 @@ def load_network():
 
 
 def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,
-                  virtual: tuple[float, float] | None = None) -> np.ndarray:
-    """(S, A) logits of the network for a statistic; ``virtual`` = (pseudo-count, reward
-    multiple) adds a virtual outcome to every pair first (rlbench_icl.fm.virtual)."""
+                  virtual: tuple[float, float] | None = None, bonus: float = 0.0
+                  ) -> np.ndarray:
+    """(S, A) logits of the network for a statistic and confidence bonus ``bonus``;
+    ``virtual`` = (pseudo-count, reward multiple) adds a virtual outcome to every pair first
+    (rlbench_icl.fm.virtual)."""
+    return batched_logits(info, stat, rounds, virtual, (bonus,))[0]
+
+
+def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None,
+                   virtual: tuple[float, float] | None, bonuses: tuple[float, ...]
+                   ) -> list[np.ndarray]:
+    """``policy_logits`` for several bonuses in one forward pass (one batch)."""
     import torch
 
     from rlbench_icl.fm.features import collate, featurize
@@ -59,18 +75,20 @@ def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None 
 
     if virtual is not None:
         stat = with_virtual_outcome(stat, *virtual)
-    context = featurize(stat, info.horizon, info.discount, info.objective)
+    contexts = [featurize(stat, info.horizon, info.discount, info.objective, bonus=b)
+                for b in bonuses]
     with torch.no_grad():
-        logits, _ = load_network()(collate([context]), num_rounds=rounds)
-    return logits[0, :info.num_states].numpy().astype(np.float64)
+        logits, _ = load_network()(collate(contexts), num_rounds=rounds)
+    return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]
 
 
 class FoundationModelAgent:
     def __init__(self, info: TaskInfo, rng: np.random.Generator,
                  temperature: float = TEMPERATURE, rounds: int | None = ROUNDS,
-                 optimism: tuple[float, float] | None = OPTIMISM):
+                 optimism: tuple[float, float] | None = OPTIMISM,
+                 bonus: float = ONLINE_BONUS):
         self.info, self.rng, self.temperature, self.rounds = info, rng, temperature, rounds
-        self.optimism = optimism
+        self.optimism, self.bonus = optimism, bonus
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self._refresh()
 
@@ -86,19 +104,26 @@ class FoundationModelAgent:
         self._refresh()
 
     def policy(self) -> np.ndarray:
-        return greedy_policy(self.logits)
+        """Greedy on the posterior policy (no bonus): exploitation, not exploration."""
+        return greedy_policy(self.exploit_logits)
 
     def _refresh(self) -> None:
-        self.logits = policy_logits(self.info, self.stat, self.rounds, self.optimism)
+        if self.bonus == 0.0:
+            self.logits = self.exploit_logits = policy_logits(
+                self.info, self.stat, self.rounds, self.optimism)
+        else:  # the exploring and the exploiting (no bonus) policy in one forward pass
+            self.logits, self.exploit_logits = batched_logits(
+                self.info, self.stat, self.rounds, self.optimism, (self.bonus, 0.0))
         scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
         self.cdf = np.cumsum(np.exp(scaled), axis=1)
 
 
 def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
                   rounds: int | None = ROUNDS,
-                  pessimism: tuple[float, float] | None = PESSIMISM) -> np.ndarray:
+                  pessimism: tuple[float, float] | None = PESSIMISM,
+                  bonus: float = OFFLINE_BONUS) -> np.ndarray:
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
-    return greedy_policy(policy_logits(info, stat, rounds, pessimism))
+    return greedy_policy(policy_logits(info, stat, rounds, pessimism, bonus))
 
 
 def checkpoint_version(release: str) -> str:

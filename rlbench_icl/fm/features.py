@@ -4,7 +4,9 @@ Per pair (s, a): ``log(1 + n)``, the mean reward divided by the reward scale, an
 flag; its successors are the states it has been seen to reach, with ``log P_hat`` (an
 unvisited pair points to itself with probability 1: the visited flag tells the network the
 edge is a placeholder). Per state: terminal seen, ``log(1 + visits)``. Per MDP: the effective
-horizon and the amount of data. The reward scale is the largest |reward| observed in the
+horizon, the amount of data, and the confidence bonus beta the policy is asked to plan with
+(``bonus_rewards``: beta > 0 optimism, beta < 0 pessimism, 0 the plain posterior policy;
+read as sign(beta) sqrt|beta|). The reward scale is the largest |reward| observed in the
 context (1 before any), at training and at use alike.
 """
 
@@ -19,13 +21,13 @@ from ..statistics import ExperienceStatistic
 
 NUM_PAIR_FEATURES = 3
 NUM_STATE_FEATURES = 2
-NUM_GLOBAL_FEATURES = 2
+NUM_GLOBAL_FEATURES = 3
 
 
 @dataclass
 class Context:
     """One MDP's network input (numpy). Shapes: pair_features (S, A, 3), state_features
-    (S, 2), global_features (2,), successors (S, A, M) int64, successor_log_probs (S, A, M)
+    (S, 2), global_features (3,), successors (S, A, M) int64, successor_log_probs (S, A, M)
     with -inf on padding."""
 
     pair_features: np.ndarray
@@ -55,8 +57,30 @@ def effective_horizon(horizon: int, discount: float) -> float:
     return float(horizon) if discount >= 1.0 else min(float(horizon), 1.0 / (1.0 - discount))
 
 
+def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float) -> np.ndarray:
+    """(S, A) per-step reward bonus ``bonus * h_eff * reward_scale / sqrt(1 + n(s, a))``, 0 at
+    terminal states: a count-based confidence bound in the units the network reads rewards
+    in, scaled like UCB-VI's by the effective horizon (at ``bonus`` = 1 an untried pair is
+    worth a whole horizon of the largest reward seen, as in R-max). ``bonus`` > 0 is
+    optimism, < 0 pessimism (LCB). The network is trained to output the optimal policy of the
+    true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
+    n = stat.transition_counts.sum(axis=2)
+    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    b = bonus * h_eff * scale / np.sqrt(1.0 + n)
+    b[stat.terminal_seen] = 0.0
+    return b
+
+
+def objective_horizon(horizon: int, discount: float, objective: str) -> float:
+    """The horizon the objective looks ahead: 1 / (1 - gamma) for ``discounted`` tasks."""
+    if objective == "discounted":
+        return 1.0 / (1.0 - discount)
+    return effective_horizon(horizon, discount)
+
+
 def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
-              objective: str = "finite", max_successors: int | None = None) -> Context:
+              objective: str = "finite", max_successors: int | None = None,
+              bonus: float = 0.0) -> Context:
     """The network input for a statistic (see the module docstring)."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
@@ -66,9 +90,9 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
-    h_eff = 1.0 / (1.0 - discount) if objective == "discounted" else effective_horizon(
-        horizon, discount)
-    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0])
+    h_eff = objective_horizon(horizon, discount, objective)
+    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0,
+                     np.sign(bonus) * np.sqrt(abs(bonus))])
     successors, log_probs = _successor_lists(counts, n, max_successors)
     return Context(pair.astype(np.float32), state.astype(np.float32), glob.astype(np.float32),
                    successors, log_probs.astype(np.float32), scale)

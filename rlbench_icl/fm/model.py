@@ -34,6 +34,8 @@ class ModelConfig:
         num_rounds: propagation rounds in training (inference may use more).
         mlp_ratio: hidden size of the round's MLPs, in multiples of d.
         dropout: dropout inside the MLPs.
+        bonus_input: read the confidence bonus (the third global feature); networks trained
+            without a bonus ignore it.
     """
 
     width: int = 64
@@ -41,6 +43,7 @@ class ModelConfig:
     num_rounds: int = 10
     mlp_ratio: int = 1
     dropout: float = 0.0
+    bonus_input: bool = False
 
 
 class MLP(nn.Sequential):
@@ -93,7 +96,8 @@ class PolicyNetwork(nn.Module):
         if d % config.num_heads:
             raise ValueError(f"width {d} is not divisible by num_heads {config.num_heads}")
         self.config = config
-        self.pair_encoder = MLP(NUM_PAIR_FEATURES + NUM_GLOBAL_FEATURES, d, d)
+        self.num_global = NUM_GLOBAL_FEATURES - (0 if config.bonus_input else 1)
+        self.pair_encoder = MLP(NUM_PAIR_FEATURES + self.num_global, d, d)
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
         self.head = MLP(3 * d, d, 1, config.dropout)
@@ -105,7 +109,7 @@ class PolicyNetwork(nn.Module):
         valid actions, averaged over the states ``batch.loss_mask`` selects.
         """
         B, S, A = batch.pair_features.shape[:3]
-        glob = batch.global_features[:, None, None, :].expand(B, S, A, -1)
+        glob = batch.global_features[:, None, None, :self.num_global].expand(B, S, A, -1)
         e_sa = self.pair_encoder(torch.cat([batch.pair_features, glob], dim=-1))  # (B,S,A,d)
         h_s = _mean_over_actions(e_sa, batch.action_mask) + self.state_encoder(
             batch.state_features)  # (B, S, d)

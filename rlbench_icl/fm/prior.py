@@ -1,5 +1,12 @@
 """Training batches: synthetic MDPs, contexts, and Boltzmann targets over Q*.
 
+Each example also draws a confidence bonus beta (none, optimistic or pessimistic): the target
+is then the Boltzmann policy of the true MDP's optimal Q with the count-based reward bonus
+``features.bonus_rewards(stat, beta, h_eff)`` added, and beta is one of the network's inputs. So one
+network learns the posterior policy (beta = 0), directed exploration towards rarely tried
+pairs (beta > 0: what Boltzmann sampling of the posterior policy cannot give), and
+pessimism about them (beta < 0, for offline data), and the user picks beta at inference.
+
 ``sample_batch(rng, config, batch_size) -> Batch``. The trainer never branches on which prior
 an MDP came from: priors compose by weight (``rlbench_icl.synthetic``).
 """
@@ -14,7 +21,7 @@ from .. import dynprog
 from ..mdp import TabularMDP
 from ..synthetic import PAPER_PRIOR, WIDE_PRIOR, MDPPrior, sample_mdp_mixture
 from .context import ContextConfig, sample_context
-from .features import Batch, Context, collate, featurize
+from .features import Batch, Context, bonus_rewards, collate, featurize, objective_horizon
 
 PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR}
 
@@ -28,6 +35,8 @@ class PriorConfig:
         context: how contexts are drawn.
         temperature: target = softmax(Q* / (temperature * max|r|)) (the paper's 0.2).
         max_successors: cap on successors per pair in training batches.
+        bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
+        bonus_range: (low, high) of the log-uniform magnitude of beta.
     """
 
     priors: tuple[str, ...] = ("paper", "wide")
@@ -35,16 +44,32 @@ class PriorConfig:
     context: ContextConfig = field(default_factory=ContextConfig)
     temperature: float = 0.2
     max_successors: int = 16
+    bonus_weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    bonus_range: tuple[float, float] = (0.003, 1.0)
 
     def mdp_priors(self) -> list[MDPPrior]:
         return [PRIORS[name] for name in self.priors]
 
 
-def optimal_q(mdp: TabularMDP) -> np.ndarray:
-    """Q* (S, A) of the first step under the MDP's objective."""
+def optimal_q(mdp: TabularMDP, reward_bonus: np.ndarray | None = None) -> np.ndarray:
+    """Q* (S, A) of the first step under the MDP's objective, with ``reward_bonus`` (S, A)
+    added to the expected rewards if given."""
+    R = mdp.R if reward_bonus is None else mdp.R + reward_bonus
     if mdp.objective == "discounted":
-        return dynprog.discounted_optimal_values(mdp.P, mdp.R, mdp.discount)[0]
-    return dynprog.backward_induction(mdp.P, mdp.R, mdp.horizon, mdp.discount)[0][0]
+        return dynprog.discounted_optimal_values(mdp.P, R, mdp.discount)[0]
+    return dynprog.backward_induction(mdp.P, R, mdp.horizon, mdp.discount)[0][0]
+
+
+def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
+    """beta: 0, or +/- a log-uniform magnitude, by ``config.bonus_weights``. Draws nothing
+    when only 0 is possible, so configs without a bonus keep their random streams."""
+    if config.bonus_weights[1] == config.bonus_weights[2] == 0:
+        return 0.0
+    kind = rng.choice(3, p=np.asarray(config.bonus_weights) / sum(config.bonus_weights))
+    if kind == 0:
+        return 0.0
+    magnitude = float(np.exp(rng.uniform(*np.log(config.bonus_range))))
+    return magnitude if kind == 1 else -magnitude
 
 
 def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float) -> np.ndarray:
@@ -62,7 +87,14 @@ def sample_example(rng: np.random.Generator, config: PriorConfig
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
     q_star = optimal_q(mdp)
     stat = sample_context(rng, mdp, q_star, config.context)
-    context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors)
+    bonus = sample_bonus(rng, config)
+    if bonus != 0.0:
+        h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
+        reward_bonus = bonus_rewards(stat, bonus, h_eff)
+        reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
+        q_star = optimal_q(mdp, reward_bonus)
+    context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
+                        bonus)
     return mdp, context, target_policy(q_star, mdp, config.temperature), ~mdp.terminal
 
 

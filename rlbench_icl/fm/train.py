@@ -162,7 +162,7 @@ def load_model(directory: str | os.PathLike) -> tuple[PolicyNetwork, TrainConfig
         config = config_from_dict(json.loads((directory / "config.json").read_text())["train"])
         model = PolicyNetwork(config.model)
         model.load_state_dict(load_file(str(directory / "model.safetensors")))
-    except (SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise ConfigError(f"{directory}: not a model exported by train-fm (model.safetensors "
                           f"and config.json): {_first_line(exc)}") from None
     model.eval()
@@ -219,8 +219,15 @@ def _set_lr(optimiser, config: TrainConfig, step: int) -> None:
 
 
 def _validation_set(config: TrainConfig, seed: int) -> list:
-    rng = np.random.default_rng([seed, 2**31 - 1])  # a stream no training step uses
-    return [sample_example(rng, config.prior) for _ in range(config.validation_mdps)]
+    return validation_examples(config, seed, config.validation_mdps)
+
+
+def validation_examples(config: TrainConfig, seed: int, count: int) -> list:
+    """Validation MDPs from the training prior on a stream no training step uses, without a
+    bonus: their targets are the true optimal policies."""
+    rng = np.random.default_rng([seed, 2**31 - 1])
+    prior = dataclasses.replace(config.prior, bonus_weights=(1.0, 0.0, 0.0))
+    return [sample_example(rng, prior) for _ in range(count)]
 
 
 def _reference_values(mdp) -> tuple[float, float]:
