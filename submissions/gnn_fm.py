@@ -42,17 +42,23 @@ OPTIMISM: tuple[float, float] | None = None
 PESSIMISM: tuple[float, float] | None = (3.0, -1.0)
 
 
-@lru_cache(maxsize=1)
 def load_network():
+    """The network in ``CHECKPOINT`` (loaded once per process and directory; tuning scripts
+    point ``CHECKPOINT`` at other networks)."""
+    return _load_network(Path(CHECKPOINT))
+
+
+@lru_cache(maxsize=2)
+def _load_network(checkpoint: Path):
     import torch
 
     from rlbench_icl.fm.train import load_model
 
     torch.set_num_threads(1)  # one run per worker process; determinism across runs
-    if not (CHECKPOINT / "model.safetensors").exists():
-        raise FileNotFoundError(f"no trained checkpoint in {CHECKPOINT}: train one with "
+    if not (checkpoint / "model.safetensors").exists():
+        raise FileNotFoundError(f"no trained checkpoint in {checkpoint}: train one with "
                                 "`rlbench-icl train-fm` (see its MODEL_CARD.md)")
-    return load_model(CHECKPOINT)[0]
+    return load_model(checkpoint)[0]
 
 
 def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,

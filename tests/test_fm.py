@@ -223,3 +223,25 @@ def test_configs_without_a_bonus_keep_their_random_streams():
     config = dataclasses.replace(PriorConfig(), bonus_weights=(0.0, 0.0, 1.0))
     draws = [sample_bonus(rng, config) for _ in range(50)]
     assert all(-1.0 <= b <= -0.003 for b in draws)
+
+
+def test_the_untried_form_is_r_max():
+    from rlbench_icl.fm.features import bonus_rewards
+
+    stat = ExperienceStatistic(3, 2)
+    stat.update(0, 0, 0.5, 1, False)
+    stat.update(1, 1, -2.0, 2, True)
+    b = bonus_rewards(stat, 0.5, h_eff=4.0, form="untried")
+    assert b.tolist() == [[0.0, 4.0], [4.0, 0.0], [0.0, 0.0]]  # 0.5 * 4 * max|r| = 2 * 2
+    with pytest.raises(ValueError, match="unknown bonus form"):
+        bonus_rewards(stat, 0.5, 4.0, form="cubic")
+
+
+def test_an_unknown_bonus_form_is_refused_when_the_config_is_read(tmp_path):
+    from rlbench_icl.config_errors import ConfigError
+    from rlbench_icl.fm.train import load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[prior]\nbonus_form = "cubic"\n')
+    with pytest.raises(ConfigError, match="bonus_form must be"):
+        load_config(path)

@@ -57,16 +57,27 @@ def effective_horizon(horizon: int, discount: float) -> float:
     return float(horizon) if discount >= 1.0 else min(float(horizon), 1.0 / (1.0 - discount))
 
 
-def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float) -> np.ndarray:
-    """(S, A) per-step reward bonus ``bonus * h_eff * reward_scale / sqrt(1 + n(s, a))``, 0 at
-    terminal states: a count-based confidence bound in the units the network reads rewards
-    in, scaled like UCB-VI's by the effective horizon (at ``bonus`` = 1 an untried pair is
-    worth a whole horizon of the largest reward seen, as in R-max). ``bonus`` > 0 is
-    optimism, < 0 pessimism (LCB). The network is trained to output the optimal policy of the
-    true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
+def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
+                  form: str = "sqrt") -> np.ndarray:
+    """(S, A) per-step reward bonus, 0 at terminal states, in the units the network reads
+    rewards in and scaled like UCB-VI's by the effective horizon. ``form``:
+
+    - ``sqrt``: ``bonus * h_eff * reward_scale / sqrt(1 + n(s, a))``, a count-based
+      confidence bound on every pair;
+    - ``untried``: ``bonus * h_eff * reward_scale`` on pairs never tried, 0 elsewhere (R-max;
+      at ``bonus`` = 1 an untried pair is worth a whole horizon of the largest reward seen,
+      like UCB-VI's optimistic value for untried pairs).
+
+    ``bonus`` > 0 is optimism, < 0 pessimism. The network is trained to output the optimal
+    policy of the true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
     n = stat.transition_counts.sum(axis=2)
     scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
-    b = bonus * h_eff * scale / np.sqrt(1.0 + n)
+    if form == "sqrt":
+        b = bonus * h_eff * scale / np.sqrt(1.0 + n)
+    elif form == "untried":
+        b = np.where(n == 0, bonus * h_eff * scale, 0.0)
+    else:
+        raise ValueError(f"unknown bonus form {form!r}: 'sqrt' or 'untried'")
     b[stat.terminal_seen] = 0.0
     return b
 

@@ -37,6 +37,7 @@ class PriorConfig:
         max_successors: cap on successors per pair in training batches.
         bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
         bonus_range: (low, high) of the log-uniform magnitude of beta.
+        bonus_form: ``sqrt`` or ``untried`` (``features.bonus_rewards``).
     """
 
     priors: tuple[str, ...] = ("paper", "wide")
@@ -46,6 +47,11 @@ class PriorConfig:
     max_successors: int = 16
     bonus_weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
     bonus_range: tuple[float, float] = (0.003, 1.0)
+    bonus_form: str = "sqrt"
+
+    def __post_init__(self) -> None:
+        if self.bonus_form not in ("sqrt", "untried"):
+            raise ValueError(f"bonus_form must be 'sqrt' or 'untried', got {self.bonus_form!r}")
 
     def mdp_priors(self) -> list[MDPPrior]:
         return [PRIORS[name] for name in self.priors]
@@ -90,7 +96,7 @@ def sample_example(rng: np.random.Generator, config: PriorConfig
     bonus = sample_bonus(rng, config)
     if bonus != 0.0:
         h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
-        reward_bonus = bonus_rewards(stat, bonus, h_eff)
+        reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form)
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
         q_star = optimal_q(mdp, reward_bonus)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,

@@ -83,7 +83,7 @@ def load_config(path: str | os.PathLike) -> TrainConfig:
         context = ContextConfig(**_tuples(prior_data.pop("context", {})))
         prior = PriorConfig(**_tuples(prior_data), context=context)
         return TrainConfig(model=model, prior=prior, **data)
-    except (OSError, tomllib.TOMLDecodeError, TypeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid training config: {exc}") from None
 
 
