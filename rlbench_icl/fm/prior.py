@@ -1,11 +1,11 @@
 """Training batches: synthetic MDPs, contexts, and Boltzmann targets over Q*.
 
-Each example also draws a confidence bonus beta (none, optimistic or pessimistic): the target
-is then the Boltzmann policy of the true MDP's optimal Q with the count-based reward bonus
-``features.bonus_rewards(stat, beta, h_eff)`` added, and beta is one of the network's inputs. So one
-network learns the posterior policy (beta = 0), directed exploration towards rarely tried
-pairs (beta > 0: what Boltzmann sampling of the posterior policy cannot give), and
-pessimism about them (beta < 0, for offline data), and the user picks beta at inference.
+For a network with a bonus input, each example also draws a confidence bonus beta (none,
+optimistic or pessimistic): the target is then the Boltzmann policy of the true MDP's optimal
+Q with the count-based reward bonus ``features.bonus_rewards`` added, and beta is one of the
+network's inputs. So one network learns the posterior policy (beta = 0), directed exploration
+towards rarely tried pairs (beta > 0: what Boltzmann sampling of the posterior policy cannot
+give), and pessimism about them (beta < 0, for offline data); beta is chosen at inference.
 
 ``sample_batch(rng, config, batch_size) -> Batch``. The trainer never branches on which prior
 an MDP came from: priors compose by weight (``rlbench_icl.synthetic``).

@@ -120,7 +120,7 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     start = _resume(out / "checkpoint.pt", model, optimiser)
-    validation = _validation_set(config, seed)
+    validation = validation_examples(config, seed, config.validation_mdps)
     metrics: dict = {}
     end = config.steps if stop_after is None else min(config.steps, start + stop_after)
     bar = tqdm(range(start, end), initial=start, total=config.steps, desc="train-fm",
@@ -216,10 +216,6 @@ def _set_lr(optimiser, config: TrainConfig, step: int) -> None:
         factor = config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
     for group in optimiser.param_groups:
         group["lr"] = config.lr * factor
-
-
-def _validation_set(config: TrainConfig, seed: int) -> list:
-    return validation_examples(config, seed, config.validation_mdps)
 
 
 def validation_examples(config: TrainConfig, seed: int, count: int) -> list:
