@@ -10,11 +10,12 @@ setting that wins short runs can lose long ones); offline settings by the offlin
 task is used.
 
 Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus]
+       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax]
 
 ``--checkpoint``: another exported network (default: the shipped one). ``--sweep``: the
-shipped network's settings (``inference``), or the confidence bonus (``bonus``), whose
-nonzero values are tried only on a network with a bonus input (``bonus_input``).
+shipped network's settings (``inference``), or the confidence bonus of a network trained with
+the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried only on a
+network with a bonus input (``bonus_input``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ SWEEPS = {
         + [("offline", "bonus", None, None, None, b)
            for b in (0.0, -0.01, -0.03, -0.1, -0.3, -1.0)]
         + [("offline", "virtual", None, None, (3, -1), 0.0)]),
+    # A network with an R-max bonus input (benchmarks/fm_rmax.toml): beta in [0.03, 1].
+    "rmax": (
+        [("online", "bonus", 0.2, None, None, b) for b in (0.0, 0.1, 0.3, 1.0)]
+        + [("offline", "bonus", None, None, None, b) for b in (0.0, -0.1, -0.3, -1.0)]),
 }
 
 
