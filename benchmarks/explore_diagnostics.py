@@ -22,10 +22,11 @@ from tabulate import tabulate
 
 from rlbench_icl import OnlineSettings, Submission
 from rlbench_icl.protocols import run_online
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
+from rlbench_icl.submissions import SUBMISSIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import module, tuning_tasks  # noqa: E402
+from tune_fm import fm_module  # noqa: E402
 
 MDPS = 24
 
@@ -55,15 +56,13 @@ class Recorder:
 def factory(agent: str, checkpoint: Path | None):
     if agent == "ucbvi":
         return module("ucbvi").UCBVI
-    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
     if agent == "gnn-fm":
-        return fm.FoundationModelAgent
-    fm.CHECKPOINT = checkpoint
-    return functools.partial(fm.FoundationModelAgent, bonus=float(agent.split("=")[1]))
+        return fm_module(SUBMISSIONS_DIR / "gnn_fm_checkpoint").FoundationModelAgent
+    return functools.partial(fm_module(checkpoint).FoundationModelAgent,
+                             bonus=float(agent.split("=")[1]))
 
 
-def diagnose(agent: str, checkpoint: Path | None, index: int, episodes: int) -> list[float]:
-    task = tuning_tasks(MDPS, "explore")[index]
+def diagnose(agent: str, checkpoint: Path | None, task, episodes: int) -> list[float]:
     make, log = factory(agent, checkpoint), []
     sub = Submission(name="diagnosed", version="0",
                      make_online_agent=lambda info, rng: Recorder(make(info, rng), log))
@@ -88,9 +87,10 @@ def main() -> None:
     if args.checkpoint is not None:
         agents += [f"bonus={b:g}" for b in args.bonus]
     checkpoint = None if args.checkpoint is None else args.checkpoint.resolve()
+    tasks = tuning_tasks(MDPS, "explore")
     values = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(diagnose)(a, checkpoint, i, args.episodes)
-        for a in agents for i in range(MDPS))
+        joblib.delayed(diagnose)(a, checkpoint, task, args.episodes)
+        for a in agents for task in tasks)
     rows = [[a] + [f"{v:.3f}" for v in np.mean(values[k * MDPS:(k + 1) * MDPS], axis=0)]
             for k, a in enumerate(agents)]
     print(f"explore suite, {MDPS} MDPs, 1 seed, {args.episodes} episodes"

@@ -14,12 +14,16 @@ bonus input, e.g. by benchmarks/fm_bonus.toml; the shipped one has none and igno
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic, TaskInfo
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
+from rlbench_icl.submissions import SUBMISSIONS_DIR
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tune_fm import fm_module  # noqa: E402
 
 BONUSES = (0.0, 0.1, 0.3, 1.0, 2.0)
 
@@ -38,8 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
     args = parser.parse_args()
-    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
-    fm.CHECKPOINT = args.checkpoint.resolve()
+    fm = fm_module(args.checkpoint.resolve())
     info = TaskInfo(num_states=6, num_actions=2, horizon=20, discount=1.0,
                     objective="finite", reward_range=(0.0, 0.1), reward_noise="deterministic",
                     num_episodes=100)

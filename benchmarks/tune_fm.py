@@ -61,10 +61,16 @@ SWEEPS = {
 }
 
 
-def score(protocol, temperature, rounds, virtual, bonus, task, seed, episodes,
-          checkpoint) -> float:
+def fm_module(checkpoint: Path):
+    """The gnn_fm submission module, pointed at the network in ``checkpoint``."""
     fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
     fm.CHECKPOINT = checkpoint  # read by load_network() in this (worker) process
+    return fm
+
+
+def score(protocol, temperature, rounds, virtual, bonus, task, seed, episodes,
+          checkpoint) -> float:
+    fm = fm_module(checkpoint)
     if protocol == "offline":
         solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual,
                                    bonus=bonus)
