@@ -10,12 +10,13 @@ setting that wins short runs can lose long ones); offline settings by the offlin
 task is used.
 
 Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax]
+       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax|values]
 
 ``--checkpoint``: another exported network (default: the shipped one). ``--sweep``: the
 shipped network's settings (``inference``), or the confidence bonus of a network trained with
 the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried only on a
-network with a bonus input (``bonus_input``).
+network with a bonus input (``bonus_input``); ``values``: temperature and pessimism of a
+network that reads exact plans' advantages (``value_features``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ SWEEPS = {
     "rmax": (
         [("online", "bonus", 0.2, None, None, b) for b in (0.0, 0.1, 0.3, 1.0)]
         + [("offline", "bonus", None, None, None, b) for b in (0.0, -0.1, -0.3, -1.0)]),
+    # A network reading exact plans' advantages (benchmarks/fm_values.toml).
+    "values": (
+        [("online", "temperature", t, None, None, 0.0) for t in (0.05, 0.1, 0.2, 0.5)]
+        + [("offline", "pessimism", None, None, v, 0.0) for v in (None, (1, -1), (3, -1))]),
 }
 
 

@@ -81,10 +81,11 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
 
     if virtual is not None:
         stat = with_virtual_outcome(stat, *virtual)
-    contexts = [featurize(stat, info.horizon, info.discount, info.objective, bonus=b)
-                for b in bonuses]
+    network = load_network()
+    contexts = [featurize(stat, info.horizon, info.discount, info.objective, bonus=b,
+                          value_features=network.config.value_features) for b in bonuses]
     with torch.no_grad():
-        logits, _ = load_network()(collate(contexts), num_rounds=rounds)
+        logits, _ = network(collate(contexts), num_rounds=rounds)
     return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]
 
 

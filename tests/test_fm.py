@@ -8,7 +8,7 @@ import torch
 
 from rlbench_icl import ExperienceStatistic
 from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
-from rlbench_icl.fm.features import collate, featurize
+from rlbench_icl.fm.features import collate, featurize, planned_advantages
 from rlbench_icl.fm.model import ModelConfig
 from rlbench_icl.fm.prior import PriorConfig, optimal_q, sample_batch, sample_example
 from rlbench_icl.fm.train import TrainConfig, build_model, load_model, train
@@ -16,6 +16,7 @@ from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
 
 torch.set_num_threads(1)
 SMALL = ModelConfig(width=16, num_heads=2, num_rounds=3)
+SMALL_VALUES = dataclasses.replace(SMALL, value_features=True)
 
 
 def random_stat(rng, S, A, visits=30):
@@ -50,10 +51,12 @@ def test_contexts_count_real_transitions():
         assert not stat.visits[mdp.terminal].any(), "no action is taken in a terminal state"
 
 
-def test_mixed_sizes_in_a_batch_do_not_change_outputs():
+@pytest.mark.parametrize("config", [SMALL, SMALL_VALUES], ids=["plain", "values"])
+def test_mixed_sizes_in_a_batch_do_not_change_outputs(config):
     rng = np.random.default_rng(1)
-    model = build_model(SMALL, seed=0).eval()
-    contexts = [featurize(random_stat(rng, S, A), 20, 1.0) for S, A in [(3, 2), (7, 4), (5, 3)]]
+    model = build_model(config, seed=0).eval()
+    contexts = [featurize(random_stat(rng, S, A), 20, 1.0, value_features=config.value_features)
+                for S, A in [(3, 2), (7, 4), (5, 3)]]
     with torch.no_grad():
         together, _ = model(collate(contexts))
         for i, c in enumerate(contexts):
@@ -63,7 +66,8 @@ def test_mixed_sizes_in_a_batch_do_not_change_outputs():
             assert torch.isinf(together[i, :, A:]).all()
 
 
-def test_relabelling_states_and_actions_permutes_the_output():
+@pytest.mark.parametrize("config", [SMALL, SMALL_VALUES], ids=["plain", "values"])
+def test_relabelling_states_and_actions_permutes_the_output(config):
     rng = np.random.default_rng(2)
     S, A = 6, 3
     stat = random_stat(rng, S, A, visits=60)
@@ -73,10 +77,12 @@ def test_relabelling_states_and_actions_permutes_the_output():
     permuted.reward_sums = stat.reward_sums[ps][:, pa]
     permuted.terminal_seen = stat.terminal_seen[ps]
     permuted.max_abs_reward = stat.max_abs_reward
-    model = build_model(SMALL, seed=1).eval()
+    model = build_model(config, seed=1).eval()
+    values = config.value_features
     with torch.no_grad():
-        out, _ = model(collate([featurize(stat, 10, 0.9, "discounted")]))
-        out_p, _ = model(collate([featurize(permuted, 10, 0.9, "discounted")]))
+        out, _ = model(collate([featurize(stat, 10, 0.9, "discounted", value_features=values)]))
+        out_p, _ = model(collate([featurize(permuted, 10, 0.9, "discounted",
+                                            value_features=values)]))
     torch.testing.assert_close(out_p[0], out[0][ps][:, pa], atol=1e-5, rtol=1e-5)
 
 
@@ -245,3 +251,61 @@ def test_an_unknown_bonus_form_is_refused_when_the_config_is_read(tmp_path):
     path.write_text('[prior]\nbonus_form = "cubic"\n')
     with pytest.raises(ConfigError, match="bonus_form must be"):
         load_config(path)
+
+
+def two_state_stat():
+    """State 0: action 0 stays and pays 0.05 (tried 5 times). State 1: action 0 stays and
+    costs 0.1 (once). Action 1 untried in both."""
+    stat = ExperienceStatistic(2, 2)
+    for _ in range(5):
+        stat.update(0, 0, 0.05, 0, False)
+    stat.update(1, 0, -0.1, 1, False)
+    return stat
+
+
+def test_planned_advantages_are_the_r_max_and_pessimistic_plans():
+    # scale 0.1, H = 10: an untried pair is worth +-0.1 per remaining step.
+    adv = planned_advantages(two_state_stat(), 10, 1.0)
+    optimistic, pessimistic = adv[..., 0], adv[..., 1]
+    # Optimistic: Q(0, 1) = 1.0, Q(0, 0) = 0.05 + 0.9; Q(1, 1) = 1.0, Q(1, 0) = -0.1 + 0.9.
+    np.testing.assert_allclose(optimistic, [[-0.05, 0.0], [-0.2, 0.0]], atol=1e-12)
+    # Pessimistic: Q(0, 0) = 0.5, Q(0, 1) = -1.0; in state 1 both are worth -1.0.
+    np.testing.assert_allclose(pessimistic, [[0.0, -1.5], [0.0, 0.0]], atol=1e-12)
+    # Discounted: the untried pair is worth 0.1 / (1 - 0.9) = 1, staying 0.05 / 0.1 = 0.5.
+    adv = planned_advantages(two_state_stat(), 10, 0.9, "discounted")
+    np.testing.assert_allclose(adv[0, :, 0], [-0.05, 0.0], atol=1e-9)
+
+
+def test_planned_advantages_leave_terminal_states_alone_and_follow_observed_moves():
+    stat = ExperienceStatistic(3, 2)
+    for _ in range(4):  # 0 -a0-> 1 (terminal, pays 1); 0 -a1-> 2 (pays 0.2), 2 -a0-> 2
+        stat.update(0, 0, 1.0, 1, True)
+        stat.update(0, 1, 0.2, 2, False)
+        stat.update(2, 0, 0.0, 2, False)
+    adv = planned_advantages(stat, 5, 1.0)
+    assert np.all(adv[1] == 0.0), "a terminal state has no preference"
+    # Pessimistic: the goal (1.0 once) beats 0.2 then nothing; optimistic: 0.2 then the
+    # untried (2, 1) paying 1.0 for 3 steps beats it.
+    assert adv[0, 0, 1] == 0.0 and adv[0, 1, 1] < 0
+    assert adv[0, 1, 0] == 0.0 and adv[0, 0, 0] < 0
+
+
+def test_networks_refuse_contexts_of_the_other_kind():
+    stat = random_stat(np.random.default_rng(5), 4, 2)
+    plain, values = featurize(stat, 10, 1.0), featurize(stat, 10, 1.0, value_features=True)
+    assert values.pair_features.shape[-1] == plain.pair_features.shape[-1] + 2
+    with pytest.raises(ValueError, match="value_features=True"):
+        build_model(SMALL_VALUES, seed=0)(collate([plain]))
+    with pytest.raises(ValueError, match="with and without value features"):
+        collate([plain, values])
+
+
+def test_value_features_draw_nothing_and_train(tmp_path):
+    plain = sample_example(np.random.default_rng(6), PriorConfig())
+    values = sample_example(np.random.default_rng(6), PriorConfig(), value_features=True)
+    assert plain[0].digest == values[0].digest and np.array_equal(plain[2], values[2])
+    np.testing.assert_array_equal(values[1].pair_features[..., :3], plain[1].pair_features)
+    config = TrainConfig(model=SMALL_VALUES, steps=2, batch_size=4, micro_batch=2,
+                         warmup_steps=1, validation_mdps=4, validate_every=2)
+    assert train(config, seed=0, out_dir=tmp_path, progress=False)["step"] == 2
+    assert load_model(tmp_path)[0].config.value_features

@@ -8,6 +8,12 @@ horizon, the amount of data, and the confidence bonus beta the policy is asked t
 (``bonus_rewards``: beta > 0 optimism, beta < 0 pessimism, 0 the plain posterior policy;
 read as sign(beta) sqrt|beta|). The reward scale is the largest |reward| observed in the
 context (1 before any), at training and at use alike.
+
+Optionally (``value_features``, for networks built with ``ModelConfig.value_features``) each
+pair also gets the advantages of two exact plans on the empirical model (``planned_advantages``):
+an optimistic one, where an untried pair pays the reward scale every remaining step (R-max),
+and a pessimistic one, where it costs it. The network then starts from what exact planning
+knows instead of having to learn value iteration over long horizons in its rounds.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import dynprog
 from ..statistics import ExperienceStatistic
 
 NUM_PAIR_FEATURES = 3
+NUM_VALUE_FEATURES = 2
 NUM_STATE_FEATURES = 2
 NUM_GLOBAL_FEATURES = 3
 
 
 @dataclass
 class Context:
-    """One MDP's network input (numpy). Shapes: pair_features (S, A, 3), state_features
+    """One MDP's network input (numpy). Shapes: pair_features (S, A, 3 or 5), state_features
     (S, 2), global_features (3,), successors (S, A, M) int64, successor_log_probs (S, A, M)
     with -inf on padding."""
 
@@ -89,9 +97,46 @@ def objective_horizon(horizon: int, discount: float, objective: str) -> float:
     return effective_horizon(horizon, discount)
 
 
+def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
+                       objective: str = "finite") -> np.ndarray:
+    """(S, A, 2): ``(Q(s, a) - max_a' Q(s, a')) / (scale * h_eff)`` of the optimal plan on
+    the empirical model under the task's objective, where an untried pair pays ``+scale``
+    (optimistic plan, column 0: R-max) or ``-scale`` (pessimistic plan, column 1) and leads to
+    an absorbing state that pays the same every step. States seen as terminal are absorbing
+    with reward 0. For finite horizons, Q of the first step (the plans are non-stationary;
+    the network is not)."""
+    counts = stat.transition_counts
+    S, A, _ = counts.shape
+    n = counts.sum(axis=2)
+    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    limbo = S  # the extra absorbing state untried pairs lead to
+    P = np.zeros((S + 1, A, S + 1))
+    P[:S, :, :S] = counts / np.maximum(n, 1.0)[..., None]
+    P[:S, :, limbo] = n == 0
+    terminal = np.nonzero(stat.terminal_seen)[0]
+    P[terminal] = 0.0
+    P[terminal, :, terminal] = 1.0
+    P[limbo, :, limbo] = 1.0
+    mean_reward = stat.reward_sums / np.maximum(n, 1.0)
+    untried = (n == 0) & ~stat.terminal_seen[:, None]
+    flat = dynprog.flat_transitions(P)
+    h_eff = objective_horizon(horizon, discount, objective)
+    columns = []
+    for limit in (scale, -scale):
+        R = np.full((S + 1, A), limit)  # the limbo state and untried pairs pay the limit
+        R[:S] = np.where(untried, limit, mean_reward)
+        R[terminal] = 0.0
+        if objective == "discounted":
+            Q = dynprog.discounted_optimal_values(flat, R, discount)[0]
+        else:
+            Q = dynprog.backward_induction(flat, R, horizon, discount)[0][0]
+        columns.append((Q[:S] - Q[:S].max(axis=1, keepdims=True)) / (scale * h_eff))
+    return np.stack(columns, axis=-1)
+
+
 def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
               objective: str = "finite", max_successors: int | None = None,
-              bonus: float = 0.0) -> Context:
+              bonus: float = 0.0, value_features: bool = False) -> Context:
     """The network input for a statistic (see the module docstring)."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
@@ -100,6 +145,9 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     mean_reward = stat.reward_sums / np.maximum(n, 1.0) / scale
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
+    if value_features:
+        pair = np.concatenate([pair, planned_advantages(stat, horizon, discount, objective)],
+                              axis=-1)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
     h_eff = objective_horizon(horizon, discount, objective)
     glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0,
@@ -132,7 +180,10 @@ def collate(contexts: list[Context], targets: list[np.ndarray] | None = None,
     S = max(c.pair_features.shape[0] for c in contexts)
     A = max(c.pair_features.shape[1] for c in contexts)
     M = max(c.successors.shape[2] for c in contexts)
-    pair = np.zeros((B, S, A, NUM_PAIR_FEATURES), np.float32)
+    widths = {c.pair_features.shape[-1] for c in contexts}
+    if len(widths) != 1:
+        raise ValueError(f"contexts with and without value features in one batch: {widths}")
+    pair = np.zeros((B, S, A, widths.pop()), np.float32)
     state = np.zeros((B, S, NUM_STATE_FEATURES), np.float32)
     succ = np.zeros((B, S, A, M), np.int64)
     logp = np.full((B, S, A, M), -np.inf, np.float32)

@@ -21,7 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import NUM_GLOBAL_FEATURES, NUM_PAIR_FEATURES, NUM_STATE_FEATURES, Batch
+from .features import (
+    NUM_GLOBAL_FEATURES,
+    NUM_PAIR_FEATURES,
+    NUM_STATE_FEATURES,
+    NUM_VALUE_FEATURES,
+    Batch,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class ModelConfig:
         dropout: dropout inside the MLPs.
         bonus_input: read the confidence bonus (the third global feature); networks trained
             without a bonus ignore it.
+        value_features: read the advantages of two exact plans on the empirical model as
+            pair inputs (``features.planned_advantages``); contexts must be featurized with
+            ``value_features`` to match.
     """
 
     width: int = 64
@@ -44,6 +53,7 @@ class ModelConfig:
     mlp_ratio: int = 1
     dropout: float = 0.0
     bonus_input: bool = False
+    value_features: bool = False
 
 
 class MLP(nn.Sequential):
@@ -97,7 +107,8 @@ class PolicyNetwork(nn.Module):
             raise ValueError(f"width {d} is not divisible by num_heads {config.num_heads}")
         self.config = config
         self.num_global = NUM_GLOBAL_FEATURES - (0 if config.bonus_input else 1)
-        self.pair_encoder = MLP(NUM_PAIR_FEATURES + self.num_global, d, d)
+        self.num_pair = NUM_PAIR_FEATURES + (NUM_VALUE_FEATURES if config.value_features else 0)
+        self.pair_encoder = MLP(self.num_pair + self.num_global, d, d)
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
         self.head = MLP(3 * d, d, 1, config.dropout)
@@ -108,7 +119,11 @@ class PolicyNetwork(nn.Module):
         The loss (with ``batch.targets``) is the cross-entropy to the target policy over
         valid actions, averaged over the states ``batch.loss_mask`` selects.
         """
-        B, S, A = batch.pair_features.shape[:3]
+        B, S, A, width = batch.pair_features.shape
+        if width != self.num_pair:
+            raise ValueError(f"pair features of width {width}, but this network reads "
+                             f"{self.num_pair} (featurize with value_features="
+                             f"{self.config.value_features})")
         glob = batch.global_features[:, None, None, :self.num_global].expand(B, S, A, -1)
         e_sa = self.pair_encoder(torch.cat([batch.pair_features, glob], dim=-1))  # (B,S,A,d)
         h_s = _mean_over_actions(e_sa, batch.action_mask) + self.state_encoder(

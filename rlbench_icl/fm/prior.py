@@ -87,9 +87,11 @@ def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float) -> np
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def sample_example(rng: np.random.Generator, config: PriorConfig
+def sample_example(rng: np.random.Generator, config: PriorConfig,
+                   value_features: bool = False
                    ) -> tuple[TabularMDP, Context, np.ndarray, np.ndarray]:
-    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP."""
+    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP;
+    ``value_features`` as in ``features.featurize`` (they draw no random numbers)."""
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
     q_star = optimal_q(mdp)
     stat = sample_context(rng, mdp, q_star, config.context)
@@ -100,11 +102,12 @@ def sample_example(rng: np.random.Generator, config: PriorConfig
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
         q_star = optimal_q(mdp, reward_bonus)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus)
+                        bonus, value_features)
     return mdp, context, target_policy(q_star, mdp, config.temperature), ~mdp.terminal
 
 
-def sample_batch(rng: np.random.Generator, config: PriorConfig, batch_size: int) -> Batch:
-    examples = [sample_example(rng, config) for _ in range(batch_size)]
+def sample_batch(rng: np.random.Generator, config: PriorConfig, batch_size: int,
+                 value_features: bool = False) -> Batch:
+    examples = [sample_example(rng, config, value_features) for _ in range(batch_size)]
     return collate([e[1] for e in examples], [e[2] for e in examples],
                    [e[3] for e in examples])
