@@ -10,13 +10,14 @@ setting that wins short runs can lose long ones); offline settings by the offlin
 task is used.
 
 Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax|values]
+       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax|values|trap]
 
 ``--checkpoint``: another exported network (default: the shipped one). ``--sweep``: the
 shipped network's settings (``inference``), or the confidence bonus of a network trained with
 the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried only on a
 network with a bonus input (``bonus_input``); ``values``: temperature and pessimism of a
-network that reads exact plans' advantages (``value_features``).
+network that reads exact plans' advantages (``value_features``); ``trap``: the virtual trap
+offline on a bonus network.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ SWEEPS = {
     "values": (
         [("online", "temperature", t, None, None, 0.0) for t in (0.05, 0.1, 0.2, 0.5)]
         + [("offline", "pessimism", None, None, v, 0.0) for v in (None, (1, -1), (3, -1))]),
+    # The virtual trap on a bonus network (benchmarks/fm_values_rmax.toml), with and
+    # without its learned pessimism.
+    "trap": [("offline", "trap, bonus", None, None, v, b)
+             for v in ((1, -1), (3, -1)) for b in (0.0, -0.1)],
 }
 
 

@@ -6,20 +6,21 @@ Thing", arXiv 2606.18812. Pretrained only on synthetic MDPs (rlbench_icl.synthet
 prior and a wider one); never on a benchmark task. Model, prior, trainer: rlbench_icl/fm/;
 the shipped checkpoint, its config, training log and model card: gnn_fm_checkpoint/.
 
-Online: after every episode the statistic of all experience so far (visit counts, mean
-rewards, empirical successors) is fed to the network; the agent acts by sampling
-softmax(logits / TEMPERATURE) with TEMPERATURE = 0.2 and offers the greedy policy as its
-exploitation policy. Offline: the dataset's statistic, with a pessimistic virtual outcome
-(PESSIMISM: 3 pseudo-transitions per pair to a trap costing the largest reward seen), gives
-the greedy policy. Both settings were chosen on synthetic tuning MDPs only, never on a
-benchmark task (benchmarks/tune_fm.py, results in benchmarks/tune_fm.md); the same sweep
-found that an optimistic virtual outcome does not make the network explore (OPTIMISM stays
-off). The network's weights never change at use; the version names the checkpoint's hash.
+The shipped network (v3) reads two extra inputs: per pair, the advantages of two exact plans
+on the empirical model (an R-max one, where untried pairs pay the largest reward seen, and a
+pessimistic one; rlbench_icl/fm/features.py: planned_advantages), and per MDP an R-max
+bonus beta: it was trained to output the optimal policy of the true MDP in which every pair
+the context has not tried pays beta * H * max|r| once (beta > 0 optimism, < 0 pessimism).
 
-A network trained with a confidence-bonus input (ModelConfig.bonus_input; beta > 0 asks for
-optimism, beta < 0 for pessimism, rlbench_icl/fm/prior.py) can be tried through ONLINE_BONUS
-and OFFLINE_BONUS; the shipped network has no such input, and one trained with it scored
-below this one on the synthetic tuning suites (benchmarks/tune_fm.md), so both stay 0.
+Online: after every episode the statistic of all experience so far (visit counts, mean
+rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 0.3; the
+agent acts by sampling softmax(logits / TEMPERATURE) with TEMPERATURE = 0.2, and offers the
+greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's statistic, with
+a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a trap costing the
+largest reward seen; rlbench_icl/fm/virtual.py) and beta = 0, gives the greedy policy. All
+settings were chosen on synthetic tuning MDPs only, never on a benchmark task
+(benchmarks/tune_fm.py, results in benchmarks/tune_fm.md). The network's weights never change
+at use; the version names the checkpoint's hash.
 """
 
 import hashlib
@@ -33,13 +34,13 @@ from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
 CHECKPOINT = Path(__file__).with_name("gnn_fm_checkpoint")
 # Chosen on synthetic tuning MDPs, never on benchmark tasks (benchmarks/tune_fm.py, .md).
 TEMPERATURE = 0.2
-ONLINE_BONUS = 0.0  # the confidence-bonus input, for networks that have one (not this one)
+ONLINE_BONUS = 0.3  # the network's R-max bonus input beta: optimism online
 OFFLINE_BONUS = 0.0
 ROUNDS = None  # None: as many propagation rounds as in training
 # Virtual outcome (pseudo-count, reward multiple) added to every pair: optimism online,
 # pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
 OPTIMISM: tuple[float, float] | None = None
-PESSIMISM: tuple[float, float] | None = (3.0, -1.0)
+PESSIMISM: tuple[float, float] | None = (1.0, -1.0)
 
 
 def load_network():
@@ -144,7 +145,7 @@ def checkpoint_version(release: str) -> str:
 
 SUBMISSION = Submission(
     name="gnn-fm",
-    version=checkpoint_version("2"),
+    version=checkpoint_version("3"),
     make_online_agent=FoundationModelAgent,
     solve_offline=solve_offline,
     authors="rlbench-icl developers (after Zighem & Vie 2026)",
