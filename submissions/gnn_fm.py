@@ -77,14 +77,15 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
     """``policy_logits`` for several bonuses in one forward pass (one batch)."""
     import torch
 
-    from rlbench_icl.fm.features import collate, featurize
+    from rlbench_icl.fm.features import collate, featurize, with_bonus
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     if virtual is not None:
         stat = with_virtual_outcome(stat, *virtual)
     network = load_network()
-    contexts = [featurize(stat, info.horizon, info.discount, info.objective, bonus=b,
-                          value_features=network.config.value_features) for b in bonuses]
+    context = featurize(stat, info.horizon, info.discount, info.objective,
+                        value_features=network.config.value_features)
+    contexts = [with_bonus(context, b) for b in bonuses]  # featurized and planned once
     with torch.no_grad():
         logits, _ = network(collate(contexts), num_rounds=rounds)
     return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]

@@ -309,3 +309,16 @@ def test_value_features_draw_nothing_and_train(tmp_path):
                          warmup_steps=1, validation_mdps=4, validate_every=2)
     assert train(config, seed=0, out_dir=tmp_path, progress=False)["step"] == 2
     assert load_model(tmp_path)[0].config.value_features
+
+
+def test_with_bonus_equals_featurizing_with_that_bonus():
+    from rlbench_icl.fm.features import with_bonus
+
+    stat = random_stat(np.random.default_rng(7), 5, 3)
+    base = featurize(stat, 20, 1.0, value_features=True)
+    for bonus in (0.3, -0.1):
+        direct = featurize(stat, 20, 1.0, bonus=bonus, value_features=True)
+        swapped = with_bonus(base, bonus)
+        for field in dataclasses.fields(direct):
+            assert np.array_equal(getattr(direct, field.name), getattr(swapped, field.name))
+    assert base.global_features[2] == 0.0, "the base context is left alone"

@@ -18,6 +18,7 @@ knows instead of having to learn value iteration over long horizons in its round
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,11 +151,21 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
                               axis=-1)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
     h_eff = objective_horizon(horizon, discount, objective)
-    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0,
-                     np.sign(bonus) * np.sqrt(abs(bonus))])
+    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0, _bonus_feature(bonus)])
     successors, log_probs = _successor_lists(counts, n, max_successors)
     return Context(pair.astype(np.float32), state.astype(np.float32), glob.astype(np.float32),
                    successors, log_probs.astype(np.float32), scale)
+
+
+def with_bonus(context: Context, bonus: float) -> Context:
+    """The same context asking for another bonus (no re-featurizing, no re-planning)."""
+    glob = context.global_features.copy()
+    glob[2] = _bonus_feature(bonus)
+    return dataclasses.replace(context, global_features=glob)
+
+
+def _bonus_feature(bonus: float) -> float:
+    return float(np.sign(bonus) * np.sqrt(abs(bonus)))
 
 
 def _successor_lists(counts: np.ndarray, n: np.ndarray, cap: int | None):
