@@ -62,6 +62,11 @@ class Batch:
     loss_mask: torch.Tensor | None = None
 
 
+def reward_scale(stat: ExperienceStatistic) -> float:
+    """The largest |reward| observed (1 before any): the unit rewards are read in."""
+    return stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+
+
 def effective_horizon(horizon: int, discount: float) -> float:
     return float(horizon) if discount >= 1.0 else min(float(horizon), 1.0 / (1.0 - discount))
 
@@ -80,7 +85,7 @@ def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
     ``bonus`` > 0 is optimism, < 0 pessimism. The network is trained to output the optimal
     policy of the true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
     n = stat.transition_counts.sum(axis=2)
-    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    scale = reward_scale(stat)
     if form == "sqrt":
         b = bonus * h_eff * scale / np.sqrt(1.0 + n)
     elif form == "untried":
@@ -109,7 +114,7 @@ def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
-    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    scale = reward_scale(stat)
     limbo = S  # the extra absorbing state untried pairs lead to
     P = np.zeros((S + 1, A, S + 1))
     P[:S, :, :S] = counts / np.maximum(n, 1.0)[..., None]
@@ -142,7 +147,7 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
-    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    scale = reward_scale(stat)
     mean_reward = stat.reward_sums / np.maximum(n, 1.0) / scale
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..statistics import ExperienceStatistic
+from .features import reward_scale
 
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
@@ -27,7 +28,7 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
     S, A = stat.num_states, stat.num_actions
-    scale = stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+    scale = reward_scale(stat)
     reward = reward_multiple * scale
     out = ExperienceStatistic(S + 1, A)
     out.transition_counts[:S, :, :S] = stat.transition_counts
