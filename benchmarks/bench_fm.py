@@ -1,8 +1,11 @@
-"""Foundation-model speed, in one run:
+"""Foundation-model speed of the shipped network (submissions/gnn_fm_checkpoint), in one run:
 
-1. latency of one policy refresh (featurize the statistic + forward pass) at S = 16, 64, 500
-   with the sparse successor attention, against the same network with dense attention over
-   all S states (every pair attends to every state, as in a dense transformer layer);
+1. latency of one policy refresh at S = 16, 64, 500: featurizing the statistic (including the
+   exact plans the network reads, if it reads them), the forward pass with the sparse
+   successor attention, and, as the named alternative, the same forward pass with dense
+   attention over all S states (every pair attends to every state, as in a dense transformer
+   layer); the online agent's refresh is one featurization and one forward pass on a batch of
+   two (exploring and exploiting bonus);
 2. training throughput (synthetic MDPs per second) with the shipped training config.
 
 Usage: python benchmarks/bench_fm.py [--repeats N]
@@ -15,10 +18,14 @@ import time
 
 import numpy as np
 import torch
+from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic
-from rlbench_icl.fm.features import collate, featurize
-from rlbench_icl.fm.train import TrainConfig, _train_step, build_model
+from rlbench_icl.fm.features import collate, featurize, with_bonus
+from rlbench_icl.fm.train import _train_step, load_model
+from rlbench_icl.submissions import SUBMISSIONS_DIR
+
+HORIZON = 100
 
 SIZES = [(16, 4, 3), (64, 4, 3), (500, 6, 2)]  # (S, A, successors per pair), Taxi-like last
 
@@ -44,14 +51,28 @@ def dense(context):
     return context
 
 
-def latency(model, make_context, repeats: int) -> float:
+def best_time(function, repeats: int) -> float:
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        with torch.no_grad():
-            model(collate([make_context()]))
+        function()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def forward(model, contexts) -> None:
+    with torch.no_grad():
+        model(collate(contexts))
+
+
+def refresh_times(model, stat, plans: bool, repeats: int) -> list[float]:
+    """Seconds to featurize, forward one context, forward two, forward one densely."""
+    context = featurize(stat, HORIZON, 1.0, value_features=plans)
+    dense_context = dense(featurize(stat, HORIZON, 1.0, value_features=plans))
+    return [best_time(lambda: featurize(stat, HORIZON, 1.0, value_features=plans), repeats),
+            best_time(lambda: forward(model, [context]), repeats),
+            best_time(lambda: forward(model, [context, with_bonus(context, 0.0)]), repeats),
+            best_time(lambda: forward(model, [dense_context]), repeats)]
 
 
 def main() -> None:
@@ -59,17 +80,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = TrainConfig()
-    model = build_model(config.model, seed=0).eval()
+    model, config = load_model(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    plans = config.model.value_features
     rng = np.random.default_rng(0)
-    print(f"policy refresh latency, 1 thread, {config.model.num_rounds} rounds, width "
-          f"{config.model.width} (best of {args.repeats})")
+    print(f"policy refresh latency of the shipped network, 1 thread, {config.model.num_rounds} "
+          f"rounds, width {config.model.width}, horizon {HORIZON}, plans "
+          f"{'on' if plans else 'off'} (best of {args.repeats}; milliseconds)")
+    rows = []
     for S, A, k in SIZES:
         stat = statistic(rng, S, A, k)
-        sparse_s = latency(model, lambda st=stat: featurize(st, 100, 1.0), args.repeats)
-        dense_s = latency(model, lambda st=stat: dense(featurize(st, 100, 1.0)), args.repeats)
-        print(f"  S={S:4d} A={A}: sparse {1e3 * sparse_s:8.1f} ms   dense {1e3 * dense_s:8.1f} ms"
-              f"   ({dense_s / sparse_s:.1f}x)")
+        times = refresh_times(model, stat, plans, args.repeats)
+        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times]
+                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{times[3] / times[1]:.1f}x"])
+    print(tabulate(rows, headers=["S", "A", "featurize", "forward (sparse)",
+                                  "forward, batch of 2", "forward (dense)",
+                                  "online refresh", "dense / sparse"],
+                   tablefmt="github", disable_numparse=True))
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
     steps = 5

@@ -10,14 +10,15 @@ setting that wins short runs can lose long ones); offline settings by the offlin
 task is used.
 
 Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep inference|bonus|rmax|values|trap]
+       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep NAME]
 
-``--checkpoint``: another exported network (default: the shipped one). ``--sweep``: the
-shipped network's settings (``inference``), or the confidence bonus of a network trained with
-the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried only on a
-network with a bonus input (``bonus_input``); ``values``: temperature and pessimism of a
-network that reads exact plans' advantages (``value_features``); ``trap``: the virtual trap
-offline on a bonus network.
+``--checkpoint``: another exported network (default: the shipped one). ``--sweep`` (one of
+SWEEPS): the shipped network's settings (``inference``), or the confidence bonus of a network
+trained with the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried
+only on a network with a bonus input (``bonus_input``); ``values``: temperature and pessimism
+of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
+trap offline on a bonus network; ``heaven``: the virtual heaven online on such a network;
+``vsqrt``: temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus.
 """
 
 from __future__ import annotations
@@ -68,6 +69,17 @@ SWEEPS = {
     # without its learned pessimism.
     "trap": [("offline", "trap, bonus", None, None, v, b)
              for v in ((1, -1), (3, -1)) for b in (0.0, -0.1)],
+    # A network reading plans with a count-based (sqrt) bonus input
+    # (benchmarks/fm_values_sqrt.toml): temperature and optimism online, pessimism offline.
+    "vsqrt": (
+        [("online", "temperature, bonus", t, None, None, b)
+         for t in (0.1, 0.2) for b in (0.0, 0.03, 0.1, 0.3, 1.0)]
+        + [("offline", "trap, bonus", None, None, v, b)
+           for v in (None, (1, -1)) for b in (0.0, -0.03, -0.1, -0.3)]),
+    # The virtual heaven online on a network reading plans (the shipped v3): the R-max
+    # plan input becomes a count-based optimistic plan (k / (n + k) fades).
+    "heaven": [("online", "heaven, bonus", 0.2, None, v, b)
+               for v in (None, (0.3, 1), (1, 1), (3, 1), (1, 3)) for b in (0.0, 0.3)],
 }
 
 
