@@ -18,7 +18,8 @@ trained with the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bo
 only on a network with a bonus input (``bonus_input``); ``values``: temperature and pessimism
 of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
 trap offline on a bonus network; ``heaven``: the virtual heaven online on such a network;
-``vsqrt``: temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus.
+``vsqrt``: temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus;
+``lasting``: lasting virtual outcomes (``virtual.py``) on the shipped network.
 """
 
 from __future__ import annotations
@@ -75,7 +76,14 @@ SWEEPS = {
         [("online", "temperature, bonus", t, None, None, b)
          for t in (0.1, 0.2) for b in (0.0, 0.03, 0.1, 0.3, 1.0)]
         + [("offline", "trap, bonus", None, None, v, b)
-           for v in (None, (1, -1)) for b in (0.0, -0.03, -0.1, -0.3)]),
+           for v in (None, (1, -1), (1, -0.3, True)) for b in (0.0, -0.1, -0.3)]),
+    # Lasting virtual outcomes (paying every step, not once) on the shipped v3, against
+    # its once-paying trap offline and no heaven online.
+    "lasting": (
+        [("offline", "trap", None, None, v, 0.0)
+         for v in ((1, -1), (0.3, -1, True), (1, -1, True), (3, -1, True), (1, -0.3, True))]
+        + [("online", "heaven, bonus", 0.2, None, v, b)
+           for v, b in (((0.3, 1, True), 0.3), ((1, 1, True), 0.3), ((1, 1, True), 0.0))]),
     # The virtual heaven online on a network reading plans (the shipped v3): the R-max
     # plan input becomes a count-based optimistic plan (k / (n + k) fades).
     "heaven": [("online", "heaven, bonus", 0.2, None, v, b)

@@ -37,10 +37,10 @@ TEMPERATURE = 0.2
 ONLINE_BONUS = 0.3  # the network's R-max bonus input beta: optimism online
 OFFLINE_BONUS = 0.0
 ROUNDS = None  # None: as many propagation rounds as in training
-# Virtual outcome (pseudo-count, reward multiple) added to every pair: optimism online,
-# pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
-OPTIMISM: tuple[float, float] | None = None
-PESSIMISM: tuple[float, float] | None = (1.0, -1.0)
+# Virtual outcome (pseudo-count, reward multiple[, lasting]) added to every pair: optimism
+# online, pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
+OPTIMISM: tuple | None = None
+PESSIMISM: tuple | None = (1.0, -1.0)
 
 
 def load_network():
@@ -63,16 +63,17 @@ def _load_network(checkpoint: Path):
 
 
 def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,
-                  virtual: tuple[float, float] | None = None, bonus: float = 0.0
+                  virtual: tuple | None = None, bonus: float = 0.0
                   ) -> np.ndarray:
     """(S, A) logits of the network for a statistic and confidence bonus ``bonus``;
-    ``virtual`` = (pseudo-count, reward multiple) adds a virtual outcome to every pair first
+    ``virtual`` = (pseudo-count, reward multiple[, lasting]) adds a virtual outcome to every
+    pair first
     (rlbench_icl.fm.virtual)."""
     return batched_logits(info, stat, rounds, virtual, (bonus,))[0]
 
 
 def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None,
-                   virtual: tuple[float, float] | None, bonuses: tuple[float, ...]
+                   virtual: tuple | None, bonuses: tuple[float, ...]
                    ) -> list[np.ndarray]:
     """``policy_logits`` for several bonuses in one forward pass (one batch)."""
     import torch
@@ -94,7 +95,7 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
 class FoundationModelAgent:
     def __init__(self, info: TaskInfo, rng: np.random.Generator,
                  temperature: float = TEMPERATURE, rounds: int | None = ROUNDS,
-                 optimism: tuple[float, float] | None = OPTIMISM,
+                 optimism: tuple | None = OPTIMISM,
                  bonus: float = ONLINE_BONUS):
         self.info, self.rng, self.temperature, self.rounds = info, rng, temperature, rounds
         self.optimism, self.bonus = optimism, bonus
@@ -129,7 +130,7 @@ class FoundationModelAgent:
 
 def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
                   rounds: int | None = ROUNDS,
-                  pessimism: tuple[float, float] | None = PESSIMISM,
+                  pessimism: tuple | None = PESSIMISM,
                   bonus: float = OFFLINE_BONUS) -> np.ndarray:
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
     return greedy_policy(policy_logits(info, stat, rounds, pessimism, bonus))

@@ -172,6 +172,25 @@ def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
         with_virtual_outcome(stat, -1.0, 1.0)
 
 
+def test_a_lasting_trap_repels_where_a_once_paying_trap_lures():
+    """Every step costs 1 and action 1 was never tried: a trap that costs 2 once is cheaper
+    than ten more steps, a trap that costs 2 every step is not."""
+    from rlbench_icl.fm.features import planned_advantages
+    from rlbench_icl.fm.virtual import with_virtual_outcome
+
+    stat = ExperienceStatistic(2, 2)
+    for _ in range(10):
+        stat.update(0, 0, -1.0, 1, False)
+        stat.update(1, 0, -1.0, 1, False)
+    once = with_virtual_outcome(stat, 1.0, -2.0)
+    lasting = with_virtual_outcome(stat, 1.0, -2.0, lasting=True)
+    assert not lasting.terminal_seen[2] and lasting.transition_counts[2, :, 2].tolist() == [1, 1]
+    assert lasting.reward_sums[2].tolist() == [-2.0, -2.0]
+    for edited, preferred in ((once, 1), (lasting, 0)):
+        advantages = planned_advantages(edited, horizon=10, discount=1.0)[:2, :, 0]
+        assert advantages.argmax(axis=1).tolist() == [preferred, preferred]
+
+
 def test_bonus_rewards_fade_with_counts_and_skip_terminal_states():
     from rlbench_icl.fm.features import bonus_rewards
 

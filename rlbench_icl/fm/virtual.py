@@ -11,7 +11,14 @@ confidence bound, and an untried pair's value is dominated by it. The network pl
 edited statistic; only the real states' logits are used.
 
 Positive ``reward_multiple``: a heaven (optimism, online exploration). Negative: a trap
-(pessimism, offline). The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
+(pessimism, offline).
+
+By default the virtual state is terminal: it pays once. Where every step costs (a reward of
+-1 per step until a goal), a trap that costs the largest reward once is *cheaper* than going
+on, so a once-paying trap lures a plan towards the uncertain pairs it should avoid. With
+``lasting`` the virtual state is not terminal: every action stays in it and pays again each
+step (R-max's fictitious state), so the outcome is worth a whole remaining horizon of the
+reward, for better or worse. The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from .features import reward_scale
 
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
-                         reward_multiple: float) -> ExperienceStatistic:
+                         reward_multiple: float, lasting: bool = False) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
@@ -39,7 +46,12 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     out.reward_sums[:S][live] += pseudo_count * reward
     out.reward_sq_sums[:S][live] += pseudo_count * reward * reward
     out.terminal_seen[:S] = stat.terminal_seen
-    out.terminal_seen[S] = True
+    if lasting:  # one pseudo-transition per action back to itself, paying the reward again
+        out.transition_counts[S, :, S] = 1.0
+        out.reward_sums[S] = reward
+        out.reward_sq_sums[S] = reward * reward
+    else:
+        out.terminal_seen[S] = True
     out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if pseudo_count > 0 else 0.0)
     rows, cols = np.nonzero(out.transition_counts.reshape((S + 1) * A, S + 1))
     out._key_rows, out._key_cols = rows.tolist(), cols.tolist()  # keep observed_keys() true
