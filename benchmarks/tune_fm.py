@@ -19,7 +19,8 @@ only on a network with a bonus input (``bonus_input``); ``values``: temperature 
 of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
 trap offline on a bonus network; ``heaven``: the virtual heaven online on such a network;
 ``vsqrt``: temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus;
-``lasting``: lasting virtual outcomes (``virtual.py``) on the shipped network.
+``lasting``: lasting virtual outcomes (``virtual.py``) on the shipped network; ``worst``:
+lasting traps as bad as the worst reward seen.
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ SWEEPS = {
          for v in ((1, -1), (0.3, -1, True), (1, -1, True), (3, -1, True), (1, -0.3, True))]
         + [("online", "heaven, bonus", 0.2, None, v, b)
            for v, b in (((0.3, 1, True), 0.3), ((1, 1, True), 0.3), ((1, 1, True), 0.0))]),
+    # A lasting trap as bad as the worst mean reward seen (or 0), offline, on the shipped v3.
+    "worst": [("offline", "trap", None, None, v, 0.0)
+              for v in ((1, -1), (1, -0.3, True), (0.3, "worst", True), (1, "worst", True),
+                        (3, "worst", True))],
     # The virtual heaven online on a network reading plans (the shipped v3): the R-max
     # plan input becomes a count-based optimistic plan (k / (n + k) fades).
     "heaven": [("online", "heaven, bonus", 0.2, None, v, b)

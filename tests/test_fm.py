@@ -191,6 +191,20 @@ def test_a_lasting_trap_repels_where_a_once_paying_trap_lures():
         assert advantages.argmax(axis=1).tolist() == [preferred, preferred]
 
 
+def test_a_worst_trap_pays_the_lowest_mean_reward_seen_or_zero():
+    from rlbench_icl.fm.virtual import with_virtual_outcome
+
+    stat = ExperienceStatistic(2, 2)
+    for _ in range(2):
+        stat.update(0, 0, -1.0, 1, False)
+        stat.update(1, 0, 3.0, 1, False)
+    costly = with_virtual_outcome(stat, 1.0, "worst", lasting=True)
+    assert costly.reward_sums[2].tolist() == [-1.0, -1.0]
+    assert costly.reward_sums[0, 1] == -1.0 and costly.max_abs_reward == 3.0
+    stat.reward_sums[0, 0] = 2.0  # every mean reward positive: the trap pays 0
+    assert with_virtual_outcome(stat, 1.0, "worst", True).reward_sums[2].tolist() == [0.0, 0.0]
+
+
 def test_bonus_rewards_fade_with_counts_and_skip_terminal_states():
     from rlbench_icl.fm.features import bonus_rewards
 

@@ -18,7 +18,11 @@ By default the virtual state is terminal: it pays once. Where every step costs (
 on, so a once-paying trap lures a plan towards the uncertain pairs it should avoid. With
 ``lasting`` the virtual state is not terminal: every action stays in it and pays again each
 step (R-max's fictitious state), so the outcome is worth a whole remaining horizon of the
-reward, for better or worse. The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
+reward, for better or worse. ``reward_multiple = "worst"`` makes the virtual state pay the
+lowest mean reward seen on any pair, or 0 if higher (a lasting trap then is "as bad as the
+worst place seen": a hole where rewards are positive, a step cost where steps cost).
+
+The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from .features import reward_scale
 
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
-                         reward_multiple: float, lasting: bool = False) -> ExperienceStatistic:
+                         reward_multiple: float | str, lasting: bool = False
+                         ) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
     S, A = stat.num_states, stat.num_actions
     scale = reward_scale(stat)
-    reward = reward_multiple * scale
+    reward = _worst_reward(stat) if reward_multiple == "worst" else reward_multiple * scale
     out = ExperienceStatistic(S + 1, A)
     out.transition_counts[:S, :, :S] = stat.transition_counts
     out.reward_sums[:S] = stat.reward_sums
@@ -56,3 +61,11 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     rows, cols = np.nonzero(out.transition_counts.reshape((S + 1) * A, S + 1))
     out._key_rows, out._key_cols = rows.tolist(), cols.tolist()  # keep observed_keys() true
     return out
+
+
+def _worst_reward(stat: ExperienceStatistic) -> float:
+    n = stat.transition_counts.sum(axis=2)
+    seen = n > 0
+    if not seen.any():
+        return 0.0
+    return min(0.0, float((stat.reward_sums[seen] / n[seen]).min()))
