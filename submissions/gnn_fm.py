@@ -17,9 +17,9 @@ rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 
 agent acts by sampling softmax(logits / TEMPERATURE) with TEMPERATURE = 0.2, and offers the
 greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's statistic, with
 a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a lasting trap that
-costs 0.3 times the largest reward seen on every step; rlbench_icl/fm/virtual.py) and
-beta = 0, gives the greedy policy (release 3.1; 3 used a trap that cost the largest reward
-once, which lures plans where every step costs). All
+pays, on every step, the lowest mean reward seen or 0 if higher; rlbench_icl/fm/virtual.py)
+and beta = 0, gives the greedy policy (release 3.2; 3 used a trap that cost the largest
+reward once, which lures plans where every step costs). All
 settings were chosen on synthetic tuning MDPs only, never on a benchmark task
 (benchmarks/tune_fm.py, results in benchmarks/tune_fm.md). The network's weights never change
 at use; the version names the checkpoint's hash.
@@ -42,7 +42,7 @@ ROUNDS = None  # None: as many propagation rounds as in training
 # Virtual outcome (pseudo-count, reward multiple[, lasting]) added to every pair: optimism
 # online, pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
 OPTIMISM: tuple | None = None
-PESSIMISM: tuple | None = (1.0, -0.3, True)
+PESSIMISM: tuple | None = (1.0, "worst", True)
 
 
 def load_network():
@@ -149,7 +149,7 @@ def checkpoint_version(release: str) -> str:
 
 SUBMISSION = Submission(
     name="gnn-fm",
-    version=checkpoint_version("3.1"),
+    version=checkpoint_version("3.2"),
     make_online_agent=FoundationModelAgent,
     solve_offline=solve_offline,
     authors="rlbench-icl developers (after Zighem & Vie 2026)",
