@@ -17,10 +17,9 @@ SWEEPS): the shipped network's settings (``inference``), or the confidence bonus
 trained with the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried
 only on a network with a bonus input (``bonus_input``); ``values``: temperature and pessimism
 of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
-trap offline on a bonus network; ``heaven``: the virtual heaven online on such a network;
-``vsqrt``: temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus;
-``lasting``: lasting virtual outcomes (``virtual.py``) on the shipped network; ``worst``:
-lasting traps as bad as the worst reward seen.
+trap offline on a bonus network; ``vsqrt``: temperature, bonus and trap of a network reading
+plans with a ``sqrt`` bonus; ``lasting``: lasting virtual outcomes (``virtual.py``) on the
+shipped network; ``worst``: lasting traps as bad as the worst reward seen.
 """
 
 from __future__ import annotations
@@ -89,10 +88,6 @@ SWEEPS = {
     "worst": [("offline", "trap", None, None, v, 0.0)
               for v in ((1, -1), (1, -0.3, True), (0.3, "worst", True), (1, "worst", True),
                         (3, "worst", True))],
-    # The virtual heaven online on a network reading plans (the shipped v3): the R-max
-    # plan input becomes a count-based optimistic plan (k / (n + k) fades).
-    "heaven": [("online", "heaven, bonus", 0.2, None, v, b)
-               for v in (None, (0.3, 1), (1, 1), (3, 1), (1, 3)) for b in (0.0, 0.3)],
 }
 
 
