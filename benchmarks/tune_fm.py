@@ -40,7 +40,8 @@ from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import play, tuning_parser, tuning_tasks  # noqa: E402
 
-# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple),
+# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple
+#  or "worst"[, lasting]),
 #  confidence bonus beta)
 SWEEPS = {
     # The shipped network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
@@ -78,7 +79,7 @@ SWEEPS = {
         + [("offline", "trap, bonus", None, None, v, b)
            for v in (None, (1, -1), (1, -0.3, True)) for b in (0.0, -0.1, -0.3)]),
     # Lasting virtual outcomes (paying every step, not once) on the shipped v3, against
-    # its once-paying trap offline and no heaven online.
+    # its once-paying trap offline (online without a heaven: the rmax sweep's beta = 0.3).
     "lasting": (
         [("offline", "trap", None, None, v, 0.0)
          for v in ((1, -1), (0.3, -1, True), (1, -1, True), (3, -1, True), (1, -0.3, True))]

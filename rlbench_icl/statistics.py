@@ -39,8 +39,7 @@ class ExperienceStatistic:
         np.add.at(stat.reward_sums, (dataset.states, dataset.actions), dataset.rewards)
         np.add.at(stat.reward_sq_sums, (dataset.states, dataset.actions), dataset.rewards ** 2)
         stat.terminal_seen[dataset.next_states[dataset.terminated]] = True
-        rows, cols = np.nonzero(stat.transition_counts.reshape(num_states * num_actions, -1))
-        stat._key_rows, stat._key_cols = rows.tolist(), cols.tolist()
+        stat.rebuild_keys()
         if len(dataset):
             stat.max_abs_reward = float(np.abs(dataset.rewards).max())
         return stat
@@ -58,11 +57,18 @@ class ExperienceStatistic:
             self.terminal_seen[next_state] = True
         self.max_abs_reward = max(self.max_abs_reward, abs(reward))
 
+    def rebuild_keys(self) -> None:
+        """Re-derive the observed transitions from ``transition_counts`` (row-major order),
+        after the counts were edited in bulk rather than by ``update``."""
+        S, A = self.num_states, self.num_actions
+        rows, cols = np.nonzero(self.transition_counts.reshape(S * A, S))
+        self._key_rows, self._key_cols = rows.tolist(), cols.tolist()
+
     def observed_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct observed transitions as flat ``(s * A + a, s')`` index arrays, in
-        order of first observation (row-major for ``from_dataset``). Sparse planners use
-        them instead of scanning the dense S x A x S counts (Taxi: 1.5 M entries). Only
-        statistics built by ``update`` or ``from_dataset`` keep them."""
+        order of first observation (row-major for ``from_dataset`` and after
+        ``rebuild_keys``). Sparse planners use them instead of scanning the dense S x A x S
+        counts (Taxi: 1.5 M entries). Statistics edited in bulk must call ``rebuild_keys``."""
         return (np.array(self._key_rows, dtype=np.int64),
                 np.array(self._key_cols, dtype=np.int64))
 

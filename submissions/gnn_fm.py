@@ -19,7 +19,9 @@ greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's sta
 a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a lasting trap that
 pays, on every step, the lowest mean reward seen or 0 if higher; rlbench_icl/fm/virtual.py)
 and beta = 0, gives the greedy policy (release 3.2; 3 used a trap that cost the largest
-reward once, which lures plans where every step costs). All
+reward once, which lures plans where every step costs; the idea of 3.2's trap came from a
+held-out failure of 3.1, disclosed in benchmarks/tune_fm.md, though the choice was made on
+synthetic MDPs). All
 settings were chosen on synthetic tuning MDPs only, never on a benchmark task
 (benchmarks/tune_fm.py, results in benchmarks/tune_fm.md). The network's weights never change
 at use; the version names the checkpoint's hash.
@@ -68,9 +70,8 @@ def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None 
                   virtual: tuple | None = None, bonus: float = 0.0
                   ) -> np.ndarray:
     """(S, A) logits of the network for a statistic and confidence bonus ``bonus``;
-    ``virtual`` = (pseudo-count, reward multiple[, lasting]) adds a virtual outcome to every
-    pair first
-    (rlbench_icl.fm.virtual)."""
+    ``virtual`` = (pseudo-count, reward multiple or "worst"[, lasting]) adds a virtual
+    outcome to every pair first (rlbench_icl.fm.virtual)."""
     return batched_logits(info, stat, rounds, virtual, (bonus,))[0]
 
 

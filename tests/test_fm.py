@@ -203,6 +203,28 @@ def test_a_worst_trap_pays_the_lowest_mean_reward_seen_or_zero():
     assert costly.reward_sums[0, 1] == -1.0 and costly.max_abs_reward == 3.0
     stat.reward_sums[0, 0] = 2.0  # every mean reward positive: the trap pays 0
     assert with_virtual_outcome(stat, 1.0, "worst", True).reward_sums[2].tolist() == [0.0, 0.0]
+    empty = ExperienceStatistic(2, 2)
+    assert with_virtual_outcome(empty, 1.0, "worst", True).reward_sums[2].tolist() == [0, 0]
+    for bad, lasting in (("Worst", True), ("worst", False)):
+        with pytest.raises(ValueError, match="reward_multiple"):
+            with_virtual_outcome(stat, 1.0, bad, lasting)
+
+
+def test_a_lasting_virtual_state_keeps_the_statistic_consistent():
+    from rlbench_icl.fm.virtual import with_virtual_outcome
+
+    stat = ExperienceStatistic(3, 2)
+    stat.update(0, 0, -1.0, 1, False)
+    stat.update(1, 1, -1.0, 2, True)  # state 2 is terminal: no virtual experience from it
+    out = with_virtual_outcome(stat, 1.0, -3.0, lasting=True)
+    assert out.terminal_seen.tolist() == [False, False, True, False]
+    assert out.transition_counts[2].sum() == 0 and out.max_abs_reward == 3.0
+    keys = set(zip(*(k.tolist() for k in out.observed_keys()), strict=True))
+    assert keys == {tuple(k) for k in np.argwhere(out.transition_counts.reshape(8, 4) > 0)
+                    .tolist()}
+    assert (3 * 2 + 1, 3) in keys  # the self-loops
+    unreachable = with_virtual_outcome(stat, 0.0, -3.0, lasting=True)
+    assert unreachable.max_abs_reward == 3.0  # its reward is in the statistic all the same
 
 
 def test_bonus_rewards_fade_with_counts_and_skip_terminal_states():

@@ -4,8 +4,8 @@ The network is trained to output the optimal policy of the MDP its statistic des
 has no notion of how uncertain that statistic is. To make it explore (online) or stay on
 well-covered ground (offline) without retraining it, the statistic itself is edited, in the
 spirit of R-max and of pseudo-count priors: every non-terminal pair gets ``pseudo_count``
-extra transitions to one virtual absorbing state that pays ``reward_multiple`` times the
-largest reward seen so far on entering. A pair seen n times then reaches the virtual state
+extra transitions to one virtual state, whose reward is ``reward_multiple`` times the largest
+reward seen so far (or the worst reward seen, below). A pair seen n times then reaches it
 with probability k / (n + k): a bonus (or a penalty) that fades as 1/n, like a count-based
 confidence bound, and an untried pair's value is dominated by it. The network plans on the
 edited statistic; only the real states' logits are used.
@@ -18,27 +18,32 @@ By default the virtual state is terminal: it pays once. Where every step costs (
 on, so a once-paying trap lures a plan towards the uncertain pairs it should avoid. With
 ``lasting`` the virtual state is not terminal: every action stays in it and pays again each
 step (R-max's fictitious state), so the outcome is worth a whole remaining horizon of the
-reward, for better or worse. ``reward_multiple = "worst"`` makes the virtual state pay the
-lowest mean reward seen on any pair, or 0 if higher (a lasting trap then is "as bad as the
-worst place seen": a hole where rewards are positive, a step cost where steps cost).
+reward, for better or worse. ``reward_multiple = "worst"`` (lasting only) makes the virtual
+state pay the lowest mean reward seen on any pair, or 0 if higher: a lasting trap "as bad as
+the worst place seen" (a hole where rewards are >= 0, a step cost where steps cost). With
+noisy rewards that minimum is biased low (it includes pairs seen once): more pessimism.
 
 The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
 from ..statistics import ExperienceStatistic
 from .features import reward_scale
 
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
-                         reward_multiple: float | str, lasting: bool = False
+                         reward_multiple: float | Literal["worst"], lasting: bool = False
                          ) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
+    if isinstance(reward_multiple, str) and (reward_multiple != "worst" or not lasting):
+        raise ValueError(f"reward_multiple must be a number, or 'worst' with lasting=True "
+                         f"(a once-paying worst reward is cheaper than walking on), got "
+                         f"{reward_multiple!r} with lasting={lasting}")
     S, A = stat.num_states, stat.num_actions
     scale = reward_scale(stat)
     reward = _worst_reward(stat) if reward_multiple == "worst" else reward_multiple * scale
@@ -57,14 +62,14 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
         out.reward_sq_sums[S] = reward * reward
     else:
         out.terminal_seen[S] = True
-    out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if pseudo_count > 0 else 0.0)
-    rows, cols = np.nonzero(out.transition_counts.reshape((S + 1) * A, S + 1))
-    out._key_rows, out._key_cols = rows.tolist(), cols.tolist()  # keep observed_keys() true
+    recorded = pseudo_count > 0 or lasting  # the reward appears in the edited statistic
+    out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if recorded else 0.0)
+    out.rebuild_keys()  # keep observed_keys() true
     return out
 
 
 def _worst_reward(stat: ExperienceStatistic) -> float:
-    n = stat.transition_counts.sum(axis=2)
+    n = stat.visits
     seen = n > 0
     if not seen.any():
         return 0.0
