@@ -5,7 +5,8 @@
    successor attention, and, as the named alternative, the same forward pass with dense
    attention over all S states (every pair attends to every state, as in a dense transformer
    layer); the online agent's refresh is one featurization and one forward pass on a batch of
-   two (exploring and exploiting bonus);
+   two (exploring and exploiting bonus); the offline solve is the submission's own
+   ``policy_logits`` with its virtual trap (one extra state, then featurize and forward);
 2. training throughput (synthetic MDPs per second) with the shipped training config.
 
 Usage: python benchmarks/bench_fm.py [--repeats N]
@@ -20,10 +21,10 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from rlbench_icl import ExperienceStatistic
+from rlbench_icl import ExperienceStatistic, TaskInfo
 from rlbench_icl.fm.features import collate, featurize, with_bonus
 from rlbench_icl.fm.train import _train_step, load_model
-from rlbench_icl.submissions import SUBMISSIONS_DIR
+from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 HORIZON = 100
 
@@ -66,13 +67,18 @@ def forward(model, contexts) -> None:
 
 
 def refresh_times(model, stat, plans: bool, repeats: int) -> list[float]:
-    """Seconds to featurize, forward one context, forward two, forward one densely."""
+    """Seconds to featurize, forward one context, forward two, forward one densely, and
+    the submission's offline solve."""
     context = featurize(stat, HORIZON, 1.0, value_features=plans)
     dense_context = dense(featurize(stat, HORIZON, 1.0, value_features=plans))
+    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
+    info = TaskInfo(stat.num_states, stat.num_actions, HORIZON, 1.0, "finite", (-1.0, 1.0),
+                    "gaussian", 0)
     return [best_time(lambda: featurize(stat, HORIZON, 1.0, value_features=plans), repeats),
             best_time(lambda: forward(model, [context]), repeats),
             best_time(lambda: forward(model, [context, with_bonus(context, 0.0)]), repeats),
-            best_time(lambda: forward(model, [dense_context]), repeats)]
+            best_time(lambda: forward(model, [dense_context]), repeats),
+            best_time(lambda: fm.policy_logits(info, stat, virtual=fm.PESSIMISM), repeats)]
 
 
 def main() -> None:
@@ -90,11 +96,12 @@ def main() -> None:
     for S, A, k in SIZES:
         stat = statistic(rng, S, A, k)
         times = refresh_times(model, stat, plans, args.repeats)
-        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times]
-                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{times[3] / times[1]:.1f}x"])
+        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times[:4]]
+                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{1e3 * times[4]:.1f}",
+                       f"{times[3] / times[1]:.1f}x"])
     print(tabulate(rows, headers=["S", "A", "featurize", "forward (sparse)",
                                   "forward, batch of 2", "forward (dense)",
-                                  "online refresh", "dense / sparse"],
+                                  "online refresh", "offline solve", "dense / sparse"],
                    tablefmt="github", disable_numparse=True))
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
