@@ -66,12 +66,11 @@ def forward(model, contexts) -> None:
         model(collate(contexts))
 
 
-def refresh_times(model, stat, plans: bool, repeats: int) -> list[float]:
+def refresh_times(fm, model, stat, plans: bool, repeats: int) -> list[float]:
     """Seconds to featurize, forward one context, forward two, forward one densely, and
-    the submission's offline solve."""
+    the submission ``fm``'s offline solve."""
     context = featurize(stat, HORIZON, 1.0, value_features=plans)
     dense_context = dense(featurize(stat, HORIZON, 1.0, value_features=plans))
-    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
     info = TaskInfo(stat.num_states, stat.num_actions, HORIZON, 1.0, "finite", (-1.0, 1.0),
                     "gaussian", 0)
     return [best_time(lambda: featurize(stat, HORIZON, 1.0, value_features=plans), repeats),
@@ -86,7 +85,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model, config = load_model(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")  # the submission, imported once
+    model, config = fm.load_network(), load_model(fm.CHECKPOINT)[1]
     plans = config.model.value_features
     rng = np.random.default_rng(0)
     print(f"policy refresh latency of the shipped network, 1 thread, {config.model.num_rounds} "
@@ -95,7 +95,7 @@ def main() -> None:
     rows = []
     for S, A, k in SIZES:
         stat = statistic(rng, S, A, k)
-        times = refresh_times(model, stat, plans, args.repeats)
+        times = refresh_times(fm, model, stat, plans, args.repeats)
         rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times[:4]]
                     + [f"{1e3 * (times[0] + times[2]):.1f}", f"{1e3 * times[4]:.1f}",
                        f"{times[3] / times[1]:.1f}x"])

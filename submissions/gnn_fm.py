@@ -18,13 +18,13 @@ agent acts by sampling softmax(logits / TEMPERATURE) with TEMPERATURE = 0.2, and
 greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's statistic, with
 a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a lasting trap that
 pays, on every step, the lowest mean reward seen or 0 if higher; rlbench_icl/fm/virtual.py)
-and beta = 0, gives the greedy policy (release 3.2; 3 used a trap that cost the largest
-reward once, which lures plans where every step costs; the idea of 3.2's trap came from a
-held-out failure of 3.1, disclosed in benchmarks/tune_fm.md, though the choice was made on
-synthetic MDPs). All
-settings were chosen on synthetic tuning MDPs only, never on a benchmark task
-(benchmarks/tune_fm.py, results in benchmarks/tune_fm.md). The network's weights never change
-at use; the version names the checkpoint's hash.
+and beta = 0, gives the greedy policy (release 3.2; release 3 used a trap that cost the
+largest reward once, which lures plans where every step costs).
+
+All settings were chosen on synthetic tuning MDPs only, never by a benchmark task's score
+(benchmarks/tune_fm.py, results in benchmarks/tune_fm.md); the ideas behind 3.1's and 3.2's
+traps came from diagnosing held-out failures, as tune_fm.md discloses. The network's weights
+never change at use; the version names the checkpoint's hash.
 """
 
 import hashlib
