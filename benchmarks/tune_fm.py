@@ -19,7 +19,8 @@ only on a network with a bonus input (``bonus_input``); ``values``: temperature 
 of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
 trap offline on a bonus network; ``vsqrt``: temperature, bonus and trap of a network reading
 plans with a ``sqrt`` bonus; ``lasting``: lasting virtual outcomes (``virtual.py``) on the
-shipped network; ``worst``: lasting traps as bad as the worst reward seen.
+shipped network; ``worst``: lasting traps as bad as the worst reward seen; ``greedier``:
+online temperature against beta on the shipped network.
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ SWEEPS = {
     "worst": [("offline", "trap", None, None, v, 0.0)
               for v in ((1, -1), (1, -0.3, True), (0.3, "worst", True), (1, "worst", True),
                         (3, "worst", True))],
+    # Online sampling temperature against the R-max bonus beta on the shipped v3 (its
+    # release chose beta at T = 0.2 only): does it explore by beta or by sampling noise?
+    "greedier": [("online", "temperature, bonus", t, None, None, b)
+                 for b in (0.1, 0.3, 0.5) for t in (0.03, 0.1, 0.2)],
 }
 
 

@@ -17,6 +17,19 @@ from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
 torch.set_num_threads(1)
 SMALL = ModelConfig(width=16, num_heads=2, num_rounds=3)
 SMALL_VALUES = dataclasses.replace(SMALL, value_features=True)
+SMALL_SKIP = dataclasses.replace(SMALL_VALUES, plan_skip=True)
+CONFIGS = {"plain": SMALL, "values": SMALL_VALUES, "plan-skip": SMALL_SKIP}
+
+
+def built(config, seed):
+    """``build_model``, with the plan skip's gains (zero at initialisation) made nonzero so
+    that tests see them."""
+    model = build_model(config, seed=seed).eval()
+    if config.plan_skip:
+        with torch.no_grad():
+            model.plan_gain.weight.normal_(generator=torch.Generator().manual_seed(seed))
+            model.plan_gain.bias.fill_(0.3)
+    return model
 
 
 def random_stat(rng, S, A, visits=30):
@@ -51,10 +64,10 @@ def test_contexts_count_real_transitions():
         assert not stat.visits[mdp.terminal].any(), "no action is taken in a terminal state"
 
 
-@pytest.mark.parametrize("config", [SMALL, SMALL_VALUES], ids=["plain", "values"])
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 def test_mixed_sizes_in_a_batch_do_not_change_outputs(config):
     rng = np.random.default_rng(1)
-    model = build_model(config, seed=0).eval()
+    model = built(config, seed=0)
     contexts = [featurize(random_stat(rng, S, A), 20, 1.0, value_features=config.value_features)
                 for S, A in [(3, 2), (7, 4), (5, 3)]]
     with torch.no_grad():
@@ -66,7 +79,7 @@ def test_mixed_sizes_in_a_batch_do_not_change_outputs(config):
             assert torch.isinf(together[i, :, A:]).all()
 
 
-@pytest.mark.parametrize("config", [SMALL, SMALL_VALUES], ids=["plain", "values"])
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
 def test_relabelling_states_and_actions_permutes_the_output(config):
     rng = np.random.default_rng(2)
     S, A = 6, 3
@@ -77,7 +90,7 @@ def test_relabelling_states_and_actions_permutes_the_output(config):
     permuted.reward_sums = stat.reward_sums[ps][:, pa]
     permuted.terminal_seen = stat.terminal_seen[ps]
     permuted.max_abs_reward = stat.max_abs_reward
-    model = build_model(config, seed=1).eval()
+    model = built(config, seed=1)
     values = config.value_features
     with torch.no_grad():
         out, _ = model(collate([featurize(stat, 10, 0.9, "discounted", value_features=values)]))
@@ -208,6 +221,22 @@ def test_a_worst_trap_pays_the_lowest_mean_reward_seen_or_zero():
     for bad, lasting in (("Worst", True), ("worst", False)):
         with pytest.raises(ValueError, match="reward_multiple"):
             with_virtual_outcome(stat, 1.0, bad, lasting)
+
+
+def test_a_worst_recurring_trap_ignores_costs_paid_on_entering_a_terminal_state():
+    from rlbench_icl.fm.virtual import with_virtual_outcome
+
+    stat = ExperienceStatistic(3, 2)
+    stat.update(0, 0, -0.5, 1, False)  # a step cost: recurs
+    stat.update(1, 0, -4.0, 2, True)  # falling into a hole: paid once
+    worst = with_virtual_outcome(stat, 1.0, "worst", lasting=True)
+    recurring = with_virtual_outcome(stat, 1.0, "worst-recurring", lasting=True)
+    assert worst.reward_sums[3].tolist() == [-4.0, -4.0]
+    assert recurring.reward_sums[3].tolist() == [-0.5, -0.5]
+    assert recurring.reward_sums[1, 1] == -0.5 and recurring.terminal_seen.tolist() == [
+        False, False, True, False]
+    with pytest.raises(ValueError, match="reward_multiple"):
+        with_virtual_outcome(stat, 1.0, "worst-recurring", lasting=False)
 
 
 def test_a_lasting_virtual_state_keeps_the_statistic_consistent():
@@ -353,6 +382,24 @@ def test_networks_refuse_contexts_of_the_other_kind():
         build_model(SMALL_VALUES, seed=0)(collate([plain]))
     with pytest.raises(ValueError, match="with and without value features"):
         collate([plain, values])
+
+
+def test_the_plan_skip_adds_the_plans_in_reward_units():
+    from rlbench_icl.fm.features import planned_advantages
+
+    stat = random_stat(np.random.default_rng(8), 5, 3, visits=40)
+    stat.max_abs_reward = 2.0
+    context = featurize(stat, 12, 1.0, value_features=True)
+    model = build_model(SMALL_SKIP, seed=0).eval()
+    with torch.no_grad():
+        before, _ = model(collate([context]))
+        model.plan_gain.bias.copy_(torch.tensor([0.2, 0.0]))  # a gain of 1 on the R-max plan
+        after, _ = model(collate([context]))
+    rmax_plan = planned_advantages(stat, 12, 1.0)[..., 0] * 12  # (Q - max Q) / reward scale
+    np.testing.assert_allclose((after - before)[0].numpy(), rmax_plan, atol=1e-4)
+    assert (rmax_plan < -1e-3).any(), "the plan must tell some actions apart"
+    with pytest.raises(ValueError, match="plan_skip needs value_features"):
+        build_model(dataclasses.replace(SMALL, plan_skip=True), seed=0)
 
 
 def test_value_features_draw_nothing_and_train(tmp_path):

@@ -5,7 +5,10 @@ empirical transition probability as an additive attention bias (Zighem & Vie 202
 q.k = 0 the attention is exactly the Bellman expectation under P_hat. One propagation round,
 weight-tied and applied ``num_rounds`` times (a learned value iteration; more rounds can be run
 at inference), with the pair's input embedding re-injected every round. A policy head reads
-[h_s, h_sa, e_sa] into one logit per action.
+[h_s, h_sa, e_sa] into one logit per action. Optionally (``plan_skip``) the logits also get
+the exact plans' advantages (a network input) times gains read from the MDP's global
+features: the rounds then learn a correction to exact planning instead of having to rebuild
+its scale (advantages are read normalised by the horizon, targets are not).
 
 Permutation-equivariant in states and in actions; no positional features; any S and A (padding
 and masking exist only inside a batch). Attention is sparse: a pair attends over the M
@@ -45,6 +48,9 @@ class ModelConfig:
         value_features: read the advantages of two exact plans on the empirical model as
             pair inputs (``features.planned_advantages``); contexts must be featurized with
             ``value_features`` to match.
+        plan_skip: add those advantages, in reward units (times the effective horizon), to
+            the logits with learned per-MDP gains (zero at initialisation); needs
+            ``value_features``.
     """
 
     width: int = 64
@@ -54,6 +60,13 @@ class ModelConfig:
     dropout: float = 0.0
     bonus_input: bool = False
     value_features: bool = False
+    plan_skip: bool = False
+
+
+# The plan skip's gains are 5 x a linear map: at a target temperature of 0.2 (the prior's),
+# a gain of 1 copies a plan's advantages into the target's logit units, and AdamW's steps of
+# ~lr per weight can reach it within a training run.
+PLAN_GAIN_SCALE = 5.0
 
 
 class MLP(nn.Sequential):
@@ -112,6 +125,12 @@ class PolicyNetwork(nn.Module):
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
         self.head = MLP(3 * d, d, 1, config.dropout)
+        if config.plan_skip:
+            if not config.value_features:
+                raise ValueError("plan_skip needs value_features (the plans it adds)")
+            self.plan_gain = nn.Linear(self.num_global, NUM_VALUE_FEATURES)
+            nn.init.zeros_(self.plan_gain.weight)
+            nn.init.zeros_(self.plan_gain.bias)
 
     def forward(self, batch: Batch, num_rounds: int | None = None):
         """Returns ``(logits (B, S, A), loss or None)``; invalid actions get -inf logits.
@@ -133,9 +152,19 @@ class PolicyNetwork(nn.Module):
             h_s, h_sa = self.round(h_s, h_sa, e_sa, batch)
         readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
         logits = self.head(readout).squeeze(-1)  # (B, S, A)
+        if self.config.plan_skip:
+            logits = logits + self._plan_logits(batch)
         logits = logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
         loss = None if batch.targets is None else policy_loss(logits, batch)
         return logits, loss
+
+    def _plan_logits(self, batch: Batch) -> torch.Tensor:
+        """(B, S, A): the plans' advantages in reward units, weighted by learned gains."""
+        glob = batch.global_features[:, :self.num_global]  # (B, G)
+        h_eff = torch.exp(5.0 * glob[:, 0])  # features.featurize reads log(h_eff) / 5
+        plans = batch.pair_features[..., NUM_PAIR_FEATURES:] * h_eff[:, None, None, None]
+        gains = PLAN_GAIN_SCALE * self.plan_gain(glob)  # (B, 2)
+        return (plans * gains[:, None, None, :]).sum(dim=-1)
 
 
 def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:

@@ -22,6 +22,10 @@ reward, for better or worse. ``reward_multiple = "worst"`` (lasting only) makes 
 state pay the lowest mean reward seen on any pair, or 0 if higher: a lasting trap "as bad as
 the worst place seen" (a hole where rewards are >= 0, a step cost where steps cost). With
 noisy rewards that minimum is biased low (it includes pairs seen once): more pessimism.
+``"worst-recurring"`` takes that minimum only over pairs never seen entering a terminal
+state: a cost paid on the way into a hole or a goal is paid once, and repeating it on every
+step would make the trap far worse than any real place (a hole costing 1 once becomes a
+trap costing 1 per step); step costs, which recur, are kept.
 
 The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
 """
@@ -33,20 +37,24 @@ from typing import Literal
 from ..statistics import ExperienceStatistic
 from .features import reward_scale
 
+WORST = ("worst", "worst-recurring")
+
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
-                         reward_multiple: float | Literal["worst"], lasting: bool = False
-                         ) -> ExperienceStatistic:
+                         reward_multiple: float | Literal["worst", "worst-recurring"],
+                         lasting: bool = False) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
-    if isinstance(reward_multiple, str) and (reward_multiple != "worst" or not lasting):
-        raise ValueError(f"reward_multiple must be a number, or 'worst' with lasting=True "
-                         f"(a once-paying worst reward is cheaper than walking on), got "
-                         f"{reward_multiple!r} with lasting={lasting}")
+    if isinstance(reward_multiple, str) and (reward_multiple not in WORST or not lasting):
+        raise ValueError(f"reward_multiple must be a number, or one of {WORST} with "
+                         f"lasting=True (a once-paying worst reward is cheaper than walking "
+                         f"on), got {reward_multiple!r} with lasting={lasting}")
     S, A = stat.num_states, stat.num_actions
-    scale = reward_scale(stat)
-    reward = _worst_reward(stat) if reward_multiple == "worst" else reward_multiple * scale
+    if isinstance(reward_multiple, str):
+        reward = _worst_reward(stat, recurring_only=reward_multiple == "worst-recurring")
+    else:
+        reward = reward_multiple * reward_scale(stat)
     out = ExperienceStatistic(S + 1, A)
     out.transition_counts[:S, :, :S] = stat.transition_counts
     out.reward_sums[:S] = stat.reward_sums
@@ -68,9 +76,12 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     return out
 
 
-def _worst_reward(stat: ExperienceStatistic) -> float:
+def _worst_reward(stat: ExperienceStatistic, recurring_only: bool = False) -> float:
+    """min(0, lowest mean reward over the pairs seen[, never seen entering a terminal])."""
     n = stat.visits
     seen = n > 0
+    if recurring_only:
+        seen &= stat.transition_counts[:, :, stat.terminal_seen].sum(axis=2) == 0
     if not seen.any():
         return 0.0
     return min(0.0, float((stat.reward_sums[seen] / n[seen]).min()))

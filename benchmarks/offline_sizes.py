@@ -1,0 +1,98 @@
+"""Issue 6's offline acceptance test, on synthetic tuning MDPs instead of the held-out suite:
+at every dataset size of the benchmark (5, 50 and 500 episodes), the foundation model's IQM
+under each candidate virtual outcome against VI-LCB's (the shipped submission) with its 95%
+stratified-bootstrap interval, as the leaderboard computes them.
+
+tune_fm.py scores offline settings at 5 and 50 episodes only (its mean offline score); this
+script adds 500 and reports by size, so a setting can be chosen on how it meets the criterion
+at each size, on the suites, never on a benchmark task. Candidates are run on the network in
+``--checkpoint`` (default: the shipped one).
+
+Usage: python benchmarks/offline_sizes.py [--suite default|explore] [--mdps N] [--seeds N]
+       [--jobs N] [--checkpoint DIR]
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+from tabulate import tabulate
+from tqdm.auto import tqdm
+
+from rlbench_icl import OfflineSettings, Submission
+from rlbench_icl.protocols import run_offline
+from rlbench_icl.scoring import BootstrapConfig, aggregate_with_ci
+from rlbench_icl.submissions import SUBMISSIONS_DIR
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tune_baselines import module, tuning_parser, tuning_tasks  # noqa: E402
+from tune_fm import fm_module  # noqa: E402
+
+SIZES = (5, 50, 500)
+EPSILONS = (1.0, 0.5, 0.1)
+# name -> the foundation model's virtual outcome (pseudo-count, multiple[, lasting]), or
+# "vi-lcb" for the shipped VI-LCB submission.
+CANDIDATES = {
+    "vi-lcb": "vi-lcb",
+    "trap (1, -1) once (release 3)": (1.0, -1.0),
+    "lasting (1, worst) (release 3.2)": (1.0, "worst", True),
+    "lasting (0.3, worst)": (0.3, "worst", True),
+    "lasting (1, worst-recurring)": (1.0, "worst-recurring", True),
+    "lasting (0.3, worst-recurring)": (0.3, "worst-recurring", True),
+    "lasting (3, worst-recurring)": (3.0, "worst-recurring", True),
+}
+
+
+def cells(name: str, task, seed: int, checkpoint: Path) -> list[dict]:
+    """The offline cells (epsilon x size) of one candidate on one task and seed."""
+    candidate = CANDIDATES[name]
+    if candidate == "vi-lcb":
+        solver = module("vi_lcb").solve_vi_lcb
+    else:
+        solver = functools.partial(fm_module(checkpoint).solve_offline, pessimism=candidate)
+    sub = Submission(name="tuning", version="0", solve_offline=solver)
+    settings = OfflineSettings(dataset_episodes=SIZES, epsilons=EPSILONS)
+    return run_offline(task, sub, settings, seed)["cells"]
+
+
+def size_matrix(runs: dict, tasks: int, seeds: int, size: int) -> np.ndarray:
+    """(seeds, tasks x epsilons) normalised values at one dataset size."""
+    return np.array([[c["normalised_value"] for t in range(tasks) for c in runs[(t, s)]
+                      if c["dataset_episodes"] == size] for s in range(seeds)])
+
+
+def main() -> None:
+    parser = tuning_parser(__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    args = parser.parse_args()
+    tasks = tuning_tasks(args.mdps, args.suite)
+    jobs = [(name, t, s) for name in CANDIDATES for t in range(len(tasks))
+            for s in range(args.seeds)]
+    results = joblib.Parallel(n_jobs=args.jobs)(
+        joblib.delayed(cells)(name, tasks[t], s, args.checkpoint.resolve())
+        for name, t, s in tqdm(jobs, desc="offline-sizes"))
+    by_name: dict = {}
+    for (name, t, s), value in zip(jobs, results, strict=True):
+        by_name.setdefault(name, {})[(t, s)] = value
+    config = BootstrapConfig()
+    rows = []
+    for name, runs in by_name.items():
+        row, means = [name], []
+        for size in SIZES:
+            matrix = size_matrix(runs, len(tasks), args.seeds, size)
+            point, lo, hi = aggregate_with_ci(matrix, config)["IQM"]
+            row.append(f"{point:.4f} [{lo:.4f}, {hi:.4f}]")
+            means.append(matrix.mean())
+        rows.append(row + [f"{np.mean(means):.3f}"])
+    print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
+          f"behaviours {EPSILONS}; network {args.checkpoint.name}; IQM [95% CI] by size")
+    print(tabulate(rows, headers=["candidate"] + [f"{n} episodes" for n in SIZES]
+                   + ["mean score"], tablefmt="github", disable_numparse=True))
+
+
+if __name__ == "__main__":
+    main()
