@@ -20,7 +20,8 @@ of a network that reads exact plans' advantages (``value_features``); ``trap``: 
 trap offline on a bonus network; ``vsqrt``: temperature, bonus and trap of a network reading
 plans with a ``sqrt`` bonus; ``lasting``: lasting virtual outcomes (``virtual.py``) on the
 shipped network; ``worst``: lasting traps as bad as the worst reward seen; ``greedier``:
-online temperature against beta on the shipped network.
+online temperature against beta on the shipped network; ``online``: temperature and beta of
+a new network (``--checkpoint``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ SWEEPS = {
     # release chose beta at T = 0.2 only): does it explore by beta or by sampling noise?
     "greedier": [("online", "temperature, bonus", t, None, None, b)
                  for b in (0.1, 0.3, 0.5) for t in (0.03, 0.1, 0.2)],
+    # A new network with an R-max bonus input (the stationary one, fm_stationary.toml):
+    # temperature and beta online (offline: benchmarks/offline_sizes.py).
+    "online": ([("online", "temperature, bonus", 0.2, None, None, 0.0)]
+             + [("online", "temperature, bonus", t, None, None, b)
+                for b in (0.1, 0.3, 1.0) for t in (0.1, 0.2)]),
 }
 
 

@@ -1,6 +1,7 @@
 """The foundation model's parts: prior, contexts, features, network, trainer."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,6 +160,16 @@ def test_configs_round_trip_through_toml(tmp_path):
     assert config.steps == 7 and config.model.width == 32
     assert config.prior.weights == (1.0, 0.0) and config.prior.context.episodes == (2, 9)
     assert dataclasses.replace(config, steps=7) == config
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("benchmarks/fm_*.toml"))
+                         + [Path(__file__).parents[1] / "submissions/gnn_fm_checkpoint/train.toml"],
+                         ids=lambda p: p.name)
+def test_every_committed_training_config_loads(path):
+    from rlbench_icl.fm.train import load_config
+
+    config = load_config(path)
+    build_model(config.model, seed=0)  # a consistent model config (e.g. plan_skip needs plans)
 
 
 def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
@@ -358,6 +369,41 @@ def test_planned_advantages_are_the_r_max_and_pessimistic_plans():
     # Discounted: the untried pair is worth 0.1 / (1 - 0.9) = 1, staying 0.05 / 0.1 = 0.5.
     adv = planned_advantages(two_state_stat(), 10, 0.9, "discounted")
     np.testing.assert_allclose(adv[0, :, 0], [-0.05, 0.0], atol=1e-9)
+
+
+def circle_mdp():
+    """States 0 and 1 each either enter the goal (2, terminal, reward 1) or pass to the other:
+    undiscounted over H = 10, both actions are worth 1 at the first step, and a stationary
+    policy that passes in both states circles forever and never scores."""
+    from rlbench_icl.mdp import TabularMDP
+
+    P = np.zeros((3, 2, 3))
+    P[0, 0, 2] = P[1, 0, 2] = P[0, 1, 1] = P[1, 1, 0] = 1.0
+    P[2, :, 2] = 1.0
+    R = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    return TabularMDP(P=P, R=R, mu0=np.array([1.0, 0, 0]), horizon=10,
+                      terminal=np.array([False, False, True]))
+
+
+def test_stationary_targets_and_plans_break_the_first_step_tie():
+    mdp = circle_mdp()
+    tied, stationary = optimal_q(mdp), optimal_q(mdp, stationary=True)
+    np.testing.assert_allclose(tied[:2], [[1.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(stationary[:2], [[1.0, 0.9], [1.0, 0.9]])  # 1 - 1/H = 0.9
+    stat = ExperienceStatistic(3, 2)
+    for s, a, r, s2 in ((0, 0, 1.0, 2), (1, 0, 1.0, 2), (0, 1, 0.0, 1), (1, 1, 0.0, 0)):
+        stat.update(s, a, r, s2, s2 == 2)
+    for column in (0, 1):  # the R-max and the pessimistic plan (every pair is tried)
+        first = planned_advantages(stat, 10, 1.0)[:2, :, column]
+        quick = planned_advantages(stat, 10, 1.0, stationary=True)[:2, :, column]
+        np.testing.assert_allclose(first, 0.0, atol=1e-12)
+        np.testing.assert_allclose(quick, [[0.0, -0.01], [0.0, -0.01]])  # -0.1 / (1 x 10)
+    plain = featurize(stat, 10, 1.0, value_features=True)
+    other = featurize(stat, 10, 1.0, value_features=True, stationary_plans=True)
+    np.testing.assert_array_equal(plain.pair_features[..., :3], other.pair_features[..., :3])
+    discounted = featurize(stat, 10, 0.9, "discounted", value_features=True)
+    assert np.array_equal(discounted.pair_features, featurize(
+        stat, 10, 0.9, "discounted", value_features=True, stationary_plans=True).pair_features)
 
 
 def test_planned_advantages_leave_terminal_states_alone_and_follow_observed_moves():

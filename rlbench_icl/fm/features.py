@@ -103,14 +103,22 @@ def objective_horizon(horizon: int, discount: float, objective: str) -> float:
     return effective_horizon(horizon, discount)
 
 
+def stationary_discount(horizon: int, discount: float) -> float:
+    """The discount that makes a finite-horizon plan's first-step Q a good *stationary*
+    policy: min(gamma, 1 - 1/H). Undiscounted, every action that reaches a one-off goal
+    within the remaining H steps ties at the first step, and a stationary policy picking
+    among tied actions can circle forever; a discount of 1 - 1/H prefers the quicker one."""
+    return min(discount, 1.0 - 1.0 / horizon)
+
+
 def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
-                       objective: str = "finite") -> np.ndarray:
+                       objective: str = "finite", stationary: bool = False) -> np.ndarray:
     """(S, A, 2): ``(Q(s, a) - max_a' Q(s, a')) / (scale * h_eff)`` of the optimal plan on
     the empirical model under the task's objective, where an untried pair pays ``+scale``
     (optimistic plan, column 0: R-max) or ``-scale`` (pessimistic plan, column 1) and leads to
     an absorbing state that pays the same every step. States seen as terminal are absorbing
     with reward 0. For finite horizons, Q of the first step (the plans are non-stationary;
-    the network is not)."""
+    the network is not), discounted by ``stationary_discount`` if ``stationary``."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
@@ -135,15 +143,18 @@ def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
         if objective == "discounted":
             Q = dynprog.discounted_optimal_values(flat, R, discount)[0]
         else:
-            Q = dynprog.backward_induction(flat, R, horizon, discount)[0][0]
+            gamma = stationary_discount(horizon, discount) if stationary else discount
+            Q = dynprog.backward_induction(flat, R, horizon, gamma)[0][0]
         columns.append((Q[:S] - Q[:S].max(axis=1, keepdims=True)) / (scale * h_eff))
     return np.stack(columns, axis=-1)
 
 
 def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
               objective: str = "finite", max_successors: int | None = None,
-              bonus: float = 0.0, value_features: bool = False) -> Context:
-    """The network input for a statistic (see the module docstring)."""
+              bonus: float = 0.0, value_features: bool = False,
+              stationary_plans: bool = False) -> Context:
+    """The network input for a statistic (see the module docstring); ``stationary_plans``
+    as ``planned_advantages``' ``stationary``."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
@@ -152,8 +163,8 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
     if value_features:
-        pair = np.concatenate([pair, planned_advantages(stat, horizon, discount, objective)],
-                              axis=-1)
+        plans = planned_advantages(stat, horizon, discount, objective, stationary_plans)
+        pair = np.concatenate([pair, plans], axis=-1)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
     h_eff = objective_horizon(horizon, discount, objective)
     glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0, _bonus_feature(bonus)])

@@ -48,6 +48,8 @@ class ModelConfig:
         value_features: read the advantages of two exact plans on the empirical model as
             pair inputs (``features.planned_advantages``); contexts must be featurized with
             ``value_features`` to match.
+        stationary_plans: for finite horizons, plan with ``features.stationary_discount``
+            (contexts must be featurized with ``stationary_plans`` to match).
         plan_skip: add those advantages, in reward units (times the effective horizon), to
             the logits with learned per-MDP gains (zero at initialisation); needs
             ``value_features``.
@@ -60,6 +62,7 @@ class ModelConfig:
     dropout: float = 0.0
     bonus_input: bool = False
     value_features: bool = False
+    stationary_plans: bool = False
     plan_skip: bool = False
 
 

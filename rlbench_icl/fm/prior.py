@@ -21,7 +21,15 @@ from .. import dynprog
 from ..mdp import TabularMDP
 from ..synthetic import PAPER_PRIOR, WIDE_PRIOR, MDPPrior, sample_mdp_mixture
 from .context import ContextConfig, sample_context
-from .features import Batch, Context, bonus_rewards, collate, featurize, objective_horizon
+from .features import (
+    Batch,
+    Context,
+    bonus_rewards,
+    collate,
+    featurize,
+    objective_horizon,
+    stationary_discount,
+)
 
 PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR}
 
@@ -38,6 +46,9 @@ class PriorConfig:
         bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
         bonus_range: (low, high) of the log-uniform magnitude of beta.
         bonus_form: ``sqrt`` or ``untried`` (``features.bonus_rewards``).
+        stationary_target: for finite horizons, Q* discounted by
+            ``features.stationary_discount`` (a good stationary policy) instead of the
+            undiscounted first-step Q*, whose ties can make a stationary policy circle.
     """
 
     priors: tuple[str, ...] = ("paper", "wide")
@@ -48,6 +59,7 @@ class PriorConfig:
     bonus_weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
     bonus_range: tuple[float, float] = (0.003, 1.0)
     bonus_form: str = "sqrt"
+    stationary_target: bool = False
 
     def __post_init__(self) -> None:
         if self.bonus_form not in ("sqrt", "untried"):
@@ -57,13 +69,16 @@ class PriorConfig:
         return [PRIORS[name] for name in self.priors]
 
 
-def optimal_q(mdp: TabularMDP, reward_bonus: np.ndarray | None = None) -> np.ndarray:
+def optimal_q(mdp: TabularMDP, reward_bonus: np.ndarray | None = None,
+              stationary: bool = False) -> np.ndarray:
     """Q* (S, A) of the first step under the MDP's objective, with ``reward_bonus`` (S, A)
-    added to the expected rewards if given."""
+    added to the expected rewards if given; for finite horizons and ``stationary``,
+    discounted by ``features.stationary_discount``."""
     R = mdp.R if reward_bonus is None else mdp.R + reward_bonus
     if mdp.objective == "discounted":
         return dynprog.discounted_optimal_values(mdp.P, R, mdp.discount)[0]
-    return dynprog.backward_induction(mdp.P, R, mdp.horizon, mdp.discount)[0][0]
+    gamma = stationary_discount(mdp.horizon, mdp.discount) if stationary else mdp.discount
+    return dynprog.backward_induction(mdp.P, R, mdp.horizon, gamma)[0][0]
 
 
 def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
@@ -88,26 +103,28 @@ def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float) -> np
 
 
 def sample_example(rng: np.random.Generator, config: PriorConfig,
-                   value_features: bool = False
+                   value_features: bool = False, stationary_plans: bool = False
                    ) -> tuple[TabularMDP, Context, np.ndarray, np.ndarray]:
     """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP;
-    ``value_features`` as in ``features.featurize`` (they draw no random numbers)."""
+    ``value_features`` and ``stationary_plans`` as in ``features.featurize`` (they draw no
+    random numbers)."""
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
-    q_star = optimal_q(mdp)
+    q_star = optimal_q(mdp, stationary=config.stationary_target)
     stat = sample_context(rng, mdp, q_star, config.context)
     bonus = sample_bonus(rng, config)
     if bonus != 0.0:
         h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
         reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form)
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
-        q_star = optimal_q(mdp, reward_bonus)
+        q_star = optimal_q(mdp, reward_bonus, config.stationary_target)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus, value_features)
+                        bonus, value_features, stationary_plans)
     return mdp, context, target_policy(q_star, mdp, config.temperature), ~mdp.terminal
 
 
 def sample_batch(rng: np.random.Generator, config: PriorConfig, batch_size: int,
-                 value_features: bool = False) -> Batch:
-    examples = [sample_example(rng, config, value_features) for _ in range(batch_size)]
+                 value_features: bool = False, stationary_plans: bool = False) -> Batch:
+    examples = [sample_example(rng, config, value_features, stationary_plans)
+                for _ in range(batch_size)]
     return collate([e[1] for e in examples], [e[2] for e in examples],
                    [e[3] for e in examples])
