@@ -92,8 +92,7 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
         stat = with_virtual_outcome(stat, *virtual)
     network = load_network()
     context = featurize(stat, info.horizon, info.discount, info.objective,
-                        value_features=network.config.value_features,
-                        stationary_plans=network.config.stationary_plans)
+                        **network.config.inputs())
     contexts = [with_bonus(context, b) for b in bonuses]  # featurized and planned once
     with torch.no_grad():
         logits, _ = network(collate(contexts), num_rounds=rounds)

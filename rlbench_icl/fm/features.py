@@ -13,7 +13,10 @@ Optionally (``value_features``, for networks built with ``ModelConfig.value_feat
 pair also gets the advantages of two exact plans on the empirical model (``planned_advantages``):
 an optimistic one, where an untried pair pays the reward scale every remaining step (R-max),
 and a pessimistic one, where it costs it. The network then starts from what exact planning
-knows instead of having to learn value iteration over long horizons in its rounds.
+knows instead of having to learn value iteration over long horizons in its rounds. Read in
+units of ``reward scale * horizon``, the advantages of a one-off goal over a long horizon are
+tiny (1e-4 and below: the network cannot tell its best action from the others); with
+``log_plans`` they are read on a log scale instead (``log_scaled``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ NUM_PAIR_FEATURES = 3
 NUM_VALUE_FEATURES = 2
 NUM_STATE_FEATURES = 2
 NUM_GLOBAL_FEATURES = 3
+# log_scaled's unit: advantages of 1e-6 of (reward scale x horizon) and below read as ~0.
+LOG_PLAN_UNIT = 1e-6
 
 
 @dataclass
@@ -149,12 +154,20 @@ def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
     return np.stack(columns, axis=-1)
 
 
+def log_scaled(advantages: np.ndarray, unit: float = LOG_PLAN_UNIT) -> np.ndarray:
+    """Advantages (<= 0, in units of reward scale x horizon, so >= -2) mapped monotonically
+    onto [-1, 0] on a log scale: -log(1 + |x| / unit) / log(1 + 1 / unit). 1e-4 reads as
+    -0.33, 1e-2 as -0.67, -1 as -1: every decade of the gap between actions is visible."""
+    return -np.log1p(-np.minimum(advantages, 0.0) / unit) / np.log1p(1.0 / unit)
+
+
 def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
               objective: str = "finite", max_successors: int | None = None,
               bonus: float = 0.0, value_features: bool = False,
-              stationary_plans: bool = False) -> Context:
+              stationary_plans: bool = False, log_plans: bool = False) -> Context:
     """The network input for a statistic (see the module docstring); ``stationary_plans``
-    as ``planned_advantages``' ``stationary``."""
+    as ``planned_advantages``' ``stationary``; ``log_plans`` reads the plans' advantages
+    through ``log_scaled``."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
@@ -164,6 +177,8 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
     if value_features:
         plans = planned_advantages(stat, horizon, discount, objective, stationary_plans)
+        if log_plans:
+            plans = log_scaled(plans)
         pair = np.concatenate([pair, plans], axis=-1)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
     h_eff = objective_horizon(horizon, discount, objective)

@@ -50,6 +50,7 @@ class ModelConfig:
             ``value_features`` to match.
         stationary_plans: for finite horizons, plan with ``features.stationary_discount``
             (contexts must be featurized with ``stationary_plans`` to match).
+        log_plans: read those advantages on a log scale (``features.log_scaled``).
         plan_skip: add those advantages, in reward units (times the effective horizon), to
             the logits with learned per-MDP gains (zero at initialisation); needs
             ``value_features``.
@@ -63,7 +64,13 @@ class ModelConfig:
     bonus_input: bool = False
     value_features: bool = False
     stationary_plans: bool = False
+    log_plans: bool = False
     plan_skip: bool = False
+
+    def inputs(self) -> dict:
+        """``features.featurize``'s options that make contexts this network's input."""
+        return {"value_features": self.value_features,
+                "stationary_plans": self.stationary_plans, "log_plans": self.log_plans}
 
 
 # The plan skip's gains are 5 x a linear map: at a target temperature of 0.2 (the prior's),

@@ -41,7 +41,13 @@ class PriorConfig:
     Attributes:
         priors: names in ``PRIORS``. weights: their mixture weights.
         context: how contexts are drawn.
-        temperature: target = softmax(Q* / (temperature * max|r|)) (the paper's 0.2).
+        temperature: target = softmax(Q* / (temperature * unit)) (the paper's 0.2).
+        target_unit: ``reward``: the unit is the MDP's max|r| (the paper's); ``state``: per
+            state, the spread of Q* over its actions, at most max|r|. Where a one-off goal
+            lies far away, actions differ by a few hundredths of max|r| and the paper's
+            target is nearly uniform: a network trained on it barely learns which action is
+            best, and its greedy policy is noise. ``state`` keeps every state's target as
+            sharp as where actions differ by max|r| or more.
         max_successors: cap on successors per pair in training batches.
         bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
         bonus_range: (low, high) of the log-uniform magnitude of beta.
@@ -55,6 +61,7 @@ class PriorConfig:
     weights: tuple[float, ...] = (0.3, 0.7)
     context: ContextConfig = field(default_factory=ContextConfig)
     temperature: float = 0.2
+    target_unit: str = "reward"
     max_successors: int = 16
     bonus_weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
     bonus_range: tuple[float, float] = (0.003, 1.0)
@@ -64,6 +71,8 @@ class PriorConfig:
     def __post_init__(self) -> None:
         if self.bonus_form not in ("sqrt", "untried"):
             raise ValueError(f"bonus_form must be 'sqrt' or 'untried', got {self.bonus_form!r}")
+        if self.target_unit not in ("reward", "state"):
+            raise ValueError(f"target_unit must be 'reward' or 'state', got {self.target_unit!r}")
 
     def mdp_priors(self) -> list[MDPPrior]:
         return [PRIORS[name] for name in self.priors]
@@ -93,21 +102,25 @@ def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
     return magnitude if kind == 1 else -magnitude
 
 
-def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float) -> np.ndarray:
-    """Boltzmann policy over Q*, in units of the MDP's largest |reward|."""
+def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
+                  unit: str = "reward") -> np.ndarray:
+    """Boltzmann policy over Q*, in units of the MDP's largest |reward|, or per state of the
+    spread of Q* over its actions if smaller (``unit = "state"``, ``PriorConfig``)."""
     lo, hi = mdp.reward_bounds()
-    scale = max(abs(lo), abs(hi)) or 1.0
+    scale = np.full((len(q_star), 1), max(abs(lo), abs(hi)) or 1.0)
+    if unit == "state":  # floored: states whose actions are all equal keep a uniform target
+        spread = np.ptp(q_star, axis=1, keepdims=True)
+        scale = np.clip(spread, 1e-9 * scale, scale)
     logits = (q_star - q_star.max(axis=1, keepdims=True)) / (temperature * scale)
     probs = np.exp(logits)
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def sample_example(rng: np.random.Generator, config: PriorConfig,
-                   value_features: bool = False, stationary_plans: bool = False
+def sample_example(rng: np.random.Generator, config: PriorConfig, **inputs
                    ) -> tuple[TabularMDP, Context, np.ndarray, np.ndarray]:
-    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP;
-    ``value_features`` and ``stationary_plans`` as in ``features.featurize`` (they draw no
-    random numbers)."""
+    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP; ``inputs``:
+    ``features.featurize``'s options (``ModelConfig.inputs()``; they draw no random
+    numbers)."""
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
     q_star = optimal_q(mdp, stationary=config.stationary_target)
     stat = sample_context(rng, mdp, q_star, config.context)
@@ -118,13 +131,13 @@ def sample_example(rng: np.random.Generator, config: PriorConfig,
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
         q_star = optimal_q(mdp, reward_bonus, config.stationary_target)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus, value_features, stationary_plans)
-    return mdp, context, target_policy(q_star, mdp, config.temperature), ~mdp.terminal
+                        bonus, **inputs)
+    target = target_policy(q_star, mdp, config.temperature, config.target_unit)
+    return mdp, context, target, ~mdp.terminal
 
 
 def sample_batch(rng: np.random.Generator, config: PriorConfig, batch_size: int,
-                 value_features: bool = False, stationary_plans: bool = False) -> Batch:
-    examples = [sample_example(rng, config, value_features, stationary_plans)
-                for _ in range(batch_size)]
+                 **inputs) -> Batch:
+    examples = [sample_example(rng, config, **inputs) for _ in range(batch_size)]
     return collate([e[1] for e in examples], [e[2] for e in examples],
                    [e[3] for e in examples])

@@ -192,8 +192,7 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
 
 
 def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
-    examples = [sample_example(rng, config.prior, config.model.value_features,
-                               config.model.stationary_plans)
+    examples = [sample_example(rng, config.prior, **config.model.inputs())
                 for _ in range(config.batch_size)]
     examples.sort(key=lambda e: e[1].pair_features.shape[0])
     optimiser.zero_grad(set_to_none=True)
@@ -225,8 +224,7 @@ def validation_examples(config: TrainConfig, seed: int, count: int) -> list:
     bonus: their targets are the true optimal policies."""
     rng = np.random.default_rng([seed, 2**31 - 1])
     prior = dataclasses.replace(config.prior, bonus_weights=(1.0, 0.0, 0.0))
-    return [sample_example(rng, prior, config.model.value_features,
-                           config.model.stationary_plans) for _ in range(count)]
+    return [sample_example(rng, prior, **config.model.inputs()) for _ in range(count)]
 
 
 def _reference_values(mdp) -> tuple[float, float]:
