@@ -9,7 +9,7 @@ at each size, on the suites, never on a benchmark task. Candidates are run on th
 ``--checkpoint`` (default: the shipped one).
 
 Usage: python benchmarks/offline_sizes.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--jobs N] [--checkpoint DIR]
+       [--jobs N] [--checkpoint DIR] [--only TEXT]
 """
 
 from __future__ import annotations
@@ -68,9 +68,13 @@ def size_matrix(runs: dict, tasks: int, seeds: int, size: int) -> np.ndarray:
 def main() -> None:
     parser = tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    parser.add_argument("--only", default="", help="run the candidates whose name has TEXT")
     args = parser.parse_args()
+    names = [name for name in CANDIDATES if args.only in name]
+    if not names:
+        parser.error(f"no candidate name contains {args.only!r}: {list(CANDIDATES)}")
     tasks = tuning_tasks(args.mdps, args.suite)
-    jobs = [(name, t, s) for name in CANDIDATES for t in range(len(tasks))
+    jobs = [(name, t, s) for name in names for t in range(len(tasks))
             for s in range(args.seeds)]
     results = joblib.Parallel(n_jobs=args.jobs)(
         joblib.delayed(cells)(name, tasks[t], s, args.checkpoint.resolve())

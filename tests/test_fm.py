@@ -470,3 +470,36 @@ def test_with_bonus_equals_featurizing_with_that_bonus():
         for field in dataclasses.fields(direct):
             assert np.array_equal(getattr(direct, field.name), getattr(swapped, field.name))
     assert base.global_features[2] == 0.0, "the base context is left alone"
+
+
+def test_log_scaled_plans_keep_the_order_and_make_small_gaps_readable():
+    from rlbench_icl.fm.features import log_scaled
+
+    x = np.array([0.0, -1e-6, -1e-4, -1e-2, -1.0, -2.0])
+    y = log_scaled(x)
+    assert y[0] == 0.0 and np.all(np.diff(y) < 0), "monotone, 0 stays 0"
+    np.testing.assert_allclose(y[[2, 3, 4]], [-1 / 3, -2 / 3, -1.0], atol=0.01)
+    stat = random_stat(np.random.default_rng(9), 5, 3, visits=40)
+    linear = featurize(stat, 12, 1.0, value_features=True)
+    logged = featurize(stat, 12, 1.0, value_features=True, log_plans=True)
+    np.testing.assert_array_equal(linear.pair_features[..., :3], logged.pair_features[..., :3])
+    np.testing.assert_allclose(logged.pair_features[..., 3:],
+                               log_scaled(linear.pair_features[..., 3:].astype(np.float64)),
+                               atol=1e-6)
+    assert ModelConfig(value_features=True, log_plans=True).inputs()["log_plans"]
+
+
+def test_state_unit_targets_are_sharp_where_actions_differ_little():
+    from rlbench_icl.fm.prior import target_policy
+
+    mdp = circle_mdp()  # rewards in [0, 1]; stationary Q*: 1.0 against 0.9 in states 0, 1
+    q = optimal_q(mdp, stationary=True)
+    paper, sharp = target_policy(q, mdp, 0.2), target_policy(q, mdp, 0.2, "state")
+    np.testing.assert_allclose(paper[0], np.exp([0.0, -0.5]) / np.exp([0.0, -0.5]).sum())
+    np.testing.assert_allclose(sharp[0], np.exp([0.0, -5.0]) / np.exp([0.0, -5.0]).sum())
+    np.testing.assert_allclose(sharp[2], [0.5, 0.5])  # all actions equal: uniform
+    wide = q * 10  # a spread of 1 = max|r| in states 0 and 1: the paper's target
+    np.testing.assert_allclose(target_policy(wide, mdp, 0.2, "state"),
+                               target_policy(wide, mdp, 0.2))
+    with pytest.raises(ValueError, match="target_unit"):
+        PriorConfig(target_unit="action")
