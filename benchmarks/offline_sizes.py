@@ -24,6 +24,7 @@ from tabulate import tabulate
 from tqdm.auto import tqdm
 
 from rlbench_icl import OfflineSettings, Submission
+from rlbench_icl.leaderboard import size_matrix
 from rlbench_icl.protocols import run_offline
 from rlbench_icl.scoring import BootstrapConfig, aggregate_with_ci
 from rlbench_icl.submissions import SUBMISSIONS_DIR
@@ -59,12 +60,6 @@ def cells(name: str, task, seed: int, checkpoint: Path) -> list[dict]:
     return run_offline(task, sub, settings, seed)["cells"]
 
 
-def size_matrix(runs: dict, tasks: int, seeds: int, size: int) -> np.ndarray:
-    """(seeds, tasks x epsilons) normalised values at one dataset size."""
-    return np.array([[c["normalised_value"] for t in range(tasks) for c in runs[(t, s)]
-                      if c["dataset_episodes"] == size] for s in range(seeds)])
-
-
 def main() -> None:
     parser = tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
@@ -87,7 +82,8 @@ def main() -> None:
     for name, runs in by_name.items():
         row, means = [name], []
         for size in SIZES:
-            matrix = size_matrix(runs, len(tasks), args.seeds, size)
+            matrix = size_matrix([[runs[(t, s)] for t in range(len(tasks))]
+                                  for s in range(args.seeds)], size)
             point, lo, hi = aggregate_with_ci(matrix, config)["IQM"]
             row.append(f"{point:.4f} [{lo:.4f}, {hi:.4f}]")
             means.append(matrix.mean())

@@ -177,12 +177,15 @@ def score_matrix(entry: Entry, protocol: str) -> np.ndarray:
 def offline_matrix(entry: Entry, size: int) -> np.ndarray:
     """(runs, task x epsilon) normalised values at one dataset size."""
     by_key = {(r["task"]["id"], r["seed"]): r for r in entry.records}
-    rows = []
-    for s in entry.seeds:
-        cells = [c for t in entry.tasks for c in by_key[(t, s)]["result"]["cells"]
-                 if c["dataset_episodes"] == size]
-        rows.append([c["normalised_value"] for c in cells])
-    return np.array(rows)
+    return size_matrix([[by_key[(t, s)]["result"]["cells"] for t in entry.tasks]
+                        for s in entry.seeds], size)
+
+
+def size_matrix(cells: list[list[list[dict]]], size: int) -> np.ndarray:
+    """(seeds, task x epsilon) normalised values at one dataset size, from the offline cells
+    of each seed's run of each task (``cells[seed][task]``)."""
+    return np.array([[c["normalised_value"] for task_cells in seed_cells for c in task_cells
+                      if c["dataset_episodes"] == size] for seed_cells in cells])
 
 
 def stream_id(*parts: str) -> int:
