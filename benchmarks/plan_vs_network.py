@@ -35,12 +35,12 @@ from tune_fm import fm_module  # noqa: E402
 EPSILONS = (1.0, 0.5, 0.1)
 
 
-def plan_policy(info, dataset, rng, pessimism) -> np.ndarray:
-    """Greedy on the pessimistic plan the network reads (stationary for finite horizons)."""
+def plan_policy(info, dataset, rng, pessimism, stationary) -> np.ndarray:
+    """Greedy on the pessimistic plan the network reads."""
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
     edited = with_virtual_outcome(stat, *pessimism)
     plans = planned_advantages(edited, info.horizon, info.discount, info.objective,
-                               stationary=True)
+                               stationary=stationary)
     return greedy_policy(plans[:info.num_states, :, 1])
 
 
@@ -48,7 +48,8 @@ def scores(task, seed: int, size: int, checkpoint: Path) -> dict[str, list[float
     """Normalised values of the network and of its plan, one per behaviour epsilon."""
     fm = fm_module(checkpoint)
     solvers = {"network": fm.solve_offline,
-               "plan": functools.partial(plan_policy, pessimism=fm.PESSIMISM)}
+               "plan": functools.partial(plan_policy, pessimism=fm.PESSIMISM,
+                                         stationary=fm.load_network().config.stationary_plans)}
     settings = OfflineSettings(dataset_episodes=(size,), epsilons=EPSILONS)
     return {name: [c["normalised_value"] for c in run_offline(
         task, Submission(name=name, version="0", solve_offline=solver), settings,
