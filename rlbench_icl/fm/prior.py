@@ -111,6 +111,8 @@ def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
     if unit == "state":  # floored: states whose actions are all equal keep a uniform target
         spread = np.ptp(q_star, axis=1, keepdims=True)
         scale = np.clip(spread, 1e-9 * scale, scale)
+    elif unit != "reward":  # a typo must not fall back to the paper's unit silently
+        raise ValueError(f"unit must be 'reward' or 'state', got {unit!r}")
     logits = (q_star - q_star.max(axis=1, keepdims=True)) / (temperature * scale)
     probs = np.exp(logits)
     return probs / probs.sum(axis=1, keepdims=True)
