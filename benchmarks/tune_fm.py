@@ -101,6 +101,12 @@ SWEEPS = {
     # temperature and beta online (offline: benchmarks/offline_sizes.py).
     "online": [("online", "temperature, bonus", t, None, None, b)
                for b in (0.1, 0.3) for t in (0.03, 0.1)],
+    # Rewards read in units of the task's known bound on |reward| (gnn_fm's range_scale),
+    # not only the largest seen, against beta, on the shipped v5 (T = 0.1).
+    "range": [("online", "range scale, bonus", 0.1, None, None, b, rs)
+              for rs in (False, True) for b in (0.1, 0.3, 1.0)],
+    "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
+                       0.0, rs) for rs in (False, True)],
 }
 
 
@@ -111,15 +117,16 @@ def fm_module(checkpoint: Path):
     return fm
 
 
-def score(protocol, temperature, rounds, virtual, bonus, task, seed, episodes,
+def score(protocol, temperature, rounds, virtual, bonus, range_scale, task, seed, episodes,
           checkpoint) -> float:
     fm = fm_module(checkpoint)
     if protocol == "offline":
         solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual,
-                                   bonus=bonus)
+                                   bonus=bonus, range_scale=range_scale)
         return play(True, solver, task, seed, episodes)
     factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
-                                rounds=rounds, optimism=virtual, bonus=bonus)
+                                rounds=rounds, optimism=virtual, bonus=bonus,
+                                range_scale=range_scale)
     return play(False, factory, task, seed, episodes)
 
 
@@ -133,23 +140,26 @@ def main() -> None:
         has_bonus = load_model(checkpoint)[1].model.bonus_input
     except ConfigError as exc:
         parser.error(str(exc))
-    settings = [cfg for cfg in SWEEPS[args.sweep] if has_bonus or cfg[-1] == 0.0]
+    # a setting is (protocol, what, temperature, rounds, virtual, bonus[, range scale])
+    settings = [cfg + (False,) * (7 - len(cfg)) for cfg in SWEEPS[args.sweep]]
+    settings = [cfg for cfg in settings if has_bonus or cfg[5] == 0.0]
     tasks = tuning_tasks(args.mdps, args.suite)
     jobs = [(cfg, t, s) for cfg in settings for t in range(len(tasks))
             for s in range(args.seeds)]
     values = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score)(p, temp, r, v, b, tasks[t], s, args.episodes, checkpoint)
-        for (p, _, temp, r, v, b), t, s in tqdm(jobs, desc="tune-fm"))
+        joblib.delayed(score)(p, temp, r, v, b, rs, tasks[t], s, args.episodes, checkpoint)
+        for (p, _, temp, r, v, b, rs), t, s in tqdm(jobs, desc="tune-fm"))
     table: dict = {}
     for (cfg, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(cfg, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, b, f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r, virt, b), v in table.items()]
+             "-" if virt is None else virt, b, "yes" if rs else "no",
+             f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
+            for (p, what, temp, r, virt, b, rs), v in table.items()]
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"{args.episodes} episodes; network {checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "bonus", "mean score", "median"],
+                                  "bonus", "range scale", "mean score", "median"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -17,7 +17,9 @@ step is a good one. New in v5: the target's temperature is in units of each stat
 of Q* (at most max|r|), so it says which action is best even where actions differ little.
 
 Online: after every episode the statistic of all experience so far (visit counts, mean
-rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 0.3; the
+rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 1.0, rewards
+read in units of at least the task's declared bound on |reward| (ONLINE_RANGE_SCALE, new in
+release 5.1: small rewards found first no longer make untried pairs look worthless); the
 agent acts by sampling softmax(logits / TEMPERATURE) with TEMPERATURE = 0.1, and offers the
 greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's statistic, with
 a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a lasting trap that
@@ -42,13 +44,17 @@ from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
 CHECKPOINT = Path(__file__).with_name("gnn_fm_checkpoint")
 # Chosen on synthetic tuning MDPs, never on benchmark tasks (benchmarks/tune_fm.py, .md).
 TEMPERATURE = 0.1
-ONLINE_BONUS = 0.3  # the network's R-max bonus input beta: optimism online
+ONLINE_BONUS = 1.0  # the network's R-max bonus input beta: optimism online
 OFFLINE_BONUS = 0.0
 ROUNDS = None  # None: as many propagation rounds as in training
 # Virtual outcome (pseudo-count, reward multiple[, lasting]) added to every pair: optimism
 # online, pessimism offline (rlbench_icl/fm/virtual.py). None: the plain statistic.
 OPTIMISM: tuple | None = None
 PESSIMISM: tuple | None = (1.0, "worst-recurring", True)
+# Read rewards in units of at least the task's known bound on |reward| (TaskInfo.reward_range,
+# as UCB-VI does), not only the largest |reward| seen so far, online / offline.
+ONLINE_RANGE_SCALE = True
+OFFLINE_RANGE_SCALE = False
 
 
 def load_network():
@@ -71,17 +77,22 @@ def _load_network(checkpoint: Path):
 
 
 def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,
-                  virtual: tuple | None = None, bonus: float = 0.0
-                  ) -> np.ndarray:
+                  virtual: tuple | None = None, bonus: float = 0.0,
+                  range_scale: bool = False) -> np.ndarray:
     """(S, A) logits of the network for a statistic and confidence bonus ``bonus``;
     ``virtual`` = (pseudo-count, reward multiple or "worst"[, lasting]) adds a virtual
-    outcome to every pair first (rlbench_icl.fm.virtual)."""
-    return batched_logits(info, stat, rounds, virtual, (bonus,))[0]
+    outcome to every pair first (rlbench_icl.fm.virtual); ``range_scale``: rewards read in
+    units of at least the task's bound on |reward|."""
+    return batched_logits(info, stat, rounds, virtual, (bonus,), range_scale)[0]
+
+
+def scale_floor(info: TaskInfo, range_scale: bool) -> float:
+    return max(abs(r) for r in info.reward_range) if range_scale else 0.0
 
 
 def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None,
-                   virtual: tuple | None, bonuses: tuple[float, ...]
-                   ) -> list[np.ndarray]:
+                   virtual: tuple | None, bonuses: tuple[float, ...],
+                   range_scale: bool = False) -> list[np.ndarray]:
     """``policy_logits`` for several bonuses in one forward pass (one batch)."""
     import torch
 
@@ -92,7 +103,7 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
         stat = with_virtual_outcome(stat, *virtual)
     network = load_network()
     context = featurize(stat, info.horizon, info.discount, info.objective,
-                        **network.config.inputs())
+                        scale_floor=scale_floor(info, range_scale), **network.config.inputs())
     contexts = [with_bonus(context, b) for b in bonuses]  # featurized and planned once
     with torch.no_grad():
         logits, _ = network(collate(contexts), num_rounds=rounds)
@@ -103,9 +114,9 @@ class FoundationModelAgent:
     def __init__(self, info: TaskInfo, rng: np.random.Generator,
                  temperature: float = TEMPERATURE, rounds: int | None = ROUNDS,
                  optimism: tuple | None = OPTIMISM,
-                 bonus: float = ONLINE_BONUS):
+                 bonus: float = ONLINE_BONUS, range_scale: bool = ONLINE_RANGE_SCALE):
         self.info, self.rng, self.temperature, self.rounds = info, rng, temperature, rounds
-        self.optimism, self.bonus = optimism, bonus
+        self.optimism, self.bonus, self.range_scale = optimism, bonus, range_scale
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self._refresh()
 
@@ -127,10 +138,11 @@ class FoundationModelAgent:
     def _refresh(self) -> None:
         if self.bonus == 0.0:
             self.logits = self.exploit_logits = policy_logits(
-                self.info, self.stat, self.rounds, self.optimism)
+                self.info, self.stat, self.rounds, self.optimism, 0.0, self.range_scale)
         else:  # the exploring and the exploiting (no bonus) policy in one forward pass
             self.logits, self.exploit_logits = batched_logits(
-                self.info, self.stat, self.rounds, self.optimism, (self.bonus, 0.0))
+                self.info, self.stat, self.rounds, self.optimism, (self.bonus, 0.0),
+                self.range_scale)
         scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
         self.cdf = np.cumsum(np.exp(scaled), axis=1)
 
@@ -138,9 +150,10 @@ class FoundationModelAgent:
 def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
                   rounds: int | None = ROUNDS,
                   pessimism: tuple | None = PESSIMISM,
-                  bonus: float = OFFLINE_BONUS) -> np.ndarray:
+                  bonus: float = OFFLINE_BONUS,
+                  range_scale: bool = OFFLINE_RANGE_SCALE) -> np.ndarray:
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
-    return greedy_policy(policy_logits(info, stat, rounds, pessimism, bonus))
+    return greedy_policy(policy_logits(info, stat, rounds, pessimism, bonus, range_scale))
 
 
 def checkpoint_version(release: str) -> str:
@@ -154,7 +167,7 @@ def checkpoint_version(release: str) -> str:
 
 SUBMISSION = Submission(
     name="gnn-fm",
-    version=checkpoint_version("5"),
+    version=checkpoint_version("5.1"),
     make_online_agent=FoundationModelAgent,
     solve_offline=solve_offline,
     authors="rlbench-icl developers (after Zighem & Vie 2026)",

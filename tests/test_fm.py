@@ -503,3 +503,18 @@ def test_state_unit_targets_are_sharp_where_actions_differ_little():
                                target_policy(wide, mdp, 0.2))
     with pytest.raises(ValueError, match="target_unit"):
         PriorConfig(target_unit="action")
+
+
+def test_a_scale_floor_reads_rewards_in_a_known_unit():
+    # two_state_stat: max |r| seen 0.1; with a floor of 1, the mean reward 0.05 reads as 0.05
+    # and an untried pair pays +-1 per remaining step in the plans (H = 10).
+    stat = two_state_stat()
+    plain = featurize(stat, 10, 1.0, value_features=True)
+    low = featurize(stat, 10, 1.0, value_features=True, scale_floor=0.05)
+    np.testing.assert_array_equal(plain.pair_features, low.pair_features)  # below max |r|
+    floored = featurize(stat, 10, 1.0, value_features=True, scale_floor=1.0)
+    assert plain.reward_scale == 0.1 and floored.reward_scale == 1.0
+    np.testing.assert_allclose(floored.pair_features[0, 0, 1], 0.05, rtol=1e-6)
+    optimistic = planned_advantages(stat, 10, 1.0, scale_floor=1.0)[..., 0]
+    # Q(0, 1) = 10 (untried pays 1 for 10 steps), Q(0, 0) = 0.05 + 9: advantage -0.95 / 10.
+    np.testing.assert_allclose(optimistic[0], [-0.095, 0.0], atol=1e-12)

@@ -54,3 +54,20 @@ def _network():
 
     path = Path(available()["gnn-fm"].split("::")[0])
     return _import_file(path).load_network()
+
+
+def test_range_scale_reads_rewards_in_the_declared_unit():
+    from rlbench_icl import ExperienceStatistic, TaskInfo
+    from rlbench_icl.submissions import _import_file, available
+
+    gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
+    info = TaskInfo(num_states=3, num_actions=2, horizon=10, discount=1.0, objective="finite",
+                    reward_range=(-0.5, 2.0), reward_noise="deterministic", num_episodes=5)
+    assert gnn_fm.scale_floor(info, True) == 2.0 and gnn_fm.scale_floor(info, False) == 0.0
+    stat = ExperienceStatistic(3, 2)
+    for _ in range(4):  # a small reward found first; state 2 never seen
+        stat.update(0, 0, 0.01, 1, False)
+        stat.update(1, 0, 0.0, 0, False)
+    seen = gnn_fm.policy_logits(info, stat, range_scale=False)
+    declared = gnn_fm.policy_logits(info, stat, range_scale=True)
+    assert seen.shape == declared.shape == (3, 2) and not np.allclose(seen, declared)

@@ -67,9 +67,11 @@ class Batch:
     loss_mask: torch.Tensor | None = None
 
 
-def reward_scale(stat: ExperienceStatistic) -> float:
-    """The largest |reward| observed (1 before any): the unit rewards are read in."""
-    return stat.max_abs_reward if stat.max_abs_reward > 0 else 1.0
+def reward_scale(stat: ExperienceStatistic, floor: float = 0.0) -> float:
+    """The unit rewards are read in: the largest |reward| observed, or ``floor`` if larger
+    (a known bound on rewards: ``scale_floor`` of ``featurize``), 1 if both are 0."""
+    scale = max(stat.max_abs_reward, floor)
+    return scale if scale > 0 else 1.0
 
 
 def effective_horizon(horizon: int, discount: float) -> float:
@@ -117,17 +119,19 @@ def stationary_discount(horizon: int, discount: float) -> float:
 
 
 def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
-                       objective: str = "finite", stationary: bool = False) -> np.ndarray:
+                       objective: str = "finite", stationary: bool = False,
+                       scale_floor: float = 0.0) -> np.ndarray:
     """(S, A, 2): ``(Q(s, a) - max_a' Q(s, a')) / (scale * h_eff)`` of the optimal plan on
     the empirical model under the task's objective, where an untried pair pays ``+scale``
     (optimistic plan, column 0: R-max) or ``-scale`` (pessimistic plan, column 1) and leads to
     an absorbing state that pays the same every step. States seen as terminal are absorbing
     with reward 0. For finite horizons, Q of the first step (the plans are non-stationary;
-    the network is not), discounted by ``stationary_discount`` if ``stationary``."""
+    the network is not), discounted by ``stationary_discount`` if ``stationary``. The scale
+    is ``reward_scale(stat, scale_floor)``."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
-    scale = reward_scale(stat)
+    scale = reward_scale(stat, scale_floor)
     limbo = S  # the extra absorbing state untried pairs lead to
     P = np.zeros((S + 1, A, S + 1))
     P[:S, :, :S] = counts / np.maximum(n, 1.0)[..., None]
@@ -164,19 +168,23 @@ def log_scaled(advantages: np.ndarray, unit: float = LOG_PLAN_UNIT) -> np.ndarra
 def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
               objective: str = "finite", max_successors: int | None = None,
               bonus: float = 0.0, value_features: bool = False,
-              stationary_plans: bool = False, log_plans: bool = False) -> Context:
+              stationary_plans: bool = False, log_plans: bool = False,
+              scale_floor: float = 0.0) -> Context:
     """The network input for a statistic (see the module docstring); ``stationary_plans``
     as ``planned_advantages``' ``stationary``; ``log_plans`` reads the plans' advantages
-    through ``log_scaled``."""
+    through ``log_scaled``. ``scale_floor``: read rewards in units of at least this (a known
+    bound on |reward|), so that small rewards seen first look small, and an untried pair
+    in the R-max plan pays at least it."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
-    scale = reward_scale(stat)
+    scale = reward_scale(stat, scale_floor)
     mean_reward = stat.reward_sums / np.maximum(n, 1.0) / scale
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
     if value_features:
-        plans = planned_advantages(stat, horizon, discount, objective, stationary_plans)
+        plans = planned_advantages(stat, horizon, discount, objective, stationary_plans,
+                                   scale_floor)
         if log_plans:
             plans = log_scaled(plans)
         pair = np.concatenate([pair, plans], axis=-1)
