@@ -105,6 +105,13 @@ SWEEPS = {
     # not only the largest seen, against beta, on the shipped v5 (T = 0.1).
     "range": [("online", "range scale, bonus", 0.1, None, None, b, rs)
               for rs in (False, True) for b in (0.1, 0.3, 1.0)],
+    # Count-based optimism on top (a lasting virtual heaven on every pair paying the
+    # declared unit: virtual.py), with the declared unit at beta 1.0 (release 5.1).
+    "heaven": [("online", "heaven", 0.1, None, v, 1.0, True)
+               for v in (None, (0.1, 1, True), (0.3, 1, True), (1, 1, True))],
+    # The eleventh attempt's two finalists again, with more seeds (--seeds 2).
+    "range-check": [("online", "range scale, bonus", 0.1, None, None, 0.3, False),
+                    ("online", "range scale, bonus", 0.1, None, None, 1.0, True)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }

@@ -7,14 +7,15 @@ prior and a wider one); never on a benchmark task. Model, prior, trainer: rlbenc
 the shipped checkpoint, its config, training log and model card: gnn_fm_checkpoint/.
 
 The shipped network (v5) reads two extra inputs: per pair, the advantages of two exact plans
-on the empirical model (an R-max one, where untried pairs pay the largest reward seen, and a
-pessimistic one; rlbench_icl/fm/features.py: planned_advantages), read on a log scale (new in
-v5: gaps of 1e-4 of reward scale x horizon are readable), and per MDP an R-max bonus beta: it
-was trained to output the optimal policy of the true MDP in which every pair the context has
-not tried pays beta * H * max|r| once (beta > 0 optimism, < 0 pessimism). For finite
-horizons, targets and plans use the discount 1 - 1/H (since v4), so that one policy for every
-step is a good one. New in v5: the target's temperature is in units of each state's spread
-of Q* (at most max|r|), so it says which action is best even where actions differ little.
+on the empirical model (an R-max one, where untried pairs pay the reward scale — the largest
+reward seen, online since 5.1 at least the declared bound — and a pessimistic one;
+rlbench_icl/fm/features.py: planned_advantages), read on a log scale (new in v5: gaps of
+1e-4 of reward scale x horizon are readable), and per MDP an R-max bonus beta: it was
+trained to output the optimal policy of the true MDP in which every pair the context has not
+tried pays beta * H * max|r| once (beta > 0 optimism, < 0 pessimism). For finite horizons,
+targets and plans use the discount 1 - 1/H (since v4), so that one policy for every step is
+a good one. New in v5: the target's temperature is in units of each state's spread of Q* (at
+most max|r|), so it says which action is best even where actions differ little.
 
 Online: after every episode the statistic of all experience so far (visit counts, mean
 rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 1.0, rewards
@@ -81,13 +82,16 @@ def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None 
                   range_scale: bool = False) -> np.ndarray:
     """(S, A) logits of the network for a statistic and confidence bonus ``bonus``;
     ``virtual`` = (pseudo-count, reward multiple or "worst"[, lasting]) adds a virtual
-    outcome to every pair first (rlbench_icl.fm.virtual); ``range_scale``: rewards read in
-    units of at least the task's bound on |reward|."""
+    outcome to every pair first (rlbench_icl.fm.virtual); ``range_scale``: rewards (and a
+    virtual outcome's reward multiple) read in units of at least the task's declared bound
+    on |reward|. Default False, the plain reading; the agent and ``solve_offline`` pass
+    ``ONLINE_RANGE_SCALE`` and ``OFFLINE_RANGE_SCALE``."""
     return batched_logits(info, stat, rounds, virtual, (bonus,), range_scale)[0]
 
 
-def scale_floor(info: TaskInfo, range_scale: bool) -> float:
-    return max(abs(r) for r in info.reward_range) if range_scale else 0.0
+def declared_reward_unit(info: TaskInfo) -> float:
+    """The task's declared bound on |reward|: max |reward_range|."""
+    return max(abs(r) for r in info.reward_range)
 
 
 def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None,
@@ -99,11 +103,12 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
     from rlbench_icl.fm.features import collate, featurize, with_bonus
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
+    floor = declared_reward_unit(info) if range_scale else 0.0
     if virtual is not None:
-        stat = with_virtual_outcome(stat, *virtual)
+        stat = with_virtual_outcome(stat, *virtual, scale_floor=floor)
     network = load_network()
     context = featurize(stat, info.horizon, info.discount, info.objective,
-                        scale_floor=scale_floor(info, range_scale), **network.config.inputs())
+                        scale_floor=floor, **network.config.inputs())
     contexts = [with_bonus(context, b) for b in bonuses]  # featurized and planned once
     with torch.no_grad():
         logits, _ = network(collate(contexts), num_rounds=rounds)

@@ -194,6 +194,9 @@ def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
     assert trap.reward_sums[0, 1] == pytest.approx(-4.0)
     with pytest.raises(ValueError, match="pseudo_count"):
         with_virtual_outcome(stat, -1.0, 1.0)
+    floored = with_virtual_outcome(stat, 1.0, 3.0, scale_floor=5.0)  # a declared unit of 5
+    assert floored.reward_sums[0, 1] == pytest.approx(15.0) and floored.max_abs_reward == 15.0
+    assert with_virtual_outcome(stat, 1.0, 3.0, scale_floor=1.0).reward_sums[0, 1] == 6.0
 
 
 def test_a_lasting_trap_repels_where_a_once_paying_trap_lures():

@@ -58,16 +58,23 @@ def _network():
 
 def test_range_scale_reads_rewards_in_the_declared_unit():
     from rlbench_icl import ExperienceStatistic, TaskInfo
+    from rlbench_icl.fm.features import collate, featurize
     from rlbench_icl.submissions import _import_file, available
 
     gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
     info = TaskInfo(num_states=3, num_actions=2, horizon=10, discount=1.0, objective="finite",
-                    reward_range=(-0.5, 2.0), reward_noise="deterministic", num_episodes=5)
-    assert gnn_fm.scale_floor(info, True) == 2.0 and gnn_fm.scale_floor(info, False) == 0.0
+                    reward_range=(-3.0, 1.0), reward_noise="deterministic", num_episodes=5)
+    assert gnn_fm.declared_reward_unit(info) == 3.0
     stat = ExperienceStatistic(3, 2)
     for _ in range(4):  # a small reward found first; state 2 never seen
         stat.update(0, 0, 0.01, 1, False)
         stat.update(1, 0, 0.0, 0, False)
-    seen = gnn_fm.policy_logits(info, stat, range_scale=False)
+    network = gnn_fm.load_network()
+    with torch.no_grad():
+        expected, _ = network(collate([featurize(stat, 10, 1.0, scale_floor=3.0,
+                                                 **network.config.inputs())]))
     declared = gnn_fm.policy_logits(info, stat, range_scale=True)
-    assert seen.shape == declared.shape == (3, 2) and not np.allclose(seen, declared)
+    np.testing.assert_allclose(declared, expected[0].numpy(), rtol=1e-6)
+    assert not np.allclose(declared, gnn_fm.policy_logits(info, stat))  # the seen unit
+    agent = gnn_fm.FoundationModelAgent(info, np.random.default_rng(0))
+    assert agent.range_scale is gnn_fm.ONLINE_RANGE_SCALE is True

@@ -7,7 +7,9 @@ edge is a placeholder). Per state: terminal seen, ``log(1 + visits)``. Per MDP: 
 horizon, the amount of data, and the confidence bonus beta the policy is asked to plan with
 (``bonus_rewards``: beta > 0 optimism, beta < 0 pessimism, 0 the plain posterior policy;
 read as sign(beta) sqrt|beta|). The reward scale is the largest |reward| observed in the
-context (1 before any), at training and at use alike.
+context (1 before any), at training and at use alike; at use it can be floored at a known
+bound on |reward| (``scale_floor``; gnn-fm 5.1 online: the task's declared reward range),
+which the network was not trained with: there the largest reward seen may read below 1.
 
 Optionally (``value_features``, for networks built with ``ModelConfig.value_features``) each
 pair also gets the advantages of two exact plans on the empirical model (``planned_advantages``):

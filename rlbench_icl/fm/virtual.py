@@ -42,8 +42,10 @@ WORST = ("worst", "worst-recurring")
 
 def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
                          reward_multiple: float | Literal["worst", "worst-recurring"],
-                         lasting: bool = False) -> ExperienceStatistic:
-    """A copy of ``stat`` with one extra state, index S (see the module docstring)."""
+                         lasting: bool = False, scale_floor: float = 0.0
+                         ) -> ExperienceStatistic:
+    """A copy of ``stat`` with one extra state, index S (see the module docstring); a
+    numeric ``reward_multiple`` multiplies ``reward_scale(stat, scale_floor)``."""
     if pseudo_count < 0:
         raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
     if isinstance(reward_multiple, str) and (reward_multiple not in WORST or not lasting):
@@ -54,7 +56,7 @@ def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
     if isinstance(reward_multiple, str):
         reward = _worst_reward(stat, recurring_only=reward_multiple == "worst-recurring")
     else:
-        reward = reward_multiple * reward_scale(stat)
+        reward = reward_multiple * reward_scale(stat, scale_floor)
     out = ExperienceStatistic(S + 1, A)
     out.transition_counts[:S, :, :S] = stat.transition_counts
     out.reward_sums[:S] = stat.reward_sums
