@@ -135,14 +135,33 @@ def first_difference(stored, rerun, where: str = "") -> str | None:
 
 def write_stamp(results_dir: Path, submission: str, verdicts: Sequence[Verdict],
                 seed: int) -> Path:
-    """Record the verification beside the submission's results."""
-    stamp = {"schema": STAMP_SCHEMA, "harness_version": __version__, "submission": submission,
-             "sample_seed": seed,
-             "reproduced": {v.path: v.digest for v in verdicts if v.problem is None},
-             "differ": {v.path: v.problem for v in verdicts if v.problem is not None}}
+    """Record the verification beside the submission's results, merged into the stamp
+    already there: this run's verdicts replace the earlier ones of the files it checked, and
+    every other earlier verdict is kept as it was (a file edited since stays "stale", a
+    difference stays until a re-check reproduces the file), so a second, smaller sample
+    adds to what was verified instead of forgetting it. An unreadable stamp is replaced."""
     path = Path(results_dir) / submission / STAMP
+    reproduced, differ = _earlier_verdicts(path, submission)
+    for v in verdicts:
+        reproduced.pop(v.path, None)
+        differ.pop(v.path, None)
+        if v.problem is None:
+            reproduced[v.path] = v.digest
+        else:
+            differ[v.path] = v.problem
+    stamp = {"schema": STAMP_SCHEMA, "harness_version": __version__, "submission": submission,
+             "sample_seed": seed, "reproduced": reproduced, "differ": differ}
     store.write_atomic(path, json.dumps(stamp, sort_keys=True, indent=1) + "\n")
     return path
+
+
+def _earlier_verdicts(path: Path, submission: str) -> tuple[dict, dict]:
+    if not path.exists():
+        return {}, {}
+    try:
+        return _read_stamp(path, submission)
+    except (OSError, ValueError):  # StampError included: nothing of it can be trusted
+        return {}, {}
 
 
 def verification_status(results_dir: Path, submission: str, protocol: str | None = None

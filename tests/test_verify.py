@@ -162,3 +162,26 @@ def test_a_file_whose_content_points_elsewhere_is_a_verdict_not_a_crash(stored, 
     err = capsys.readouterr().err
     assert "seed-2.json" in err and "cannot name a result file" in err
     assert verification_status(results, "random") == "failed (1 of 6 differ)"
+
+
+def test_a_second_sample_adds_to_the_stamp_and_forgets_nothing(stored, tmp_path):
+    from rlbench_icl.verify import write_stamp
+
+    results = copy(stored, tmp_path)
+    stamp = results / "random" / "verified.json"
+    assert verify(results, stored[1], "--sample", "2", "--submission", "random") == 0
+    first = set(json.loads(stamp.read_text())["reproduced"])
+    assert verify(results, stored[1], "--sample", "2", "--seed", "1",
+                  "--submission", "random") == 0
+    both = set(json.loads(stamp.read_text())["reproduced"])
+    assert first <= both and len(first) == 2
+    assert verification_status(results, "random") == f"{len(both)}/{len(both)}"
+    # a file edited after it was verified stays stale through a run that did not re-check it
+    record = json.loads((results / sorted(first)[0]).read_text())
+    record["result"]["scores"] = {**record["result"]["scores"], "edited": 1.0}
+    (results / sorted(first)[0]).write_text(json.dumps(record))
+    write_stamp(results, "random", [], seed=2)
+    assert verification_status(results, "random") == "stale"
+    stamp.write_text("not json")  # an unreadable stamp is replaced, not merged
+    write_stamp(results, "random", [], seed=3)
+    assert verification_status(results, "random") == "no"
