@@ -521,3 +521,24 @@ def test_a_scale_floor_reads_rewards_in_a_known_unit():
     optimistic = planned_advantages(stat, 10, 1.0, scale_floor=1.0)[..., 0]
     # Q(0, 1) = 10 (untried pays 1 for 10 steps), Q(0, 0) = 0.05 + 9: advantage -0.95 / 10.
     np.testing.assert_allclose(optimistic[0], [-0.095, 0.0], atol=1e-12)
+
+
+def test_declared_unit_examples_read_rewards_in_the_mdps_bound():
+    from rlbench_icl.fm.prior import declared_floor
+
+    plain = [sample_example(np.random.default_rng(i), PriorConfig()) for i in range(30)]
+    always = [sample_example(np.random.default_rng(i), PriorConfig(declared_unit=1.0))
+              for i in range(30)]
+    rng, mdp = np.random.default_rng(99), plain[0][0]
+    state = rng.bit_generator.state
+    assert declared_floor(rng, mdp, PriorConfig()) == 0.0
+    assert rng.bit_generator.state == state  # at 0 nothing is drawn: old streams stay
+    assert declared_floor(rng, mdp, PriorConfig(declared_unit=1.0)) == max(
+        abs(b) for b in mdp.reward_bounds())
+    for mdp, context, _, _ in always:
+        bound = max(abs(b) for b in mdp.reward_bounds())
+        assert context.reward_scale == pytest.approx(bound)
+    seen = [c.reward_scale for _, c, _, _ in plain]
+    assert any(s < c.reward_scale for s, (_, c, _, _) in zip(seen, always, strict=True))
+    with pytest.raises(ValueError, match="probability"):
+        PriorConfig(declared_unit=1.5)

@@ -81,7 +81,7 @@ def effective_horizon(horizon: int, discount: float) -> float:
 
 
 def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
-                  form: str = "sqrt") -> np.ndarray:
+                  form: str = "sqrt", scale_floor: float = 0.0) -> np.ndarray:
     """(S, A) per-step reward bonus, 0 at terminal states, in the units the network reads
     rewards in and scaled like UCB-VI's by the effective horizon. ``form``:
 
@@ -92,9 +92,10 @@ def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
       like UCB-VI's optimistic value for untried pairs).
 
     ``bonus`` > 0 is optimism, < 0 pessimism. The network is trained to output the optimal
-    policy of the true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
+    policy of the true MDP with these rewards added (``rlbench_icl.fm.prior``). The reward
+    scale is ``reward_scale(stat, scale_floor)``, as the network reads it."""
     n = stat.transition_counts.sum(axis=2)
-    scale = reward_scale(stat)
+    scale = reward_scale(stat, scale_floor)
     if form == "sqrt":
         b = bonus * h_eff * scale / np.sqrt(1.0 + n)
     elif form == "untried":

@@ -52,6 +52,10 @@ class PriorConfig:
         bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
         bonus_range: (low, high) of the log-uniform magnitude of beta.
         bonus_form: ``sqrt`` or ``untried`` (``features.bonus_rewards``).
+        declared_unit: probability that an example reads rewards (and its bonus) in units
+            of at least the MDP's largest |reward| — what a task declares as its reward
+            range (``TaskInfo.reward_range``) — instead of the largest |reward| its context
+            has seen (``featurize``'s ``scale_floor``; gnn-fm 5.1 reads online rewards so).
         stationary_target: for finite horizons, Q* discounted by
             ``features.stationary_discount`` (a good stationary policy) instead of the
             undiscounted first-step Q*, whose ties can make a stationary policy circle.
@@ -67,8 +71,11 @@ class PriorConfig:
     bonus_range: tuple[float, float] = (0.003, 1.0)
     bonus_form: str = "sqrt"
     stationary_target: bool = False
+    declared_unit: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.declared_unit <= 1.0:
+            raise ValueError(f"declared_unit is a probability, got {self.declared_unit}")
         if self.bonus_form not in ("sqrt", "untried"):
             raise ValueError(f"bonus_form must be 'sqrt' or 'untried', got {self.bonus_form!r}")
         if self.target_unit not in ("reward", "state"):
@@ -102,6 +109,15 @@ def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
     return magnitude if kind == 1 else -magnitude
 
 
+def declared_floor(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfig) -> float:
+    """The example's ``scale_floor``: the MDP's largest |reward| with probability
+    ``config.declared_unit``, else 0. Draws nothing when that probability is 0, so older
+    configs keep their random streams."""
+    if config.declared_unit == 0.0 or rng.random() >= config.declared_unit:
+        return 0.0
+    return float(max(abs(b) for b in mdp.reward_bounds()))
+
+
 def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
                   unit: str = "reward") -> np.ndarray:
     """Boltzmann policy over Q*, in units of the MDP's largest |reward|, or per state of the
@@ -127,13 +143,14 @@ def sample_example(rng: np.random.Generator, config: PriorConfig, **inputs
     q_star = optimal_q(mdp, stationary=config.stationary_target)
     stat = sample_context(rng, mdp, q_star, config.context)
     bonus = sample_bonus(rng, config)
+    floor = declared_floor(rng, mdp, config)
     if bonus != 0.0:
         h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
-        reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form)
+        reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form, floor)
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
         q_star = optimal_q(mdp, reward_bonus, config.stationary_target)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus, **inputs)
+                        bonus, scale_floor=floor, **inputs)
     target = target_policy(q_star, mdp, config.temperature, config.target_unit)
     return mdp, context, target, ~mdp.terminal
 
