@@ -9,7 +9,10 @@ at each size, on the suites, never on a benchmark task. Candidates are run on th
 ``--checkpoint`` (default: the shipped one).
 
 Usage: python benchmarks/offline_sizes.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--jobs N] [--checkpoint DIR] [--only TEXT]
+       [--jobs N] [--checkpoint DIR] [--only TEXT] [--declared-unit]
+
+``--declared-unit``: the foundation model reads rewards in units of at least the task's
+declared bound (gnn_fm's ``range_scale``), as release 5.1 does online.
 """
 
 from __future__ import annotations
@@ -48,13 +51,15 @@ CANDIDATES = {
 }
 
 
-def cells(name: str, task, seed: int, checkpoint: Path) -> list[dict]:
+def cells(name: str, task, seed: int, checkpoint: Path, declared_unit: bool = False
+          ) -> list[dict]:
     """The offline cells (epsilon x size) of one candidate on one task and seed."""
     candidate = CANDIDATES[name]
     if candidate == "vi-lcb":
         solver = module("vi_lcb").solve_vi_lcb
     else:
-        solver = functools.partial(fm_module(checkpoint).solve_offline, pessimism=candidate)
+        solver = functools.partial(fm_module(checkpoint).solve_offline, pessimism=candidate,
+                                   range_scale=declared_unit)
     sub = Submission(name="tuning", version="0", solve_offline=solver)
     settings = OfflineSettings(dataset_episodes=SIZES, epsilons=EPSILONS)
     return run_offline(task, sub, settings, seed)["cells"]
@@ -64,6 +69,8 @@ def main() -> None:
     parser = tuning_parser(__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
     parser.add_argument("--only", default="", help="run the candidates whose name has TEXT")
+    parser.add_argument("--declared-unit", action="store_true",
+                        help="the model reads rewards in the task's declared unit")
     args = parser.parse_args()
     names = [name for name in CANDIDATES if args.only in name]
     if not names:
@@ -72,7 +79,7 @@ def main() -> None:
     jobs = [(name, t, s) for name in names for t in range(len(tasks))
             for s in range(args.seeds)]
     results = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(cells)(name, tasks[t], s, args.checkpoint.resolve())
+        joblib.delayed(cells)(name, tasks[t], s, args.checkpoint.resolve(), args.declared_unit)
         for name, t, s in tqdm(jobs, desc="offline-sizes"))
     by_name: dict = {}
     for (name, t, s), value in zip(jobs, results, strict=True):
@@ -89,7 +96,8 @@ def main() -> None:
             means.append(matrix.mean())
         rows.append(row + [f"{np.mean(means):.3f}"])
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
-          f"behaviours {EPSILONS}; network {args.checkpoint.name}; IQM [95% CI] by size")
+          f"behaviours {EPSILONS}; network {args.checkpoint.name}"
+          f"{', declared unit' if args.declared_unit else ''}; IQM [95% CI] by size")
     print(tabulate(rows, headers=["candidate"] + [f"{n} episodes" for n in SIZES]
                    + ["mean score"], tablefmt="github", disable_numparse=True))
 

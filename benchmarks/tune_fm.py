@@ -112,6 +112,10 @@ SWEEPS = {
     # The eleventh attempt's two finalists again, with more seeds (--seeds 2).
     "range-check": [("online", "range scale, bonus", 0.1, None, None, 0.3, False),
                     ("online", "range scale, bonus", 0.1, None, None, 1.0, True)],
+    # ... and the other two of beta {0.3, 1.0} x unit {seen, declared} (the thirteenth
+    # attempt's rule compares a new network with 5.1 over all four).
+    "range-rest": [("online", "range scale, bonus", 0.1, None, None, 0.3, True),
+                   ("online", "range scale, bonus", 0.1, None, None, 1.0, False)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }
