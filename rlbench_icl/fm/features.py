@@ -6,7 +6,9 @@ unvisited pair points to itself with probability 1: the visited flag tells the n
 edge is a placeholder). Per state: terminal seen, ``log(1 + visits)``. Per MDP: the effective
 horizon, the amount of data, and the confidence bonus beta the policy is asked to plan with
 (``bonus_rewards``: beta > 0 optimism, beta < 0 pessimism, 0 the plain posterior policy;
-read as sign(beta) sqrt|beta|). The reward scale is the largest |reward| observed in the
+read as sign(beta) sqrt|beta|), and the steps left to go (finite horizons: the policy asked
+for is that of step H - steps left; networks built without ``steps_left_input`` ignore it,
+and the policy they give serves every step). The reward scale is the largest |reward| observed in the
 context (1 before any), at training and at use alike; at use it can be floored at a known
 bound on |reward| (``scale_floor``; gnn-fm 5.1 online: the task's declared reward range),
 which the network was not trained with: there the largest reward seen may read below 1.
@@ -35,7 +37,7 @@ from ..statistics import ExperienceStatistic
 NUM_PAIR_FEATURES = 3
 NUM_VALUE_FEATURES = 2
 NUM_STATE_FEATURES = 2
-NUM_GLOBAL_FEATURES = 3
+NUM_GLOBAL_FEATURES = 4  # horizon, amount of data, bonus, steps left
 # log_scaled's unit: advantages of 1e-6 of (reward scale x horizon) and below read as ~0.
 LOG_PLAN_UNIT = 1e-6
 
@@ -43,7 +45,7 @@ LOG_PLAN_UNIT = 1e-6
 @dataclass
 class Context:
     """One MDP's network input (numpy). Shapes: pair_features (S, A, 3 or 5), state_features
-    (S, 2), global_features (3,), successors (S, A, M) int64, successor_log_probs (S, A, M)
+    (S, 2), global_features (4,), successors (S, A, M) int64, successor_log_probs (S, A, M)
     with -inf on padding."""
 
     pair_features: np.ndarray
@@ -113,24 +115,37 @@ def objective_horizon(horizon: int, discount: float, objective: str) -> float:
     return effective_horizon(horizon, discount)
 
 
-def stationary_discount(horizon: int, discount: float) -> float:
+def stationary_discount(horizon: int, discount: float, tie_break: float = 1.0) -> float:
     """The discount that makes a finite-horizon plan's first-step Q a good *stationary*
-    policy: min(gamma, 1 - 1/H). Undiscounted, every action that reaches a one-off goal
-    within the remaining H steps ties at the first step, and a stationary policy picking
-    among tied actions can circle forever; a discount of 1 - 1/H prefers the quicker one."""
-    return min(discount, 1.0 - 1.0 / horizon)
+    policy: min(gamma, 1 - tie_break / H). Undiscounted, every action that reaches a one-off
+    goal within the remaining H steps ties at the first step, and a stationary policy picking
+    among tied actions can circle forever; a discount of 1 - 1/H prefers the quicker one.
+    A smaller ``tie_break`` still breaks those ties but distorts a per-step (non-stationary)
+    plan less (``benchmarks/stationary_ceiling.py``)."""
+    return min(discount, 1.0 - tie_break / horizon)
 
 
 def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
                        objective: str = "finite", stationary: bool = False,
-                       scale_floor: float = 0.0) -> np.ndarray:
+                       scale_floor: float = 0.0, tie_break: float = 1.0,
+                       steps_left: int | None = None) -> np.ndarray:
     """(S, A, 2): ``(Q(s, a) - max_a' Q(s, a')) / (scale * h_eff)`` of the optimal plan on
     the empirical model under the task's objective, where an untried pair pays ``+scale``
     (optimistic plan, column 0: R-max) or ``-scale`` (pessimistic plan, column 1) and leads to
     an absorbing state that pays the same every step. States seen as terminal are absorbing
-    with reward 0. For finite horizons, Q of the first step (the plans are non-stationary;
-    the network is not), discounted by ``stationary_discount`` if ``stationary``. The scale
-    is ``reward_scale(stat, scale_floor)``."""
+    with reward 0. For finite horizons, Q with ``steps_left`` steps to go (default: all H, the
+    first step), discounted by ``stationary_discount(H, gamma, tie_break)`` if
+    ``stationary``. The scale is ``reward_scale(stat, scale_floor)``."""
+    by_step = plans_by_step(stat, horizon, discount, objective, stationary, scale_floor,
+                            tie_break)
+    return by_step[len(by_step) - (steps_left or len(by_step))]
+
+
+def plans_by_step(stat: ExperienceStatistic, horizon: int, discount: float,
+                  objective: str = "finite", stationary: bool = False,
+                  scale_floor: float = 0.0, tie_break: float = 1.0) -> np.ndarray:
+    """``planned_advantages`` for every step at once: (H, S, A, 2), row t with H - t steps
+    to go, from one backward induction ((1, S, A, 2) for ``discounted`` objectives)."""
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
@@ -153,11 +168,12 @@ def planned_advantages(stat: ExperienceStatistic, horizon: int, discount: float,
         R[:S] = np.where(untried, limit, mean_reward)
         R[terminal] = 0.0
         if objective == "discounted":
-            Q = dynprog.discounted_optimal_values(flat, R, discount)[0]
+            Q = dynprog.discounted_optimal_values(flat, R, discount)[0][None]
         else:
-            gamma = stationary_discount(horizon, discount) if stationary else discount
-            Q = dynprog.backward_induction(flat, R, horizon, gamma)[0][0]
-        columns.append((Q[:S] - Q[:S].max(axis=1, keepdims=True)) / (scale * h_eff))
+            gamma = stationary_discount(horizon, discount, tie_break) if stationary else discount
+            Q = dynprog.backward_induction(flat, R, horizon, gamma)[0]
+        Q = Q[:, :S]
+        columns.append((Q - Q.max(axis=2, keepdims=True)) / (scale * h_eff))
     return np.stack(columns, axis=-1)
 
 
@@ -172,12 +188,31 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
               objective: str = "finite", max_successors: int | None = None,
               bonus: float = 0.0, value_features: bool = False,
               stationary_plans: bool = False, log_plans: bool = False,
-              scale_floor: float = 0.0) -> Context:
+              scale_floor: float = 0.0, tie_break: float = 1.0,
+              steps_left: int | None = None) -> Context:
     """The network input for a statistic (see the module docstring); ``stationary_plans``
-    as ``planned_advantages``' ``stationary``; ``log_plans`` reads the plans' advantages
-    through ``log_scaled``. ``scale_floor``: read rewards in units of at least this (a known
-    bound on |reward|), so that small rewards seen first look small, and an untried pair
-    in the R-max plan pays at least it."""
+    and ``tie_break`` as ``planned_advantages``' ``stationary`` and ``tie_break``;
+    ``log_plans`` reads the plans' advantages through ``log_scaled``. ``scale_floor``: read
+    rewards in units of at least this (a known bound on |reward|), so that small rewards
+    seen first look small, and an untried pair in the R-max plan pays at least it.
+    ``steps_left``: for finite horizons, the policy asked for is the one with that many
+    steps to go (default all H: the first step, and the stationary policy)."""
+    return featurize_steps(stat, horizon, discount, objective, max_successors, bonus,
+                           value_features, stationary_plans, log_plans, scale_floor,
+                           tie_break, [steps_left])[0]
+
+
+def featurize_steps(stat: ExperienceStatistic, horizon: int, discount: float,
+                    objective: str = "finite", max_successors: int | None = None,
+                    bonus: float = 0.0, value_features: bool = False,
+                    stationary_plans: bool = False, log_plans: bool = False,
+                    scale_floor: float = 0.0, tie_break: float = 1.0,
+                    steps: list[int | None] | None = None) -> list[Context]:
+    """``featurize`` for several ``steps_left`` at once (default: 1..H, or one context for
+    ``discounted`` objectives): the statistic is read and planned once; contexts differ only
+    in their plans and steps-left feature."""
+    if steps is None:
+        steps = [None] if objective == "discounted" else list(range(1, horizon + 1))
     counts = stat.transition_counts
     S, A, _ = counts.shape
     n = counts.sum(axis=2)
@@ -185,18 +220,31 @@ def featurize(stat: ExperienceStatistic, horizon: int, discount: float,
     mean_reward = stat.reward_sums / np.maximum(n, 1.0) / scale
     visited = n > 0
     pair = np.stack([np.log1p(n), mean_reward, visited.astype(float)], axis=-1)
+    plans = None
     if value_features:
-        plans = planned_advantages(stat, horizon, discount, objective, stationary_plans,
-                                   scale_floor)
+        plans = plans_by_step(stat, horizon, discount, objective, stationary_plans,
+                              scale_floor, tie_break)
         if log_plans:
             plans = log_scaled(plans)
-        pair = np.concatenate([pair, plans], axis=-1)
-    state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))], axis=-1)
+    state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))],
+                     axis=-1).astype(np.float32)
     h_eff = objective_horizon(horizon, discount, objective)
-    glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0, _bonus_feature(bonus)])
     successors, log_probs = _successor_lists(counts, n, max_successors)
-    return Context(pair.astype(np.float32), state.astype(np.float32), glob.astype(np.float32),
-                   successors, log_probs.astype(np.float32), scale)
+    log_probs = log_probs.astype(np.float32)
+    contexts = []
+    for h in steps:
+        left = h_eff if objective == "discounted" or h is None else float(h)
+        if objective != "discounted" and not 1 <= left <= horizon:
+            raise ValueError(f"steps_left must be in 1..{horizon}, got {h}")
+        x = pair
+        if plans is not None:
+            row = 0 if objective == "discounted" else horizon - int(left)
+            x = np.concatenate([pair, plans[row]], axis=-1)
+        glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0, _bonus_feature(bonus),
+                         np.log(left) / 5.0])
+        contexts.append(Context(x.astype(np.float32), state, glob.astype(np.float32),
+                                successors, log_probs, scale))
+    return contexts
 
 
 def with_bonus(context: Context, bonus: float) -> Context:

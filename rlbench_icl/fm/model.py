@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import (
-    NUM_GLOBAL_FEATURES,
     NUM_PAIR_FEATURES,
     NUM_STATE_FEATURES,
     NUM_VALUE_FEATURES,
@@ -54,6 +53,11 @@ class ModelConfig:
         plan_skip: add those advantages, in reward units (times the effective horizon), to
             the logits with learned per-MDP gains (zero at initialisation); needs
             ``value_features``.
+        tie_break: the strength c of the stationary discount 1 - c/H of plans (and of the
+            prior's targets): ``features.stationary_discount``.
+        steps_left_input: read the steps left to go (the fourth global feature): the network
+            then gives, for finite horizons, the policy of any step (a non-stationary
+            policy, one forward pass per step); without it, one policy serves every step.
     """
 
     width: int = 64
@@ -66,11 +70,19 @@ class ModelConfig:
     stationary_plans: bool = False
     log_plans: bool = False
     plan_skip: bool = False
+    tie_break: float = 1.0
+    steps_left_input: bool = False
 
     def inputs(self) -> dict:
         """``features.featurize``'s options that make contexts this network's input."""
         return {"value_features": self.value_features,
-                "stationary_plans": self.stationary_plans, "log_plans": self.log_plans}
+                "stationary_plans": self.stationary_plans, "log_plans": self.log_plans,
+                "tie_break": self.tie_break}
+
+    def global_columns(self) -> list[int]:
+        """The global features this network reads: horizon and amount of data, then the
+        bonus and the steps left if it was built to read them."""
+        return [0, 1] + [2] * self.bonus_input + [3] * self.steps_left_input
 
 
 # The plan skip's gains are 5 x a linear map: at a target temperature of 0.2 (the prior's),
@@ -129,7 +141,8 @@ class PolicyNetwork(nn.Module):
         if d % config.num_heads:
             raise ValueError(f"width {d} is not divisible by num_heads {config.num_heads}")
         self.config = config
-        self.num_global = NUM_GLOBAL_FEATURES - (0 if config.bonus_input else 1)
+        self.global_columns = config.global_columns()
+        self.num_global = len(self.global_columns)
         self.num_pair = NUM_PAIR_FEATURES + (NUM_VALUE_FEATURES if config.value_features else 0)
         self.pair_encoder = MLP(self.num_pair + self.num_global, d, d)
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
@@ -153,7 +166,7 @@ class PolicyNetwork(nn.Module):
             raise ValueError(f"pair features of width {width}, but this network reads "
                              f"{self.num_pair} (featurize with value_features="
                              f"{self.config.value_features})")
-        glob = batch.global_features[:, None, None, :self.num_global].expand(B, S, A, -1)
+        glob = batch.global_features[:, None, None, self.global_columns].expand(B, S, A, -1)
         e_sa = self.pair_encoder(torch.cat([batch.pair_features, glob], dim=-1))  # (B,S,A,d)
         h_s = _mean_over_actions(e_sa, batch.action_mask) + self.state_encoder(
             batch.state_features)  # (B, S, d)
@@ -170,7 +183,7 @@ class PolicyNetwork(nn.Module):
 
     def _plan_logits(self, batch: Batch) -> torch.Tensor:
         """(B, S, A): the plans' advantages in reward units, weighted by learned gains."""
-        glob = batch.global_features[:, :self.num_global]  # (B, G)
+        glob = batch.global_features[:, self.global_columns]  # (B, G)
         h_eff = torch.exp(5.0 * glob[:, 0])  # features.featurize reads log(h_eff) / 5
         plans = batch.pair_features[..., NUM_PAIR_FEATURES:] * h_eff[:, None, None, None]
         gains = PLAN_GAIN_SCALE * self.plan_gain(glob)  # (B, 2)

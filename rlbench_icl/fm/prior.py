@@ -59,6 +59,10 @@ class PriorConfig:
         stationary_target: for finite horizons, Q* discounted by
             ``features.stationary_discount`` (a good stationary policy) instead of the
             undiscounted first-step Q*, whose ties can make a stationary policy circle.
+        steps_left: probability that a finite-horizon example asks for the policy of a later
+            step instead of the first: steps left h log-uniform in 1..H-1 (the network's
+            ``steps_left_input``), target from Q* with h steps to go. The endgame, where a
+            per-step policy differs most from the first step's, is drawn most.
     """
 
     priors: tuple[str, ...] = ("paper", "wide")
@@ -72,10 +76,12 @@ class PriorConfig:
     bonus_form: str = "sqrt"
     stationary_target: bool = False
     declared_unit: float = 0.0
+    steps_left: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.declared_unit <= 1.0:
-            raise ValueError(f"declared_unit is a probability, got {self.declared_unit}")
+        for name in ("declared_unit", "steps_left"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
         if self.bonus_form not in ("sqrt", "untried"):
             raise ValueError(f"bonus_form must be 'sqrt' or 'untried', got {self.bonus_form!r}")
         if self.target_unit not in ("reward", "state"):
@@ -86,15 +92,18 @@ class PriorConfig:
 
 
 def optimal_q(mdp: TabularMDP, reward_bonus: np.ndarray | None = None,
-              stationary: bool = False) -> np.ndarray:
-    """Q* (S, A) of the first step under the MDP's objective, with ``reward_bonus`` (S, A)
-    added to the expected rewards if given; for finite horizons and ``stationary``,
-    discounted by ``features.stationary_discount``."""
+              stationary: bool = False, tie_break: float = 1.0,
+              steps_left: int | None = None) -> np.ndarray:
+    """Q* (S, A) under the MDP's objective, with ``reward_bonus`` (S, A) added to the
+    expected rewards if given. For finite horizons: with ``steps_left`` steps to go (default
+    H: the first step), discounted by ``features.stationary_discount(H, gamma, tie_break)``
+    if ``stationary``."""
     R = mdp.R if reward_bonus is None else mdp.R + reward_bonus
     if mdp.objective == "discounted":
         return dynprog.discounted_optimal_values(mdp.P, R, mdp.discount)[0]
-    gamma = stationary_discount(mdp.horizon, mdp.discount) if stationary else mdp.discount
-    return dynprog.backward_induction(mdp.P, R, mdp.horizon, gamma)[0][0]
+    H = mdp.horizon
+    gamma = stationary_discount(H, mdp.discount, tie_break) if stationary else mdp.discount
+    return dynprog.backward_induction(mdp.P, R, H, gamma)[0][H - (steps_left or H)]
 
 
 def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
@@ -116,6 +125,19 @@ def declared_floor(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfi
     if config.declared_unit == 0.0 or rng.random() >= config.declared_unit:
         return 0.0
     return float(max(abs(b) for b in mdp.reward_bounds()))
+
+
+def sample_steps_left(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfig
+                      ) -> int | None:
+    """Steps left for the example's target: None (all H, the first step) or, with
+    probability ``config.steps_left`` on finite horizons H > 1, log-uniform in 1..H-1. Draws
+    nothing when that probability is 0, so older configs keep their random streams."""
+    if config.steps_left == 0.0:
+        return None
+    draw, u = rng.random(), rng.random()
+    if mdp.objective == "discounted" or mdp.horizon < 2 or draw >= config.steps_left:
+        return None
+    return min(int(np.exp(u * np.log(mdp.horizon))), mdp.horizon - 1)
 
 
 def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
@@ -140,17 +162,21 @@ def sample_example(rng: np.random.Generator, config: PriorConfig, **inputs
     ``features.featurize``'s options (``ModelConfig.inputs()``; they draw no random
     numbers)."""
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
-    q_star = optimal_q(mdp, stationary=config.stationary_target)
+    tie_break = inputs.get("tie_break", 1.0)  # targets are discounted as the plans are
+    q_star = optimal_q(mdp, stationary=config.stationary_target, tie_break=tie_break)
     stat = sample_context(rng, mdp, q_star, config.context)
     bonus = sample_bonus(rng, config)
     floor = declared_floor(rng, mdp, config)
+    steps_left = sample_steps_left(rng, mdp, config)
+    reward_bonus = None
     if bonus != 0.0:
         h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
         reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form, floor)
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
-        q_star = optimal_q(mdp, reward_bonus, config.stationary_target)
+    if reward_bonus is not None or steps_left is not None:
+        q_star = optimal_q(mdp, reward_bonus, config.stationary_target, tie_break, steps_left)
     context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus, scale_floor=floor, **inputs)
+                        bonus, scale_floor=floor, steps_left=steps_left, **inputs)
     target = target_policy(q_star, mdp, config.temperature, config.target_unit)
     return mdp, context, target, ~mdp.terminal
 

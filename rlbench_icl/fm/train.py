@@ -221,9 +221,10 @@ def _set_lr(optimiser, config: TrainConfig, step: int) -> None:
 
 def validation_examples(config: TrainConfig, seed: int, count: int) -> list:
     """Validation MDPs from the training prior on a stream no training step uses, without a
-    bonus: their targets are the true optimal policies."""
+    bonus and for the first step: their targets are the true optimal policies (stationary
+    where the prior's are), scored as one policy for every step."""
     rng = np.random.default_rng([seed, 2**31 - 1])
-    prior = dataclasses.replace(config.prior, bonus_weights=(1.0, 0.0, 0.0))
+    prior = dataclasses.replace(config.prior, bonus_weights=(1.0, 0.0, 0.0), steps_left=0.0)
     return [sample_example(rng, prior, **config.model.inputs()) for _ in range(count)]
 
 
