@@ -92,12 +92,12 @@ def main() -> None:
             matrix = size_matrix([[runs[(t, s)] for t in range(len(tasks))]
                                   for s in range(args.seeds)], size)
             point, lo, hi = aggregate_with_ci(matrix, config)["IQM"]
-            row.append(f"{point:.4f} [{lo:.4f}, {hi:.4f}]")
+            row.append(f"{point:.4f} [{lo:.4f}, {hi:.4f}], mean {matrix.mean():.4f}")
             means.append(matrix.mean())
         rows.append(row + [f"{np.mean(means):.3f}"])
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"behaviours {EPSILONS}; network {args.checkpoint.name}"
-          f"{', declared unit' if args.declared_unit else ''}; IQM [95% CI] by size")
+          f"{', declared unit' if args.declared_unit else ''}; IQM [95% CI] and mean by size")
     print(tabulate(rows, headers=["candidate"] + [f"{n} episodes" for n in SIZES]
                    + ["mean score"], tablefmt="github", disable_numparse=True))
 

@@ -56,6 +56,7 @@ PESSIMISM: tuple | None = (1.0, "worst-recurring", True)
 # as UCB-VI does), not only the largest |reward| seen so far, online / offline.
 ONLINE_RANGE_SCALE = True
 OFFLINE_RANGE_SCALE = False
+STEP_BATCH = 8  # contexts per forward pass of a per-step policy (memory: ~8x one pass)
 
 
 def load_network():
@@ -98,20 +99,53 @@ def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None
                    virtual: tuple | None, bonuses: tuple[float, ...],
                    range_scale: bool = False) -> list[np.ndarray]:
     """``policy_logits`` for several bonuses in one forward pass (one batch)."""
-    import torch
+    from rlbench_icl.fm.features import featurize, with_bonus
 
-    from rlbench_icl.fm.features import collate, featurize, with_bonus
+    stat, floor = _read(info, stat, virtual, range_scale)
+    context = featurize(stat, info.horizon, info.discount, info.objective,
+                        scale_floor=floor, **load_network().config.inputs())
+    return _forward(info, [with_bonus(context, b) for b in bonuses], rounds)
+
+
+def step_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = ROUNDS,
+                virtual: tuple | None = None, bonus: float = 0.0,
+                range_scale: bool = False) -> np.ndarray:
+    """(H, S, A) logits of a network that reads the steps left to go, for a finite-horizon
+    task: row t is the policy of step t (H - t steps to go). One forward pass per step, in
+    batches of ``STEP_BATCH`` (the statistic is read and planned once)."""
+    from rlbench_icl.fm.features import featurize_steps
+
+    stat, floor = _read(info, stat, virtual, range_scale)
+    contexts = featurize_steps(stat, info.horizon, info.discount, info.objective, bonus=bonus,
+                               scale_floor=floor, steps=list(range(info.horizon, 0, -1)),
+                               **load_network().config.inputs())
+    return np.stack([lg for i in range(0, len(contexts), STEP_BATCH)
+                     for lg in _forward(info, contexts[i:i + STEP_BATCH], rounds)])
+
+
+def reads_steps_left(info: TaskInfo) -> bool:
+    """Whether the network gives a per-step policy for this task (finite horizons only)."""
+    return info.objective == "finite" and load_network().config.steps_left_input
+
+
+def _read(info: TaskInfo, stat: ExperienceStatistic, virtual: tuple | None,
+          range_scale: bool) -> tuple[ExperienceStatistic, float]:
+    """The statistic the network reads (with a virtual outcome, if any) and its scale floor."""
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     floor = declared_reward_unit(info) if range_scale else 0.0
     if virtual is not None:
         stat = with_virtual_outcome(stat, *virtual, scale_floor=floor)
-    network = load_network()
-    context = featurize(stat, info.horizon, info.discount, info.objective,
-                        scale_floor=floor, **network.config.inputs())
-    contexts = [with_bonus(context, b) for b in bonuses]  # featurized and planned once
+    return stat, floor
+
+
+def _forward(info: TaskInfo, contexts: list, rounds: int | None) -> list[np.ndarray]:
+    import torch
+
+    from rlbench_icl.fm.features import collate
+
     with torch.no_grad():
-        logits, _ = network(collate(contexts), num_rounds=rounds)
+        logits, _ = load_network()(collate(contexts), num_rounds=rounds)
     return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]
 
 
@@ -157,7 +191,11 @@ def solve_offline(info: TaskInfo, dataset, rng: np.random.Generator,
                   pessimism: tuple | None = PESSIMISM,
                   bonus: float = OFFLINE_BONUS,
                   range_scale: bool = OFFLINE_RANGE_SCALE) -> np.ndarray:
+    """Greedy on the network's policy for the dataset's statistic: (H, S, A), one policy per
+    step, if the network reads the steps left (release 6), else one (S, A) policy."""
     stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
+    if reads_steps_left(info):
+        return greedy_policy(step_logits(info, stat, rounds, pessimism, bonus, range_scale))
     return greedy_policy(policy_logits(info, stat, rounds, pessimism, bonus, range_scale))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlbench_icl import ExperienceStatistic
+from rlbench_icl import ExperienceStatistic, dynprog
 from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
 from rlbench_icl.fm.features import collate, featurize, planned_advantages
 from rlbench_icl.fm.model import ModelConfig
@@ -542,3 +542,69 @@ def test_declared_unit_examples_read_rewards_in_the_mdps_bound():
     assert any(s < c.reward_scale for s, (_, c, _, _) in zip(seen, always, strict=True))
     with pytest.raises(ValueError, match="probability"):
         PriorConfig(declared_unit=1.5)
+
+
+def test_plans_and_targets_with_steps_left_are_those_of_the_later_step():
+    from rlbench_icl.fm.features import featurize_steps, plans_by_step, stationary_discount
+
+    mdp, stat = circle_mdp(), random_stat(np.random.default_rng(11), 3, 2, visits=40)
+    by_step = plans_by_step(stat, 10, 1.0, stationary=True, tie_break=0.3)
+    assert by_step.shape == (10, 3, 2, 2)
+    for h in (1, 4, 10):
+        np.testing.assert_array_equal(
+            planned_advantages(stat, 10, 1.0, stationary=True, tie_break=0.3, steps_left=h),
+            by_step[10 - h])
+    gamma = stationary_discount(10, 1.0, 0.3)
+    assert gamma == pytest.approx(0.97)
+    Q = dynprog.backward_induction(mdp.P, mdp.R, 10, gamma)[0]
+    np.testing.assert_array_equal(optimal_q(mdp, stationary=True, tie_break=0.3, steps_left=3),
+                                  Q[7])
+    np.testing.assert_array_equal(optimal_q(mdp, stationary=True, tie_break=0.3), Q[0])
+    # One call for every step equals featurizing each step alone; only plans and the
+    # steps-left feature differ between steps.
+    inputs = {"value_features": True, "stationary_plans": True, "log_plans": True,
+              "tie_break": 0.3}
+    contexts = featurize_steps(stat, 10, 1.0, **inputs)
+    assert len(contexts) == 10
+    for h, context in zip(range(1, 11), contexts, strict=True):
+        alone = featurize(stat, 10, 1.0, steps_left=h, **inputs)
+        np.testing.assert_array_equal(context.pair_features, alone.pair_features)
+        np.testing.assert_array_equal(context.global_features, alone.global_features)
+        assert context.global_features[3] == pytest.approx(np.log(h) / 5)
+    first = featurize(stat, 10, 1.0, **inputs)
+    np.testing.assert_array_equal(first.pair_features, contexts[-1].pair_features)
+    with pytest.raises(ValueError, match="steps_left must be in 1..10"):
+        featurize(stat, 10, 1.0, steps_left=11, **inputs)
+
+
+def test_only_networks_built_to_read_steps_left_read_them():
+    stat = random_stat(np.random.default_rng(12), 5, 3)
+    config = dataclasses.replace(SMALL_VALUES, bonus_input=True)
+    stepped = dataclasses.replace(config, steps_left_input=True)
+    assert config.global_columns() == [0, 1, 2] and stepped.global_columns() == [0, 1, 2, 3]
+    assert dataclasses.replace(stepped, bonus_input=False).global_columns() == [0, 1, 3]
+    early, late = (featurize(stat, 20, 1.0, value_features=True, stationary_plans=True,
+                             steps_left=h) for h in (20, 2))
+    late.pair_features[:] = early.pair_features  # only the steps-left feature differs
+    for cfg, reads in ((config, False), (stepped, True)):
+        model = build_model(cfg, seed=0).eval()
+        with torch.no_grad():
+            a, b = model(collate([early]))[0], model(collate([late]))[0]
+        assert torch.equal(a, b) != reads
+
+
+def test_steps_left_examples_draw_late_steps_and_old_configs_keep_their_streams():
+    from rlbench_icl.fm.prior import sample_steps_left
+
+    rng, mdp = np.random.default_rng(3), circle_mdp()
+    state = rng.bit_generator.state
+    assert sample_steps_left(rng, mdp, PriorConfig()) is None
+    assert rng.bit_generator.state == state  # at 0 nothing is drawn
+    drawn = [sample_steps_left(rng, mdp, PriorConfig(steps_left=1.0)) for _ in range(200)]
+    assert set(drawn) <= set(range(1, 10)) and drawn.count(1) > drawn.count(9)
+    examples = [sample_example(np.random.default_rng(i), PriorConfig(steps_left=1.0),
+                               value_features=True) for i in range(40)]
+    finite = [(m, c) for m, c, _, _ in examples if m.objective == "finite" and m.horizon > 1]
+    assert finite and all(c.global_features[3] < c.global_features[0] for _, c in finite)
+    with pytest.raises(ValueError, match="probability"):
+        PriorConfig(steps_left=-0.1)

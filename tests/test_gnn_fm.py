@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlbench_icl import OfflineSettings, OnlineSettings, default_registry
+from rlbench_icl import OfflineSettings, OnlineSettings, Submission, default_registry
 from rlbench_icl.fm.train import load_config, load_model
 from rlbench_icl.protocols import run_offline, run_online
 from rlbench_icl.submissions import resolve
@@ -78,3 +78,48 @@ def test_range_scale_reads_rewards_in_the_declared_unit():
     assert not np.allclose(declared, gnn_fm.policy_logits(info, stat))  # the seen unit
     agent = gnn_fm.FoundationModelAgent(info, np.random.default_rng(0))
     assert agent.range_scale is gnn_fm.ONLINE_RANGE_SCALE is True
+
+
+def test_a_network_that_reads_steps_left_solves_offline_one_policy_per_step(tmp_path,
+                                                                             monkeypatch):
+    import dataclasses
+
+    from rlbench_icl import ExperienceStatistic, TaskInfo
+    from rlbench_icl.fm.features import collate, featurize
+    from rlbench_icl.fm.train import train
+    from rlbench_icl.submissions import _import_file, available
+
+    gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
+    shipped = load_config(CHECKPOINT / "train.toml")
+    model = dataclasses.replace(shipped.model, width=16, num_heads=2, num_rounds=2,
+                                steps_left_input=True, tie_break=0.3)
+    config = dataclasses.replace(shipped, model=model, steps=2, batch_size=4, micro_batch=2,
+                                 warmup_steps=1, validation_mdps=4, validate_every=2)
+    train(config, seed=0, out_dir=tmp_path, progress=False)
+    monkeypatch.setattr(gnn_fm, "CHECKPOINT", tmp_path)
+    monkeypatch.setattr(gnn_fm, "STEP_BATCH", 3)  # batches that do not divide H
+    task = default_registry().make("RiverSwim6-v0")
+    info = TaskInfo.from_task(task, 5)
+    rng = np.random.default_rng(0)
+    dataset = _random_dataset(task, rng)
+    policy = gnn_fm.solve_offline(info, dataset, rng, pessimism=None)
+    assert policy.shape == (info.horizon, info.num_states, info.num_actions)
+    stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
+    network = gnn_fm.load_network()
+    per_step = gnn_fm.step_logits(info, stat)
+    assert not np.allclose(per_step[0], per_step[-1])  # the steps left are read
+    for t in (0, info.horizon // 2, info.horizon - 1):
+        context = featurize(stat, info.horizon, info.discount, steps_left=info.horizon - t,
+                            **network.config.inputs())
+        with torch.no_grad():
+            logits = network(collate([context]))[0][0].numpy().astype(np.float64)
+        np.testing.assert_allclose(per_step[t], logits, atol=1e-5)
+    sub = Submission(name="steps", version="0", solve_offline=gnn_fm.solve_offline)
+    out = run_offline(task, sub, OfflineSettings(dataset_episodes=(5,), epsilons=(0.5,)), 0)
+    assert len(out["cells"]) == 1  # the harness takes the per-step policy
+
+
+def _random_dataset(task, rng):
+    from rlbench_icl.protocols.offline import behaviour_policy, collect_dataset
+
+    return collect_dataset(task, behaviour_policy(task, 1.0), 5, rng)

@@ -8,10 +8,11 @@ horizon, the amount of data, and the confidence bonus beta the policy is asked t
 (``bonus_rewards``: beta > 0 optimism, beta < 0 pessimism, 0 the plain posterior policy;
 read as sign(beta) sqrt|beta|), and the steps left to go (finite horizons: the policy asked
 for is that of step H - steps left; networks built without ``steps_left_input`` ignore it,
-and the policy they give serves every step). The reward scale is the largest |reward| observed in the
-context (1 before any), at training and at use alike; at use it can be floored at a known
-bound on |reward| (``scale_floor``; gnn-fm 5.1 online: the task's declared reward range),
-which the network was not trained with: there the largest reward seen may read below 1.
+and the policy they give serves every step). The reward scale is the largest |reward|
+observed in the context (1 before any), at training and at use alike; at use it can be
+floored at a known bound on |reward| (``scale_floor``; gnn-fm 5.1 online: the task's
+declared reward range), which the network was not trained with: there the largest reward
+seen may read below 1.
 
 Optionally (``value_features``, for networks built with ``ModelConfig.value_features``) each
 pair also gets the advantages of two exact plans on the empirical model (``planned_advantages``):
