@@ -4,9 +4,12 @@ The foundation model outputs one policy for every step of an episode (S, A); its
 greedy on Q* discounted by min(gamma, 1 - 1/H) (``prior.optimal_q(stationary=True)``).
 Finite-horizon tasks are scored by the H-step value, whose optimum may be non-stationary (act
 differently when few steps remain); VI-LCB and UCB-VI return (H, S, A) policies. This script
-scores, exactly from each task's known model, the stationary target policy (``stationary``)
-and a receding-horizon one (``receding``: at step t, the stationary target of an (H - t)-step
-task), as normalised values (1 = optimal). It reads the held-out tasks' models only to report
+scores, exactly from each task's known model, the stationary target policy (``stationary``),
+a receding-horizon one (``receding``: at step t, the stationary target of an (H - t)-step
+task), and per-step ones (``per step c``: at step t, greedy on Q* with H - t steps to go,
+discounted by 1 - c/H: the target of a network that reads the steps left, fm_steps.toml), as
+normalised values (1 = optimal). The first-step (stationary) target at c = 0.3 is reported
+too: what such a network plays online. It reads the held-out tasks' models only to report
 a property of the task, like V* and V_rand; nothing is chosen from it.
 
 Usage: python benchmarks/stationary_ceiling.py [--tasks SELECTOR]
@@ -28,10 +31,25 @@ from rlbench_icl.fm.prior import optimal_q
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import tuning_tasks  # noqa: E402
 
+TIE_BREAKS = (1.0, 0.3, 0.1)
 
-def stationary(task) -> float:
-    policy = dynprog.greedy_policy(optimal_q(task.mdp, stationary=True))
+
+def stationary(task, tie_break: float = 1.0) -> float:
+    policy = dynprog.greedy_policy(optimal_q(task.mdp, stationary=True, tie_break=tie_break))
     return float(task.normalise(task.policy_value(policy)))
+
+
+def per_step(task, tie_break: float) -> float:
+    m = task.mdp
+    policy = np.stack([dynprog.greedy_policy(optimal_q(m, stationary=True, tie_break=tie_break,
+                                                       steps_left=m.horizon - t))
+                       for t in range(m.horizon)])
+    return float(task.normalise(task.policy_value(policy)))
+
+
+COLUMNS = {"stationary": stationary, "receding": lambda t: receding(t),
+           "stationary c=0.3": lambda t: stationary(t, 0.3),
+           **{f"per step c={c}": (lambda t, c=c: per_step(t, c)) for c in TIE_BREAKS}}
 
 
 def receding(task) -> float:
@@ -50,14 +68,16 @@ def main() -> None:
     reg = registry.default_registry()
     finite = [reg.make(t) for t in reg.select(args.tasks)]
     finite = [t for t in finite if t.mdp.objective == "finite"]
-    rows = [[t.spec.id, t.mdp.horizon, f"{stationary(t):.5f}", f"{receding(t):.5f}"]
+    rows = [[t.spec.id, t.mdp.horizon] + [f"{f(t):.5f}" for f in COLUMNS.values()]
             for t in finite]
     for suite in ("default", "explore"):
         tasks = [t for t in tuning_tasks(24, suite) if t.mdp.objective == "finite"]
-        s, r = [stationary(t) for t in tasks], [receding(t) for t in tasks]
-        rows.append([f"tuning suite {suite} ({len(tasks)} finite), mean [min]", "-",
-                     f"{np.mean(s):.5f} [{min(s):.5f}]", f"{np.mean(r):.5f} [{min(r):.5f}]"])
-    print(tabulate(rows, headers=["task", "H", "stationary", "receding"], tablefmt="github",
+        row = [f"tuning suite {suite} ({len(tasks)} finite), mean [min]", "-"]
+        for f in COLUMNS.values():
+            values = [f(t) for t in tasks]
+            row.append(f"{np.mean(values):.5f} [{min(values):.5f}]")
+        rows.append(row)
+    print(tabulate(rows, headers=["task", "H", *COLUMNS], tablefmt="github",
                    disable_numparse=True))
 
 
