@@ -86,8 +86,7 @@ def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
                         online_episodes=0, offline_dataset_episodes=(5, 50),
                         offline_epsilons=(1.0, 0.5, 0.1), source=Path(__file__))
         task = Task(spec=spec, mdp=mdp)
-        lo, hi = mdp.reward_bounds()
-        if task.optimal_value - task.random_value > 0.05 * max(abs(lo), abs(hi), 1e-12):
+        if task.optimal_value - task.random_value > 0.05 * max(mdp.reward_bound(), 1e-12):
             tasks.append(task)
     return tasks
 

@@ -57,8 +57,7 @@ def main() -> None:
     network, plug_in = [], []
     for (mdp, context, _, _), lg in zip(examples, logits, strict=True):
         optimal, rand = _reference_values(mdp)
-        lo, hi = mdp.reward_bounds()
-        if optimal - rand <= 0.01 * max(abs(lo), abs(hi), 1e-12):
+        if optimal - rand <= 0.01 * max(mdp.reward_bound(), 1e-12):
             continue
         S, A = mdp.num_states, mdp.num_actions
         greedy = dynprog.greedy_policy(lg[:S, :A].numpy().astype(np.float64))

@@ -65,6 +65,11 @@ class TaskInfo:
     reward_noise: str
     num_episodes: int
 
+    @property
+    def reward_bound(self) -> float:
+        """The largest |reward| the task declares: max |reward_range|."""
+        return max(abs(r) for r in self.reward_range)
+
     @classmethod
     def from_task(cls, task: Task, num_episodes: int = 0) -> TaskInfo:
         m = task.mdp

@@ -118,6 +118,10 @@ class TabularMDP:
         source = self.R if self.R_next is None else self.R_next[self.P > 0]
         return float(source.min()), float(source.max())
 
+    def reward_bound(self) -> float:
+        """The largest |reward|: max |reward_bounds()|."""
+        return max(abs(b) for b in self.reward_bounds())
+
     def __repr__(self) -> str:
         return (f"TabularMDP(S={self.num_states}, A={self.num_actions}, H={self.horizon}, "
                 f"discount={self.discount}, objective={self.objective!r}, "

@@ -90,11 +90,6 @@ def policy_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None 
     return batched_logits(info, stat, rounds, virtual, (bonus,), range_scale)[0]
 
 
-def declared_reward_unit(info: TaskInfo) -> float:
-    """The task's declared bound on |reward|: max |reward_range|."""
-    return max(abs(r) for r in info.reward_range)
-
-
 def batched_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None,
                    virtual: tuple | None, bonuses: tuple[float, ...],
                    range_scale: bool = False) -> list[np.ndarray]:
@@ -133,7 +128,7 @@ def _read(info: TaskInfo, stat: ExperienceStatistic, virtual: tuple | None,
     """The statistic the network reads (with a virtual outcome, if any) and its scale floor."""
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
-    floor = declared_reward_unit(info) if range_scale else 0.0
+    floor = info.reward_bound if range_scale else 0.0
     if virtual is not None:
         stat = with_virtual_outcome(stat, *virtual, scale_floor=floor)
     return stat, floor

@@ -137,7 +137,7 @@ class PaperQLearning:
         self.info, self.rng = info, rng
         self.epsilon, self.step_size = epsilon, step_size
         self.discount = info.discount if info.discount < 1.0 else PAPER_DISCOUNT
-        v_max = max(abs(r) for r in info.reward_range) / (1.0 - self.discount)
+        v_max = info.reward_bound / (1.0 - self.discount)
         self.q = np.full((info.num_states, info.num_actions), v_max)
 
     def act(self, state: int, step: int) -> int:

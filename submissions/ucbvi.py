@@ -183,7 +183,7 @@ class PaperUCBVI:
         S, A = info.num_states, info.num_actions
         self.info, self.scale = info, scale
         self.discount = info.discount if info.discount < 1.0 else PAPER_DISCOUNT
-        self.v_max = max(abs(r) for r in info.reward_range) / (1.0 - self.discount)
+        self.v_max = info.reward_bound / (1.0 - self.discount)
         self.experience = SparseExperience(S, A)
         self.episodes = 0
         self.actions = np.zeros(S, dtype=np.int64)

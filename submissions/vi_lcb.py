@@ -130,7 +130,7 @@ def solve_paper_vi_lcb(info: TaskInfo, dataset, rng: np.random.Generator, *,
     S, A = info.num_states, info.num_actions
     stat, P, R, n = _model(info, dataset)
     discount = info.discount if info.discount < 1.0 else PAPER_DISCOUNT
-    r_abs = max(abs(r) for r in info.reward_range)
+    r_abs = info.reward_bound
     penalty = scale * np.sqrt(np.log(S * A / delta) / np.maximum(n, 1))
     R = np.where(n > 0, R - penalty, -r_abs)
     R[stat.terminal_seen] = 0.0

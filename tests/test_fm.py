@@ -536,8 +536,7 @@ def test_declared_unit_examples_read_rewards_in_the_mdps_bound():
     assert declared_floor(rng, mdp, PriorConfig(declared_unit=1.0)) == max(
         abs(b) for b in mdp.reward_bounds())
     for mdp, context, _, _ in always:
-        bound = max(abs(b) for b in mdp.reward_bounds())
-        assert context.reward_scale == pytest.approx(bound)
+        assert context.reward_scale == pytest.approx(mdp.reward_bound())
     seen = [c.reward_scale for _, c, _, _ in plain]
     assert any(s < c.reward_scale for s, (_, c, _, _) in zip(seen, always, strict=True))
     with pytest.raises(ValueError, match="probability"):

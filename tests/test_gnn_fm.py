@@ -64,7 +64,7 @@ def test_range_scale_reads_rewards_in_the_declared_unit():
     gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
     info = TaskInfo(num_states=3, num_actions=2, horizon=10, discount=1.0, objective="finite",
                     reward_range=(-3.0, 1.0), reward_noise="deterministic", num_episodes=5)
-    assert gnn_fm.declared_reward_unit(info) == 3.0
+    assert info.reward_bound == 3.0
     stat = ExperienceStatistic(3, 2)
     for _ in range(4):  # a small reward found first; state 2 never seen
         stat.update(0, 0, 0.01, 1, False)

@@ -55,7 +55,9 @@ def test_successor_reward_must_match_expected_reward():
     with pytest.raises(ValueError, match="not the expectation of R_next"):
         TabularMDP(**valid_args(R_next=R_next))
     mdp = TabularMDP(**valid_args(R_next=R_next, R=np.full((2, 2), 0.5)))
-    assert mdp.reward_bounds() == (0.0, 1.0)
+    assert mdp.reward_bounds() == (0.0, 1.0) and mdp.reward_bound() == 1.0
+    negative = TabularMDP(**valid_args(R_next=-3 * R_next, R=np.full((2, 2), -1.5)))
+    assert negative.reward_bounds() == (-3.0, 0.0) and negative.reward_bound() == 3.0
 
 
 def test_make_absorbing_builds_valid_terminal_rows():

@@ -124,7 +124,7 @@ def declared_floor(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfi
     configs keep their random streams."""
     if config.declared_unit == 0.0 or rng.random() >= config.declared_unit:
         return 0.0
-    return float(max(abs(b) for b in mdp.reward_bounds()))
+    return mdp.reward_bound()
 
 
 def sample_steps_left(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfig
@@ -144,8 +144,7 @@ def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
                   unit: str = "reward") -> np.ndarray:
     """Boltzmann policy over Q*, in units of the MDP's largest |reward|, or per state of the
     spread of Q* over its actions if smaller (``unit = "state"``, ``PriorConfig``)."""
-    lo, hi = mdp.reward_bounds()
-    scale = np.full((len(q_star), 1), max(abs(lo), abs(hi)) or 1.0)
+    scale = np.full((len(q_star), 1), mdp.reward_bound() or 1.0)
     if unit == "state":  # floored: states whose actions are all equal keep a uniform target
         spread = np.ptp(q_star, axis=1, keepdims=True)
         scale = np.clip(spread, 1e-9 * scale, scale)

@@ -182,10 +182,9 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
         S, A = context.pair_features.shape[:2]
         policy = dynprog.greedy_policy(lg[:S, :A].numpy().astype(np.float64))
         optimal, rand = _reference_values(mdp)
-        lo, hi = mdp.reward_bounds()
         # MDPs where no policy does much better than random make the ratio explode: skip
         # those whose optimal-random gap is under 1% of the reward scale.
-        if optimal - rand > 0.01 * max(abs(lo), abs(hi), 1e-12):
+        if optimal - rand > 0.01 * max(mdp.reward_bound(), 1e-12):
             scores.append((evaluate_policy(mdp, policy) - rand) / (optimal - rand))
     return {"val_loss": float(loss), "val_normalised_value": float(np.mean(scores)),
             "val_median_normalised_value": float(np.median(scores))}
