@@ -1,5 +1,6 @@
 """The shipped foundation-model checkpoint and its submission."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -123,3 +124,15 @@ def _random_dataset(task, rng):
     from rlbench_icl.protocols.offline import behaviour_policy, collect_dataset
 
     return collect_dataset(task, behaviour_policy(task, 1.0), 5, rng)
+
+
+def test_per_step_policies_are_planned_every_step_near_the_end_then_geometrically():
+    from rlbench_icl.submissions import _import_file, available
+
+    gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
+    assert gnn_fm.planned_steps(20) == list(range(1, 21))
+    planned = gnn_fm.planned_steps(200)
+    assert planned[:32] == list(range(1, 33)) and planned[-1] == 200
+    assert len(planned) == 43
+    assert all(b / a < 1.22 for a, b in itertools.pairwise(planned[31:]))
+    assert gnn_fm.planned_steps(1) == [1]
