@@ -9,8 +9,10 @@ a receding-horizon one (``receding``: at step t, the stationary target of an (H 
 task), and per-step ones (``per step c``: at step t, greedy on Q* with H - t steps to go,
 discounted by 1 - c/H: the target of a network that reads the steps left, fm_steps.toml), as
 normalised values (1 = optimal). The first-step (stationary) target at c = 0.3 is reported
-too: what such a network plays online. It reads the held-out tasks' models only to report
-a property of the task, like V* and V_rand; nothing is chosen from it.
+too: what such a network plays online; and the per-step one planned as gnn-fm plans it
+(``STEP_GRID``: every step near the end, geometrically spaced before). It reads the
+held-out tasks' models only to report a property of the task, like V* and V_rand; nothing
+is chosen from it.
 
 Usage: python benchmarks/stationary_ceiling.py [--tasks SELECTOR]
 """
@@ -27,9 +29,12 @@ from tabulate import tabulate
 
 from rlbench_icl import dynprog, registry
 from rlbench_icl.fm.prior import optimal_q
+from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import tuning_tasks  # noqa: E402
+
+GNN_FM = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
 
 TIE_BREAKS = (1.0, 0.3, 0.1)
 
@@ -39,17 +44,26 @@ def stationary(task, tie_break: float = 1.0) -> float:
     return float(task.normalise(task.policy_value(policy)))
 
 
-def per_step(task, tie_break: float) -> float:
+def per_step(task, tie_break: float, planned: list[int] | None = None) -> float:
+    """Greedy per step; with ``planned`` (ascending steps-left values), a step uses the
+    policy of the next planned value at or above its steps left, as gnn-fm's STEP_GRID."""
     m = task.mdp
-    policy = np.stack([dynprog.greedy_policy(optimal_q(m, stationary=True, tie_break=tie_break,
-                                                       steps_left=m.horizon - t))
-                       for t in range(m.horizon)])
+    planned = planned or list(range(1, m.horizon + 1))
+    policies = {h: dynprog.greedy_policy(optimal_q(m, stationary=True, tie_break=tie_break,
+                                                   steps_left=h)) for h in planned}
+    index = np.searchsorted(planned, m.horizon - np.arange(m.horizon))
+    policy = np.stack([policies[planned[i]] for i in index])
     return float(task.normalise(task.policy_value(policy)))
+
+
+def per_step_grid(task) -> float:
+    return per_step(task, 0.3, GNN_FM.planned_steps(task.mdp.horizon))
 
 
 COLUMNS = {"stationary": stationary, "receding": lambda t: receding(t),
            "stationary c=0.3": lambda t: stationary(t, 0.3),
-           **{f"per step c={c}": (lambda t, c=c: per_step(t, c)) for c in TIE_BREAKS}}
+           **{f"per step c={c}": (lambda t, c=c: per_step(t, c)) for c in TIE_BREAKS},
+           "per step c=0.3, STEP_GRID": per_step_grid}
 
 
 def receding(task) -> float:
