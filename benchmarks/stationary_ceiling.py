@@ -28,6 +28,7 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl import dynprog, registry
+from rlbench_icl.fm.features import stationary_discount
 from rlbench_icl.fm.prior import optimal_q
 from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
@@ -48,12 +49,12 @@ def per_step(task, tie_break: float, planned: list[int] | None = None) -> float:
     """Greedy per step; with ``planned`` (ascending steps-left values), a step uses the
     policy of the next planned value at or above its steps left, as gnn-fm's STEP_GRID."""
     m = task.mdp
-    planned = planned or list(range(1, m.horizon + 1))
-    policies = {h: dynprog.greedy_policy(optimal_q(m, stationary=True, tie_break=tie_break,
-                                                   steps_left=h)) for h in planned}
-    index = np.searchsorted(planned, m.horizon - np.arange(m.horizon))
-    policy = np.stack([policies[planned[i]] for i in index])
-    return float(task.normalise(task.policy_value(policy)))
+    gamma = stationary_discount(m.horizon, m.discount, tie_break)
+    Q = dynprog.backward_induction(m.P, m.R, m.horizon, gamma)[0]  # row t: H - t steps left
+    if planned is not None:  # step t plays the row of the next planned steps left
+        Q = Q[m.horizon - np.asarray(planned)[np.searchsorted(planned,
+                                                               m.horizon - np.arange(m.horizon))]]
+    return float(task.normalise(task.policy_value(dynprog.greedy_policy(Q))))
 
 
 def per_step_grid(task) -> float:

@@ -116,6 +116,9 @@ SWEEPS = {
     # attempt's rule compares a new network with 5.1 over all four).
     "range-rest": [("online", "range scale, bonus", 0.1, None, None, 0.3, True),
                    ("online", "range scale, bonus", 0.1, None, None, 1.0, False)],
+    # The shipped online setting alone (release 5.1: beta 1.0, declared unit, T = 0.1), to
+    # compare networks (the fourteenth attempt's rule); the same runs as its range-check row.
+    "shipped": [("online", "range scale, bonus", 0.1, None, None, 1.0, True)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }
