@@ -6,16 +6,19 @@ Thing", arXiv 2606.18812. Pretrained only on synthetic MDPs (rlbench_icl.synthet
 prior and a wider one); never on a benchmark task. Model, prior, trainer: rlbench_icl/fm/;
 the shipped checkpoint, its config, training log and model card: gnn_fm_checkpoint/.
 
-The shipped network (v5) reads two extra inputs: per pair, the advantages of two exact plans
+The shipped network (v6) reads two extra inputs: per pair, the advantages of two exact plans
 on the empirical model (an R-max one, where untried pairs pay the reward scale — the largest
 reward seen, online since 5.1 at least the declared bound — and a pessimistic one;
 rlbench_icl/fm/features.py: planned_advantages), read on a log scale (new in v5: gaps of
 1e-4 of reward scale x horizon are readable), and per MDP an R-max bonus beta: it was
 trained to output the optimal policy of the true MDP in which every pair the context has not
 tried pays beta * H * max|r| once (beta > 0 optimism, < 0 pessimism). For finite horizons,
-targets and plans use the discount 1 - 1/H (since v4), so that one policy for every step is
-a good one. New in v5: the target's temperature is in units of each state's spread of Q* (at
-most max|r|), so it says which action is best even where actions differ little.
+targets and plans use the discount 1 - c/H (since v4; c = 1 until v5, 0.3 in v6), so that the
+first step's policy is a good one for every step. Since v5 the target's temperature is in
+units of each state's spread of Q* (at most max|r|), so it says which action is best even
+where actions differ little. New in v6: the network reads the steps left to go and was trained
+on the policies of later steps too (targets from Q* with h steps left), so it can give one
+policy per step (a non-stationary policy, as the finite-horizon optimum may be).
 
 Online: after every episode the statistic of all experience so far (visit counts, mean
 rewards, empirical successors) is fed to the network with beta = ONLINE_BONUS = 1.0, rewards
@@ -25,7 +28,10 @@ agent acts by sampling softmax(logits / TEMPERATURE) with TEMPERATURE = 0.1, and
 greedy policy at beta = 0 as its exploitation policy. Offline: the dataset's statistic, with
 a pessimistic virtual outcome (PESSIMISM: 1 pseudo-transition per pair to a lasting trap that
 pays, on every step, the lowest mean reward seen on pairs never seen entering a terminal
-state, or 0 if higher; rlbench_icl/fm/virtual.py) and beta = 0, gives the greedy policy.
+state, or 0 if higher; rlbench_icl/fm/virtual.py) and beta = 0, gives the greedy policy; for
+finite horizons (since release 6) one per step: H - t steps left at step t, computed for
+every step of the last 32 and every x1.2 before (STEP_GRID). Online keeps one policy per
+episode, the first step's (one forward pass per refresh).
 
 All settings were chosen on synthetic tuning MDPs only, never by a benchmark task's score
 (benchmarks/tune_fm.py and offline_sizes.py, results in benchmarks/tune_fm.md); the ideas
@@ -224,7 +230,7 @@ def checkpoint_version(release: str) -> str:
 
 SUBMISSION = Submission(
     name="gnn-fm",
-    version=checkpoint_version("5.1"),
+    version=checkpoint_version("6"),
     make_online_agent=FoundationModelAgent,
     solve_offline=solve_offline,
     authors="rlbench-icl developers (after Zighem & Vie 2026)",
