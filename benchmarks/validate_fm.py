@@ -27,7 +27,10 @@ CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_ch
 def plug_in_policy(mdp, context) -> np.ndarray:
     S, A = mdp.num_states, mdp.num_actions
     P = np.zeros((S, A, S))
-    np.put_along_axis(P, context.successors, np.exp(context.successor_log_probs), axis=2)
+    # add, not put: padding entries (probability 0) may repeat a real successor's index, and
+    # a put would let them overwrite it (an unvisited pair's self-loop became a row of 0s).
+    s, a = np.indices(context.successors.shape)[:2]
+    np.add.at(P, (s, a, context.successors), np.exp(context.successor_log_probs))
     P /= P.sum(axis=2, keepdims=True)
     R = context.pair_features[..., 1] * context.reward_scale
     if mdp.objective == "discounted":
