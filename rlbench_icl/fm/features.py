@@ -225,8 +225,6 @@ def featurize_steps(stat: ExperienceStatistic, horizon: int, discount: float,
     if value_features:
         plans = plans_by_step(stat, horizon, discount, objective, stationary_plans,
                               scale_floor, tie_break)
-        if log_plans:
-            plans = log_scaled(plans)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))],
                      axis=-1).astype(np.float32)
     h_eff = objective_horizon(horizon, discount, objective)
@@ -239,8 +237,9 @@ def featurize_steps(stat: ExperienceStatistic, horizon: int, discount: float,
             raise ValueError(f"steps_left must be in 1..{horizon}, got {h}")
         x = pair
         if plans is not None:
-            row = 0 if objective == "discounted" else horizon - int(left)
-            x = np.concatenate([pair, plans[row]], axis=-1)
+            row = plans[0 if objective == "discounted" else horizon - int(left)]
+            # log-scale only the rows asked for: online asks for one step of H
+            x = np.concatenate([pair, log_scaled(row) if log_plans else row], axis=-1)
         glob = np.array([np.log(h_eff) / 5.0, np.log1p(n.sum()) / 10.0, _bonus_feature(bonus),
                          np.log(left) / 5.0])
         contexts.append(Context(x.astype(np.float32), state, glob.astype(np.float32),
