@@ -121,7 +121,7 @@ def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool 
     out_dir = Path(out_dir)
     with ExitStack() as locks:
         for name in sorted({run.submission["name"] for run in runs}):
-            locks.enter_context(_directory_lock(out_dir / name, progress))
+            locks.enter_context(_directory_lock(out_dir / name))
         return _run_unlocked(runs, out_dir, jobs, force, backend, progress, isolate)
 
 
@@ -149,9 +149,10 @@ def _run_unlocked(runs, out_dir: Path, jobs, force, backend, progress, isolate) 
 
 
 @contextmanager
-def _directory_lock(directory: Path, progress: bool):
+def _directory_lock(directory: Path):
     """An exclusive advisory lock on ``directory/.lock`` (released by the OS even if the
-    process is killed). Without ``fcntl`` (Windows) there is no lock."""
+    process is killed). Without ``fcntl`` (Windows) there is no lock. Waiting for it is said
+    on stderr, even with --quiet: a run that waits in silence looks hung."""
     try:
         import fcntl
 
@@ -164,9 +165,8 @@ def _directory_lock(directory: Path, progress: bool):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if progress:
-                print(f"another rlbench-icl run is writing into {directory}; waiting for it "
-                      "to finish (its results will be reused)", file=sys.stderr)
+            print(f"another rlbench-icl run is writing into {directory}; waiting for it "
+                  "to finish (its results will be reused)", file=sys.stderr)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

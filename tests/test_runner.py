@@ -172,3 +172,28 @@ def test_two_concurrent_runs_into_one_directory_do_no_work_twice(tmp_path):
     assert result_files(out) == result_files(clean) and len(result_files(clean)) == 160
     timings = (out / "random" / "timings.jsonl").read_text().splitlines()
     assert len(timings) == 160 and all(json.loads(line) for line in timings)
+
+
+def test_a_run_waiting_for_another_runs_lock_says_so_even_when_quiet(tmp_path, capsys):
+    import fcntl
+    import threading
+
+    from rlbench_icl.runner import _directory_lock
+
+    directory = tmp_path / "sub"
+    directory.mkdir()
+    entered = threading.Event()
+
+    def second_run():
+        with _directory_lock(directory):
+            entered.set()
+
+    with open(directory / ".lock", "a") as held:  # the first run holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=second_run)
+        waiter.start()
+        assert not entered.wait(0.5), "the second run must wait for the lock"
+        fcntl.flock(held, fcntl.LOCK_UN)
+    waiter.join(10)
+    assert entered.is_set()
+    assert f"another rlbench-icl run is writing into {directory}" in capsys.readouterr().err
