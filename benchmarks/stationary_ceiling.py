@@ -45,20 +45,20 @@ def stationary(task, tie_break: float = 1.0) -> float:
     return float(task.normalise(task.policy_value(policy)))
 
 
-def per_step(task, tie_break: float, planned: list[int] | None = None) -> float:
-    """Greedy per step; with ``planned`` (ascending steps-left values), a step uses the
-    policy of the next planned value at or above its steps left, as gnn-fm's STEP_GRID."""
+def per_step(task, tie_break: float, on_grid: bool = False) -> float:
+    """Greedy per step; ``on_grid``: a step plays the policy of the planned steps-left value
+    that serves it in gnn-fm (``step_plan``: the next at or above its steps left)."""
     m = task.mdp
     gamma = stationary_discount(m.horizon, m.discount, tie_break)
     Q = dynprog.backward_induction(m.P, m.R, m.horizon, gamma)[0]  # row t: H - t steps left
-    if planned is not None:  # step t plays the row of the next planned steps left
-        Q = Q[m.horizon - np.asarray(planned)[np.searchsorted(planned,
-                                                               m.horizon - np.arange(m.horizon))]]
+    if on_grid:
+        planned, serves = GNN_FM.step_plan(m.horizon)
+        Q = Q[m.horizon - np.asarray(planned)[serves]]
     return float(task.normalise(task.policy_value(dynprog.greedy_policy(Q))))
 
 
 def per_step_grid(task) -> float:
-    return per_step(task, 0.3, GNN_FM.planned_steps(task.mdp.horizon))
+    return per_step(task, 0.3, on_grid=True)
 
 
 COLUMNS = {"stationary": stationary, "receding": lambda t: receding(t),

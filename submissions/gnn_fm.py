@@ -123,13 +123,13 @@ def step_logits(info: TaskInfo, stat: ExperienceStatistic, rounds: int | None = 
     from rlbench_icl.fm.features import featurize_steps
 
     stat, floor = _read(info, stat, virtual, range_scale)
-    planned = planned_steps(info.horizon)
+    planned, serves = step_plan(info.horizon)
     contexts = featurize_steps(stat, info.horizon, info.discount, info.objective, bonus=bonus,
                                scale_floor=floor, steps=planned,
                                **load_network().config.inputs())
     logits = np.stack([lg for i in range(0, len(contexts), STEP_BATCH)
                        for lg in _forward(info, contexts[i:i + STEP_BATCH], rounds)])
-    return logits[np.searchsorted(planned, info.horizon - np.arange(info.horizon))]
+    return logits[serves]
 
 
 def planned_steps(horizon: int, grid: tuple[int, float] = STEP_GRID) -> list[int]:
@@ -141,6 +141,14 @@ def planned_steps(horizon: int, grid: tuple[int, float] = STEP_GRID) -> list[int
         x = max(x * ratio, x + 1)
         steps.append(min(horizon, int(np.ceil(x))))
     return sorted(set(steps))
+
+
+def step_plan(horizon: int) -> tuple[list[int], np.ndarray]:
+    """``planned_steps(horizon)`` and, for each step t, the index of the planned steps-left
+    value that serves it: the next at or above H - t (benchmarks/stationary_ceiling.py
+    scores exact targets through this same mapping)."""
+    planned = planned_steps(horizon)
+    return planned, np.searchsorted(planned, horizon - np.arange(horizon))
 
 
 def reads_steps_left(info: TaskInfo) -> bool:
