@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from rlbench_icl import OnlineSettings, default_registry
+from rlbench_icl.discovery import resolve
 from rlbench_icl.protocols import run_online
-from rlbench_icl.submissions import resolve
 
 TASKS = ("FrozenLake8x8-v0", "Taxi-v0")
 AGENTS = ("random", "ucbvi", "ucbvi-bernstein", "ucbvi-paper", "psrl", "qlearning",

@@ -26,9 +26,9 @@ import torch
 from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic, TaskInfo
+from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
 from rlbench_icl.fm.features import collate, featurize, with_bonus
 from rlbench_icl.fm.train import _train_step, load_model
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 HORIZON = 100
 

@@ -18,8 +18,8 @@ import gymnasium
 import numpy as np
 
 from rlbench_icl import OnlineSettings, Simulator, default_registry
+from rlbench_icl.discovery import resolve
 from rlbench_icl.protocols import run_online
-from rlbench_icl.submissions import resolve
 
 TASK = "FrozenLake4x4-v0"
 

@@ -24,7 +24,8 @@ from rliable import metrics
 
 from rlbench_icl import load_registry, scoring, store
 from rlbench_icl.leaderboard import build_leaderboard
-from rlbench_icl.runner import protocol_settings, task_reference
+from rlbench_icl.protocols import protocol_settings
+from rlbench_icl.runner import task_reference
 
 TASKS, SEEDS, SUBMISSIONS, EPISODES = 20, 20, 6, 100
 

@@ -21,8 +21,8 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl import OnlineSettings, Submission
+from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.protocols import run_online
-from rlbench_icl.submissions import SUBMISSIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import module, tuning_tasks  # noqa: E402

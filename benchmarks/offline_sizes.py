@@ -27,10 +27,10 @@ from tabulate import tabulate
 from tqdm.auto import tqdm
 
 from rlbench_icl import OfflineSettings, Submission
+from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.leaderboard import size_matrix
 from rlbench_icl.protocols import run_offline
 from rlbench_icl.scoring import BootstrapConfig, aggregate_with_ci
-from rlbench_icl.submissions import SUBMISSIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import module, tuning_parser, tuning_tasks  # noqa: E402

@@ -23,10 +23,10 @@ from tabulate import tabulate
 from tqdm.auto import tqdm
 
 from rlbench_icl import ExperienceStatistic, OfflineSettings, Submission, greedy_policy
+from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.fm.features import planned_advantages
 from rlbench_icl.fm.virtual import with_virtual_outcome
 from rlbench_icl.protocols import run_offline
-from rlbench_icl.submissions import SUBMISSIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import tuning_parser, tuning_tasks  # noqa: E402

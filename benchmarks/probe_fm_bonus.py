@@ -20,7 +20,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic, TaskInfo
-from rlbench_icl.submissions import SUBMISSIONS_DIR
+from rlbench_icl.discovery import SUBMISSIONS_DIR
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_fm import fm_module  # noqa: E402

@@ -28,9 +28,9 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl import dynprog, registry
+from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
 from rlbench_icl.fm.features import stationary_discount
 from rlbench_icl.fm.prior import optimal_q
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import tuning_tasks  # noqa: E402

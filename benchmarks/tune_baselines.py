@@ -27,8 +27,8 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl import OfflineSettings, OnlineSettings, Submission
+from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
 from rlbench_icl.protocols import run_offline, run_online
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
 from rlbench_icl.tasks import Task, TaskSpec
 

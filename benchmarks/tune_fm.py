@@ -35,9 +35,9 @@ import numpy as np
 from tabulate import tabulate
 from tqdm.auto import tqdm
 
-from rlbench_icl.config_errors import ConfigError
+from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
+from rlbench_icl.errors import ConfigError
 from rlbench_icl.fm.train import load_model
-from rlbench_icl.submissions import SUBMISSIONS_DIR, _import_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tune_baselines import play, tuning_parser, tuning_tasks  # noqa: E402

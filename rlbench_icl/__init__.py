@@ -5,8 +5,8 @@ The core (tasks, protocols, scoring) never imports torch; only ``rlbench_icl.fm`
 """
 
 from ._version import __version__
-from .agents import OnlineAgent, PolicyAgent, Submission, TaskInfo
-from .check import AgentCheckError, check_agent
+from .conformance import check_agent
+from .contract import Dataset, OnlineAgent, PolicyAgent, Submission, TaskInfo
 from .dynprog import (
     backward_induction,
     discounted_optimal_values,
@@ -18,16 +18,30 @@ from .dynprog import (
     uniform_policy,
 )
 from .envs import TabularEnv, register_envs
+from .errors import (
+    AgentCheckError,
+    ConfigError,
+    ResultFileError,
+    RlbenchIclError,
+    SubmissionError,
+    TaskFileError,
+    UnknownNameError,
+)
+from .experience import ExperienceStatistic
 from .mdp import TabularMDP, expected_reward, make_absorbing
-from .protocols import AgentError, Dataset, OfflineSettings, OnlineSettings
-from .registry import Registry, TaskFileError, default_registry, load_registry
+from .protocols import AgentError, OfflineSettings, OnlineSettings
+from .registry import Registry, default_registry, load_registry
 from .simulate import Simulator
-from .statistics import ExperienceStatistic
 from .tasks import Task, TaskSpec
 
 __all__ = [
     "AgentCheckError",
     "AgentError",
+    "ConfigError",
+    "ResultFileError",
+    "RlbenchIclError",
+    "SubmissionError",
+    "UnknownNameError",
     "Dataset",
     "ExperienceStatistic",
     "OfflineSettings",

@@ -12,11 +12,9 @@ from contextlib import contextmanager
 
 import joblib
 
+from .errors import BackendError
+
 BACKENDS = ("loky", "dask", "ray")
-
-
-class BackendError(RuntimeError):
-    """A backend that cannot be started (not installed, or its scheduler unreachable)."""
 
 
 @contextmanager

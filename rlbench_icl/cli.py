@@ -11,16 +11,12 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from .backends import BACKENDS, BackendError, execution_backend
-from .check import AgentCheckError, check_agent
-from .config_errors import ConfigError
+from .backends import BACKENDS, execution_backend
+from .conformance import check_agent
+from .discovery import available, load, resolve
+from .errors import BackendError, ResultFileError, RlbenchIclError, SubmissionError
 from .protocols import PROTOCOLS
-from .registry import TASK_PATH_ENV, TaskFileError, load_registry
-from .store import ResultFileError
-from .submissions import SubmissionError, available, load, resolve
-
-USER_ERRORS = (TaskFileError, KeyError, SubmissionError, AgentCheckError, ResultFileError,
-               ConfigError, BackendError)
+from .registry import TASK_PATH_ENV, load_registry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,9 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"rlbench-icl {args.command_name}: error: {message}", file=sys.stderr)
+    except RlbenchIclError as exc:
+        print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -251,7 +246,8 @@ def cmd_train_fm(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_submission, write_stamp
+    from .stamps import write_stamp
+    from .verify import verify_submission
 
     if not args.results.is_dir():
         raise ResultFileError(f"results directory {args.results} does not exist")

@@ -23,12 +23,11 @@ import numpy as np
 from tabulate import tabulate
 
 from . import scoring, store
-from .protocols import online_scores
+from .protocols import SCORE_KEY, online_scores, protocol_settings
 from .protocols.online import episodes_to_threshold
 from .registry import Registry
-from .runner import SCORE_KEY, protocol_settings
+from .stamps import verification_status
 from .tasks import Task
-from .verify import verification_status
 
 SUITE_TAG = "full"
 PAPER_TAG = "paper"

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .builders import BUILDERS
+from .errors import TaskFileError, UnknownNameError
 from .mdp import OBJECTIVES
 from .tasks import TASK_ID, Task, TaskSpec
 
@@ -38,10 +39,6 @@ REQUIRED = {"id": str, "description": str, "tags": list, "builder": str, "horizo
 OPTIONAL = {"reference": str, "params": dict, "discount": (int, float), "objective": str,
             "offline": dict}
 OFFLINE_FIELDS = {"dataset_episodes": list, "epsilons": list}
-
-
-class TaskFileError(ValueError):
-    """A task file that cannot be read, or a task that cannot be declared or built."""
 
 
 class Registry:
@@ -66,7 +63,7 @@ class Registry:
 
     def spec(self, task_id: str) -> TaskSpec:
         if task_id not in self._specs:
-            raise KeyError(_unknown_message("task id", task_id, self.ids))
+            raise UnknownNameError(_unknown_message("task id", task_id, self.ids))
         return self._specs[task_id]
 
     def make(self, task_id: str) -> Task:
@@ -89,7 +86,7 @@ class Registry:
             elif word in self.tags():
                 matches = [i for i in self.ids if word in self._specs[i].tags]
             else:
-                raise KeyError(_unknown_message("task id or tag", word,
+                raise UnknownNameError(_unknown_message("task id or tag", word,
                                                 self.ids + self.tags() + ["all"]))
             chosen += [m for m in matches if m not in chosen]
         return chosen

@@ -31,14 +31,13 @@ from tqdm.auto import tqdm
 
 from . import store
 from ._version import __version__
-from .agents import Submission
-from .protocols import OfflineSettings, OnlineSettings, run_offline, run_online
+from .contract import Submission
+from .discovery import load
+from .protocols import SCORE_KEY, protocol_settings, run_offline, run_online, settings_from_dict
 from .registry import Registry, load_registry
-from .submissions import load
 from .tasks import Task
 
 ISOLATION_GRACE = 30.0  # seconds past --timeout before an isolated run is killed
-SCORE_KEY = {"online": "online_score", "offline": "offline_score"}
 
 
 @dataclass(frozen=True)
@@ -95,13 +94,6 @@ def plan_runs(submission_ref: str, submission: Submission, registry: Registry,
                              protocol, settings, seed, tuple(map(str, task_paths)), timeout)
                      for seed in seeds]
     return runs
-
-
-def protocol_settings(task: Task, protocol: str, num_episodes: int | None = None):
-    if protocol == "online":
-        return OnlineSettings(num_episodes=num_episodes or task.spec.online_episodes)
-    return OfflineSettings(dataset_episodes=task.spec.offline_dataset_episodes,
-                           epsilons=task.spec.offline_epsilons)
 
 
 def task_reference(task: Task) -> dict:
@@ -289,11 +281,9 @@ def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
 
 
 def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) -> dict:
-    if run.protocol == "online":
-        settings = OnlineSettings(**run.settings)
-        return run_online(task, submission, settings, run.seed, deadline)
-    settings = OfflineSettings(**{k: tuple(v) for k, v in run.settings.items()})
-    return run_offline(task, submission, settings, run.seed, deadline)
+    settings = settings_from_dict(run.protocol, run.settings)
+    play = run_online if run.protocol == "online" else run_offline
+    return play(task, submission, settings, run.seed, deadline)
 
 
 def summary_rows(records: Sequence[dict]) -> tuple[list[list], dict[str, float]]:

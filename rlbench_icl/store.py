@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
+from .errors import ResultFileError
+
 SCHEMA = "rlbench-icl/result/1"
 FLOAT_DIGITS = 12
 
@@ -54,10 +56,6 @@ class ResultRecord(TypedDict):
     status: Literal["ok", "failed"]
     error: RunError | None
     result: dict[str, Any] | None
-
-
-class ResultFileError(ValueError):
-    """A result file that cannot be read or does not follow the schema."""
 
 
 # A path component of a result file: starts with a letter or digit, so never "." or ".."

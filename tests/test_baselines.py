@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 
 from rlbench_icl import (
+    Dataset,
     OfflineSettings,
     OnlineSettings,
     TaskInfo,
     backward_induction,
     default_registry,
 )
+from rlbench_icl.discovery import SUBMISSIONS_DIR, resolve
 from rlbench_icl.protocols import collect_dataset, run_offline, run_online
-from rlbench_icl.protocols.offline import Dataset, behaviour_policy
+from rlbench_icl.protocols.offline import behaviour_policy
 from rlbench_icl.registry import build_task
-from rlbench_icl.submissions import SUBMISSIONS_DIR, resolve
 from rlbench_icl.tasks import TaskSpec
 
 REGISTRY = default_registry()

@@ -141,7 +141,7 @@ def test_training_resumes_to_the_same_weights(tmp_path):
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):
-    from rlbench_icl.config_errors import ConfigError
+    from rlbench_icl.errors import ConfigError
 
     config = TrainConfig(model=SMALL, steps=2, batch_size=2, micro_batch=2, warmup_steps=1,
                          validation_mdps=2, validate_every=1, checkpoint_every=1)
@@ -342,7 +342,7 @@ def test_the_untried_form_is_r_max():
 
 
 def test_an_unknown_bonus_form_is_refused_when_the_config_is_read(tmp_path):
-    from rlbench_icl.config_errors import ConfigError
+    from rlbench_icl.errors import ConfigError
     from rlbench_icl.fm.train import load_config
 
     path = tmp_path / "c.toml"

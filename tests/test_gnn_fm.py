@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from rlbench_icl import OfflineSettings, OnlineSettings, Submission, default_registry
+from rlbench_icl.discovery import resolve
 from rlbench_icl.fm.train import load_config, load_model
 from rlbench_icl.protocols import run_offline, run_online
-from rlbench_icl.submissions import resolve
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_checkpoint"
 FM = resolve("gnn-fm")[1]
@@ -51,7 +51,7 @@ def test_online_learning_beats_random_on_a_quick_task():
 
 
 def _network():
-    from rlbench_icl.submissions import _import_file, available
+    from rlbench_icl.discovery import _import_file, available
 
     path = Path(available()["gnn-fm"].split("::")[0])
     return _import_file(path).load_network()
@@ -59,8 +59,8 @@ def _network():
 
 def test_range_scale_reads_rewards_in_the_declared_unit():
     from rlbench_icl import ExperienceStatistic, TaskInfo
+    from rlbench_icl.discovery import _import_file, available
     from rlbench_icl.fm.features import collate, featurize
-    from rlbench_icl.submissions import _import_file, available
 
     gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
     info = TaskInfo(num_states=3, num_actions=2, horizon=10, discount=1.0, objective="finite",
@@ -86,9 +86,9 @@ def test_a_network_that_reads_steps_left_solves_offline_one_policy_per_step(tmp_
     import dataclasses
 
     from rlbench_icl import ExperienceStatistic, TaskInfo
+    from rlbench_icl.discovery import _import_file, available
     from rlbench_icl.fm.features import collate, featurize
     from rlbench_icl.fm.train import train
-    from rlbench_icl.submissions import _import_file, available
 
     gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
     shipped = load_config(CHECKPOINT / "train.toml")
@@ -127,7 +127,7 @@ def _random_dataset(task, rng):
 
 
 def test_per_step_policies_are_planned_every_step_near_the_end_then_geometrically():
-    from rlbench_icl.submissions import _import_file, available
+    from rlbench_icl.discovery import _import_file, available
 
     gnn_fm = _import_file(Path(available()["gnn-fm"].split("::")[0]))
     assert gnn_fm.planned_steps(20) == list(range(1, 21))

@@ -9,6 +9,7 @@ from rlbench_icl import (
     TaskInfo,
     default_registry,
 )
+from rlbench_icl.discovery import resolve
 from rlbench_icl.protocols import (
     check_action,
     check_policy,
@@ -19,7 +20,6 @@ from rlbench_icl.protocols import (
 )
 from rlbench_icl.protocols.offline import behaviour_policy
 from rlbench_icl.protocols.online import episodes_to_solve
-from rlbench_icl.submissions import resolve
 
 REGISTRY = default_registry()
 RANDOM = resolve("random")[1]

@@ -11,9 +11,9 @@ import pytest
 
 from rlbench_icl import default_registry
 from rlbench_icl.cli import main
+from rlbench_icl.discovery import resolve
 from rlbench_icl.runner import plan_runs, run_grid
 from rlbench_icl.store import ResultFileError, read_result
-from rlbench_icl.submissions import resolve
 
 FAULTY = Path(__file__).with_name("faulty_submissions.py")
 README = Path(__file__).resolve().parent.parent / "README.md"

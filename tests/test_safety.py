@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from rlbench_icl import Submission, default_registry
-from rlbench_icl.config_errors import ConfigError
+from rlbench_icl.errors import ConfigError
 from rlbench_icl.fm.train import TrainConfig, _resume, build_model, load_model
 from rlbench_icl.leaderboard import build_leaderboard, load_results
 from rlbench_icl.registry import TaskFileError, load_registry

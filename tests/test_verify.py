@@ -10,12 +10,8 @@ from rlbench_icl.cli import main
 from rlbench_icl.leaderboard import build_leaderboard
 from rlbench_icl.registry import load_registry
 from rlbench_icl.scoring import BootstrapConfig
-from rlbench_icl.verify import (
-    first_difference,
-    sample_files,
-    verification_status,
-    verify_submission,
-)
+from rlbench_icl.stamps import verification_status
+from rlbench_icl.verify import first_difference, sample_files, verify_submission
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +161,7 @@ def test_a_file_whose_content_points_elsewhere_is_a_verdict_not_a_crash(stored, 
 
 
 def test_a_second_sample_adds_to_the_stamp_and_forgets_nothing(stored, tmp_path):
-    from rlbench_icl.verify import write_stamp
+    from rlbench_icl.stamps import write_stamp
 
     results = copy(stored, tmp_path)
     stamp = results / "random" / "verified.json"

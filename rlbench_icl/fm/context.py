@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..experience import ExperienceStatistic
 from ..mdp import TabularMDP
-from ..statistics import ExperienceStatistic
 
 
 @dataclass(frozen=True)

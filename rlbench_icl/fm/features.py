@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .. import dynprog
-from ..statistics import ExperienceStatistic
+from ..experience import ExperienceStatistic
 
 NUM_PAIR_FEATURES = 3
 NUM_VALUE_FEATURES = 2

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from .. import dynprog
-from ..config_errors import ConfigError
+from ..errors import ConfigError
 from ..store import write_atomic
 from ..tasks import evaluate_policy
 from .context import ContextConfig

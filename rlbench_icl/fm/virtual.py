@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..statistics import ExperienceStatistic
+from ..experience import ExperienceStatistic
 from .features import reward_scale
 
 WORST = ("worst", "worst-recurring")

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ..agents import TaskInfo
+from ..contract import TaskInfo
 
 POLICY_SUM_TOL = 1e-6
 

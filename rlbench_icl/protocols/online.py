@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..agents import Submission, TaskInfo
+from ..contract import Submission, TaskInfo
 from ..simulate import Simulator
 from ..tasks import Task
 from .common import AgentError, check_action, check_policy, make_streams

@@ -3,7 +3,7 @@ import pytest
 
 from rlbench_icl import AgentCheckError, Submission, check_agent
 from rlbench_icl.cli import main
-from rlbench_icl.submissions import SubmissionError, available, load, resolve
+from rlbench_icl.discovery import SubmissionError, available, load, resolve
 
 SHIPPED = sorted(available())
 

@@ -11,14 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .agents import OnlineAgent, Submission, TaskInfo
+from .contract import OnlineAgent, Submission, TaskInfo
+from .errors import AgentCheckError
 from .protocols import OfflineSettings, OnlineSettings, run_offline, run_online
 from .registry import build_task
 from .tasks import Task, TaskSpec
-
-
-class AgentCheckError(ValueError):
-    """The submission does not conform to the contract; the message says how."""
 
 
 def check_agent(submission: Submission, protocols: tuple[str, ...] | None = None) -> None:

@@ -21,14 +21,11 @@ from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from .agents import Submission
+from .contract import Submission
+from .errors import SubmissionError
 
 SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
 ENTRY_POINT_GROUP = "rlbench_icl.submissions"
-
-
-class SubmissionError(ValueError):
-    """A submission that cannot be found or loaded."""
 
 
 def resolve(agent: str, directory: Path = SUBMISSIONS_DIR) -> tuple[str, Submission]:

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 if TYPE_CHECKING:
-    from .protocols.offline import Dataset
     from .tasks import Task
 
 SUBMISSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -112,6 +111,48 @@ class PolicyAgent(OnlineAgent, Protocol):
         Called after every ``end_episode``; the harness records its exact value, giving a
         noise-free learning curve. Must not change the agent's state.
         """
+
+
+@dataclass(frozen=True, repr=False)
+class Dataset:
+    """Transitions of whole episodes, as read-only flat arrays of equal length N.
+
+    Attributes:
+        states, actions, next_states: (N,) int64. rewards: (N,) float64.
+        terminated: (N,) bool, True where ``next_states`` is terminal (the episode ended).
+        episode: (N,) int64 episode index (0-based, non-decreasing).
+        step: (N,) int64 step within the episode.
+        num_episodes: number of episodes (an episode has at least one transition).
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_states: np.ndarray
+    terminated: np.ndarray
+    episode: np.ndarray
+    step: np.ndarray
+    num_episodes: int
+
+    def __post_init__(self) -> None:
+        for name in ("states", "actions", "rewards", "next_states", "terminated", "episode",
+                     "step"):
+            getattr(self, name).flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __repr__(self) -> str:
+        return f"Dataset(num_episodes={self.num_episodes}, num_transitions={len(self)})"
+
+    def first(self, num_episodes: int) -> Dataset:
+        """The dataset of the first ``num_episodes`` episodes."""
+        n = int(np.searchsorted(self.episode, num_episodes))
+        return Dataset(*(np.array(getattr(self, k)[:n]) for k in _ARRAYS),
+                       num_episodes=min(num_episodes, self.num_episodes))
+
+
+_ARRAYS = ("states", "actions", "rewards", "next_states", "terminated", "episode", "step")
 
 
 OnlineFactory = Callable[[TaskInfo, np.random.Generator], OnlineAgent]
