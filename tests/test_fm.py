@@ -9,28 +9,31 @@ import torch
 
 from rlbench_icl import ExperienceStatistic, dynprog
 from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
-from rlbench_icl.fm.features import collate, featurize, planned_advantages
+from rlbench_icl.fm.features import (
+    FeatureConfig,
+    Horizon,
+    collate,
+    featurize,
+    planned_advantages,
+)
 from rlbench_icl.fm.model import ModelConfig
 from rlbench_icl.fm.prior import PriorConfig, optimal_q, sample_batch, sample_example
 from rlbench_icl.fm.train import TrainConfig, build_model, load_model, train
 from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
 
 torch.set_num_threads(1)
+PLAIN = FeatureConfig()
+PLANS = FeatureConfig(plans=True)
 SMALL = ModelConfig(width=16, num_heads=2, num_rounds=3)
-SMALL_VALUES = dataclasses.replace(SMALL, value_features=True)
-SMALL_SKIP = dataclasses.replace(SMALL_VALUES, plan_skip=True)
-CONFIGS = {"plain": SMALL, "values": SMALL_VALUES, "plan-skip": SMALL_SKIP}
+SMALL_PLANS = dataclasses.replace(SMALL, features=PLANS)
+SHIPPED_KIND = dataclasses.replace(SMALL, features=FeatureConfig(
+    plans=True, bonus=True, steps_left=True, tie_break=0.3))
+CONFIGS = {"plain": SMALL, "plans": SMALL_PLANS, "shipped-kind": SHIPPED_KIND}
+H20 = Horizon(20)
 
 
 def built(config, seed):
-    """``build_model``, with the plan skip's gains (zero at initialisation) made nonzero so
-    that tests see them."""
-    model = build_model(config, seed=seed).eval()
-    if config.plan_skip:
-        with torch.no_grad():
-            model.plan_gain.weight.normal_(generator=torch.Generator().manual_seed(seed))
-            model.plan_gain.bias.fill_(0.3)
-    return model
+    return build_model(config, seed=seed).eval()
 
 
 def random_stat(rng, S, A, visits=30):
@@ -69,7 +72,7 @@ def test_contexts_count_real_transitions():
 def test_mixed_sizes_in_a_batch_do_not_change_outputs(config):
     rng = np.random.default_rng(1)
     model = built(config, seed=0)
-    contexts = [featurize(random_stat(rng, S, A), 20, 1.0, value_features=config.value_features)
+    contexts = [featurize(random_stat(rng, S, A), H20, config.features)
                 for S, A in [(3, 2), (7, 4), (5, 3)]]
     with torch.no_grad():
         together, _ = model(collate(contexts))
@@ -92,16 +95,15 @@ def test_relabelling_states_and_actions_permutes_the_output(config):
     permuted.terminal_seen = stat.terminal_seen[ps]
     permuted.max_abs_reward = stat.max_abs_reward
     model = built(config, seed=1)
-    values = config.value_features
+    task = Horizon(10, 0.9, "discounted")
     with torch.no_grad():
-        out, _ = model(collate([featurize(stat, 10, 0.9, "discounted", value_features=values)]))
-        out_p, _ = model(collate([featurize(permuted, 10, 0.9, "discounted",
-                                            value_features=values)]))
+        out, _ = model(collate([featurize(stat, task, config.features)]))
+        out_p, _ = model(collate([featurize(permuted, task, config.features)]))
     torch.testing.assert_close(out_p[0], out[0][ps][:, pa], atol=1e-5, rtol=1e-5)
 
 
 def test_a_few_steps_fit_one_batch():
-    batch = sample_batch(np.random.default_rng(3), PriorConfig(), 4)
+    batch = sample_batch(np.random.default_rng(3), PriorConfig(), PLAIN, 4)
     model = build_model(SMALL, seed=2)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
@@ -119,7 +121,7 @@ def test_a_few_steps_fit_one_batch():
 
 
 def test_targets_are_boltzmann_over_q_star():
-    mdp, context, target, mask = sample_example(np.random.default_rng(4), PriorConfig())
+    mdp, context, target, mask = sample_example(np.random.default_rng(4), PriorConfig(), PLAIN)
     np.testing.assert_allclose(target.sum(axis=1), 1.0)
     greedy = optimal_q(mdp).argmax(axis=1)
     assert np.all(target[np.arange(mdp.num_states), greedy] >= target.max(axis=1) - 1e-12)
@@ -162,17 +164,40 @@ def test_configs_round_trip_through_toml(tmp_path):
     assert dataclasses.replace(config, steps=7) == config
 
 
-@pytest.mark.parametrize("path", sorted(Path(__file__).parents[1].glob("benchmarks/fm_*.toml"))
-                         + [Path(__file__).parents[1] / "submissions/gnn_fm_checkpoint/train.toml"],
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("experiments/**/*.toml"))
+                         + [ROOT / "submissions/gnn_fm_checkpoint/train.toml"],
                          ids=lambda p: p.name)
 def test_every_committed_training_config_loads(path):
     from rlbench_icl.fm.train import load_config
 
     config = load_config(path)
-    build_model(config.model, seed=0)  # a consistent model config (e.g. plan_skip needs plans)
+    build_model(config.model, seed=0)
+
+
+def test_a_config_lists_what_differs_from_the_one_it_extends(tmp_path):
+    from rlbench_icl.errors import ConfigError
+    from rlbench_icl.fm.train import load_config
+
+    (tmp_path / "base.toml").write_text("steps = 7\n[model]\nwidth = 32\n"
+                                        "[model.features]\nplans = true\n")
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\n[model.features]\n'
+                                         "bonus = true\n")
+    config = load_config(tmp_path / "child.toml")
+    assert config.steps == 7 and config.model.width == 32
+    assert config.model.features == FeatureConfig(plans=True, bonus=True)
+    (tmp_path / "base.toml").write_text('extends = "child.toml"\n')
+    with pytest.raises(ConfigError, match="extends loops"):
+        load_config(tmp_path / "child.toml")
+    (tmp_path / "bad.toml").write_text("[model.features]\nplan = true\n")
+    with pytest.raises(ConfigError, match="plan"):
+        load_config(tmp_path / "bad.toml")
 
 
 def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
+    from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     stat = ExperienceStatistic(3, 2)
@@ -180,7 +205,7 @@ def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
         stat.update(0, 0, 0.5, 1, False)
     stat.update(1, 1, -2.0, 2, True)
     before = stat.transition_counts.copy()
-    out = with_virtual_outcome(stat, pseudo_count=1.0, reward_multiple=3.0)
+    out = with_virtual_outcome(stat, V(1.0, 3.0))
     assert out.transition_counts.shape == (4, 2, 4)
     np.testing.assert_array_equal(out.transition_counts[:3, :, :3], before)
     np.testing.assert_array_equal(stat.transition_counts, before)  # a copy, not an edit
@@ -189,104 +214,107 @@ def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
     # the seen pair (0, 0): 3 real rewards of 0.5 and one virtual 3 * max|r| = 6
     assert out.reward_sums[0, 0] == pytest.approx(1.5 + 6.0)
     assert out.reward_sums[0, 1] == pytest.approx(6.0) and out.max_abs_reward == 6.0
-    trap = with_virtual_outcome(stat, 2.0, -1.0)
+    trap = with_virtual_outcome(stat, V(2.0, -1.0))
     assert trap.reward_sums[2].tolist() == [0.0, 0.0]  # terminal: no experience added
     assert trap.reward_sums[0, 1] == pytest.approx(-4.0)
     with pytest.raises(ValueError, match="pseudo_count"):
-        with_virtual_outcome(stat, -1.0, 1.0)
-    floored = with_virtual_outcome(stat, 1.0, 3.0, scale_floor=5.0)  # a declared unit of 5
+        V(-1.0, 1.0)
+    floored = with_virtual_outcome(stat, V(1.0, 3.0), scale_floor=5.0)  # a declared unit of 5
     assert floored.reward_sums[0, 1] == pytest.approx(15.0) and floored.max_abs_reward == 15.0
-    assert with_virtual_outcome(stat, 1.0, 3.0, scale_floor=1.0).reward_sums[0, 1] == 6.0
+    assert with_virtual_outcome(stat, V(1.0, 3.0), scale_floor=1.0).reward_sums[0, 1] == 6.0
 
 
 def test_a_lasting_trap_repels_where_a_once_paying_trap_lures():
     """Every step costs 1 and action 1 was never tried: a trap that costs 2 once is cheaper
     than ten more steps, a trap that costs 2 every step is not."""
     from rlbench_icl.fm.features import planned_advantages
+    from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     stat = ExperienceStatistic(2, 2)
     for _ in range(10):
         stat.update(0, 0, -1.0, 1, False)
         stat.update(1, 0, -1.0, 1, False)
-    once = with_virtual_outcome(stat, 1.0, -2.0)
-    lasting = with_virtual_outcome(stat, 1.0, -2.0, lasting=True)
+    once = with_virtual_outcome(stat, V(1.0, -2.0))
+    lasting = with_virtual_outcome(stat, V(1.0, -2.0, lasting=True))
     assert not lasting.terminal_seen[2] and lasting.transition_counts[2, :, 2].tolist() == [1, 1]
     assert lasting.reward_sums[2].tolist() == [-2.0, -2.0]
     for edited, preferred in ((once, 1), (lasting, 0)):
-        advantages = planned_advantages(edited, horizon=10, discount=1.0)[:2, :, 0]
+        advantages = planned_advantages(edited, Horizon(10))[:2, :, 0]
         assert advantages.argmax(axis=1).tolist() == [preferred, preferred]
 
 
 def test_a_worst_trap_pays_the_lowest_mean_reward_seen_or_zero():
+    from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     stat = ExperienceStatistic(2, 2)
     for _ in range(2):
         stat.update(0, 0, -1.0, 1, False)
         stat.update(1, 0, 3.0, 1, False)
-    costly = with_virtual_outcome(stat, 1.0, "worst", lasting=True)
+    costly = with_virtual_outcome(stat, V(1.0, "worst", lasting=True))
     assert costly.reward_sums[2].tolist() == [-1.0, -1.0]
     assert costly.reward_sums[0, 1] == -1.0 and costly.max_abs_reward == 3.0
     stat.reward_sums[0, 0] = 2.0  # every mean reward positive: the trap pays 0
-    assert with_virtual_outcome(stat, 1.0, "worst", True).reward_sums[2].tolist() == [0.0, 0.0]
+    assert with_virtual_outcome(stat, V(1.0, "worst", True)).reward_sums[2].tolist() == [0.0, 0.0]
     empty = ExperienceStatistic(2, 2)
-    assert with_virtual_outcome(empty, 1.0, "worst", True).reward_sums[2].tolist() == [0, 0]
+    assert with_virtual_outcome(empty, V(1.0, "worst", True)).reward_sums[2].tolist() == [0, 0]
     for bad, lasting in (("Worst", True), ("worst", False)):
-        with pytest.raises(ValueError, match="reward_multiple"):
-            with_virtual_outcome(stat, 1.0, bad, lasting)
+        with pytest.raises(ValueError, match="reward must be"):
+            V(1.0, bad, lasting)
 
 
 def test_a_worst_recurring_trap_ignores_costs_paid_on_entering_a_terminal_state():
+    from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     stat = ExperienceStatistic(3, 2)
     stat.update(0, 0, -0.5, 1, False)  # a step cost: recurs
     stat.update(1, 0, -4.0, 2, True)  # falling into a hole: paid once
-    worst = with_virtual_outcome(stat, 1.0, "worst", lasting=True)
-    recurring = with_virtual_outcome(stat, 1.0, "worst-recurring", lasting=True)
+    worst = with_virtual_outcome(stat, V(1.0, "worst", lasting=True))
+    recurring = with_virtual_outcome(stat, V(1.0, "worst-recurring", lasting=True))
     assert worst.reward_sums[3].tolist() == [-4.0, -4.0]
     assert recurring.reward_sums[3].tolist() == [-0.5, -0.5]
     assert recurring.reward_sums[1, 1] == -0.5 and recurring.terminal_seen.tolist() == [
         False, False, True, False]
-    with pytest.raises(ValueError, match="reward_multiple"):
-        with_virtual_outcome(stat, 1.0, "worst-recurring", lasting=False)
+    with pytest.raises(ValueError, match="reward must be"):
+        V(1.0, "worst-recurring", lasting=False)
 
 
 def test_a_lasting_virtual_state_keeps_the_statistic_consistent():
+    from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
     stat = ExperienceStatistic(3, 2)
     stat.update(0, 0, -1.0, 1, False)
     stat.update(1, 1, -1.0, 2, True)  # state 2 is terminal: no virtual experience from it
-    out = with_virtual_outcome(stat, 1.0, -3.0, lasting=True)
+    out = with_virtual_outcome(stat, V(1.0, -3.0, lasting=True))
     assert out.terminal_seen.tolist() == [False, False, True, False]
     assert out.transition_counts[2].sum() == 0 and out.max_abs_reward == 3.0
     keys = set(zip(*(k.tolist() for k in out.observed_keys()), strict=True))
     assert keys == {tuple(k) for k in np.argwhere(out.transition_counts.reshape(8, 4) > 0)
                     .tolist()}
     assert (3 * 2 + 1, 3) in keys  # the self-loops
-    unreachable = with_virtual_outcome(stat, 0.0, -3.0, lasting=True)
+    unreachable = with_virtual_outcome(stat, V(0.0, -3.0, lasting=True))
     assert unreachable.max_abs_reward == 3.0  # its reward is in the statistic all the same
 
 
-def test_bonus_rewards_fade_with_counts_and_skip_terminal_states():
+def test_the_bonus_is_r_max_on_untried_pairs_and_skips_terminal_states():
     from rlbench_icl.fm.features import bonus_rewards
 
     stat = ExperienceStatistic(3, 2)
-    for _ in range(3):
-        stat.update(0, 0, 0.5, 1, False)
-    stat.update(1, 1, -2.0, 2, True)  # reward scale 2; state 2 seen terminal
+    stat.update(0, 0, 0.5, 1, False)
+    stat.update(1, 1, -2.0, 2, True)
     b = bonus_rewards(stat, 0.5, h_eff=4.0)
-    assert b[0, 0] == pytest.approx(0.5 * 4 * 2 / 2.0)  # n = 3: 1 / sqrt(4)
-    assert b[0, 1] == pytest.approx(4.0) and b[1, 1] == pytest.approx(4 / np.sqrt(2))
-    assert b[2].tolist() == [0.0, 0.0]
+    assert b.tolist() == [[0.0, 4.0], [4.0, 0.0], [0.0, 0.0]]  # 0.5 * 4 * max|r| = 2 * 2
     np.testing.assert_allclose(bonus_rewards(stat, -0.5, 4.0), -b)  # pessimism mirrors it
+    assert bonus_rewards(stat, 0.5, 4.0, scale_floor=4.0)[0, 1] == 8.0
 
 
 def test_an_optimistic_target_prefers_the_untried_action():
     """Two actions with equal true value: the bonus target favours the one never tried, the
     pessimistic target the one tried often, and beta is the network's third global input."""
+    from rlbench_icl.fm.features import bonus_rewards
     from rlbench_icl.mdp import TabularMDP
 
     P = np.zeros((2, 2, 2))
@@ -294,31 +322,29 @@ def test_an_optimistic_target_prefers_the_untried_action():
     P[1, :, 1] = 1.0
     mdp = TabularMDP(P=P, R=np.zeros((2, 2)), mu0=[1.0, 0.0], horizon=5,
                      terminal=[False, True])
-    config = dataclasses.replace(PriorConfig(), bonus_weights=(0.0, 1.0, 0.0))
     stat = ExperienceStatistic(2, 2)
     for _ in range(20):
         stat.update(0, 0, 0.0, 1, True)
-    from rlbench_icl.fm.features import bonus_rewards
-
     for beta, preferred in [(0.5, 1), (-0.5, 0)]:
         b = bonus_rewards(stat, beta, 5.0)
         b[mdp.terminal] = 0.0
         assert optimal_q(mdp, b)[0].argmax() == preferred
-    _, context, _, _ = sample_example(np.random.default_rng(0), config)
+    config = dataclasses.replace(PriorConfig(), bonus_weights=(0.0, 1.0, 0.0))
+    _, context, _, _ = sample_example(np.random.default_rng(0), config, PLAIN)
     assert context.global_features[2] > 0  # optimism drawn, and given to the network
 
 
 def test_the_bonus_input_is_read_only_by_networks_trained_with_it():
     stat = random_stat(np.random.default_rng(5), 6, 3)
-    contexts = [featurize(stat, 20, 1.0, bonus=b) for b in (0.0, 0.5)]
-    for bonus_input in (False, True):
-        model = build_model(dataclasses.replace(SMALL, bonus_input=bonus_input), seed=0).eval()
+    contexts = [featurize(stat, H20, PLAIN, bonus=b) for b in (0.0, 0.5)]
+    for reads in (False, True):
+        config = dataclasses.replace(SMALL, features=FeatureConfig(bonus=reads))
         with torch.no_grad():
-            plain, optimistic = model(collate(contexts))[0]
-        assert torch.equal(plain, optimistic) != bonus_input
+            plain, optimistic = build_model(config, seed=0).eval()(collate(contexts))[0]
+        assert torch.equal(plain, optimistic) != reads
 
 
-def test_configs_without_a_bonus_keep_their_random_streams():
+def test_priors_without_a_bonus_draw_nothing_for_it():
     from rlbench_icl.fm.prior import sample_bonus
 
     rng = np.random.default_rng(7)
@@ -327,28 +353,6 @@ def test_configs_without_a_bonus_keep_their_random_streams():
     config = dataclasses.replace(PriorConfig(), bonus_weights=(0.0, 0.0, 1.0))
     draws = [sample_bonus(rng, config) for _ in range(50)]
     assert all(-1.0 <= b <= -0.003 for b in draws)
-
-
-def test_the_untried_form_is_r_max():
-    from rlbench_icl.fm.features import bonus_rewards
-
-    stat = ExperienceStatistic(3, 2)
-    stat.update(0, 0, 0.5, 1, False)
-    stat.update(1, 1, -2.0, 2, True)
-    b = bonus_rewards(stat, 0.5, h_eff=4.0, form="untried")
-    assert b.tolist() == [[0.0, 4.0], [4.0, 0.0], [0.0, 0.0]]  # 0.5 * 4 * max|r| = 2 * 2
-    with pytest.raises(ValueError, match="unknown bonus form"):
-        bonus_rewards(stat, 0.5, 4.0, form="cubic")
-
-
-def test_an_unknown_bonus_form_is_refused_when_the_config_is_read(tmp_path):
-    from rlbench_icl.errors import ConfigError
-    from rlbench_icl.fm.train import load_config
-
-    path = tmp_path / "c.toml"
-    path.write_text('[prior]\nbonus_form = "cubic"\n')
-    with pytest.raises(ConfigError, match="bonus_form must be"):
-        load_config(path)
 
 
 def two_state_stat():
@@ -363,14 +367,14 @@ def two_state_stat():
 
 def test_planned_advantages_are_the_r_max_and_pessimistic_plans():
     # scale 0.1, H = 10: an untried pair is worth +-0.1 per remaining step.
-    adv = planned_advantages(two_state_stat(), 10, 1.0)
+    adv = planned_advantages(two_state_stat(), Horizon(10))
     optimistic, pessimistic = adv[..., 0], adv[..., 1]
     # Optimistic: Q(0, 1) = 1.0, Q(0, 0) = 0.05 + 0.9; Q(1, 1) = 1.0, Q(1, 0) = -0.1 + 0.9.
     np.testing.assert_allclose(optimistic, [[-0.05, 0.0], [-0.2, 0.0]], atol=1e-12)
     # Pessimistic: Q(0, 0) = 0.5, Q(0, 1) = -1.0; in state 1 both are worth -1.0.
     np.testing.assert_allclose(pessimistic, [[0.0, -1.5], [0.0, 0.0]], atol=1e-12)
     # Discounted: the untried pair is worth 0.1 / (1 - 0.9) = 1, staying 0.05 / 0.1 = 0.5.
-    adv = planned_advantages(two_state_stat(), 10, 0.9, "discounted")
+    adv = planned_advantages(two_state_stat(), Horizon(10, 0.9, "discounted"))
     np.testing.assert_allclose(adv[0, :, 0], [-0.05, 0.0], atol=1e-9)
 
 
@@ -388,25 +392,26 @@ def circle_mdp():
                       terminal=np.array([False, False, True]))
 
 
-def test_stationary_targets_and_plans_break_the_first_step_tie():
+def test_a_tie_break_discount_breaks_the_first_step_tie_of_targets_and_plans():
     mdp = circle_mdp()
-    tied, stationary = optimal_q(mdp), optimal_q(mdp, stationary=True)
+    tied, stationary = optimal_q(mdp), optimal_q(mdp, tie_break=1.0)
     np.testing.assert_allclose(tied[:2], [[1.0, 1.0], [1.0, 1.0]])
     np.testing.assert_allclose(stationary[:2], [[1.0, 0.9], [1.0, 0.9]])  # 1 - 1/H = 0.9
     stat = ExperienceStatistic(3, 2)
     for s, a, r, s2 in ((0, 0, 1.0, 2), (1, 0, 1.0, 2), (0, 1, 0.0, 1), (1, 1, 0.0, 0)):
         stat.update(s, a, r, s2, s2 == 2)
     for column in (0, 1):  # the R-max and the pessimistic plan (every pair is tried)
-        first = planned_advantages(stat, 10, 1.0)[:2, :, column]
-        quick = planned_advantages(stat, 10, 1.0, stationary=True)[:2, :, column]
+        first = planned_advantages(stat, Horizon(10))[:2, :, column]
+        quick = planned_advantages(stat, Horizon(10), tie_break=1.0)[:2, :, column]
         np.testing.assert_allclose(first, 0.0, atol=1e-12)
         np.testing.assert_allclose(quick, [[0.0, -0.01], [0.0, -0.01]])  # -0.1 / (1 x 10)
-    plain = featurize(stat, 10, 1.0, value_features=True)
-    other = featurize(stat, 10, 1.0, value_features=True, stationary_plans=True)
-    np.testing.assert_array_equal(plain.pair_features[..., :3], other.pair_features[..., :3])
-    discounted = featurize(stat, 10, 0.9, "discounted", value_features=True)
-    assert np.array_equal(discounted.pair_features, featurize(
-        stat, 10, 0.9, "discounted", value_features=True, stationary_plans=True).pair_features)
+    other = FeatureConfig(plans=True, tie_break=0.5)
+    plain = featurize(stat, Horizon(10), PLANS)
+    np.testing.assert_array_equal(plain.pair_features[..., :3],
+                                  featurize(stat, Horizon(10), other).pair_features[..., :3])
+    discounted = Horizon(10, 0.9, "discounted")  # no tie to break: the same plans
+    assert np.array_equal(featurize(stat, discounted, PLANS).pair_features,
+                          featurize(stat, discounted, other).pair_features)
 
 
 def test_planned_advantages_leave_terminal_states_alone_and_follow_observed_moves():
@@ -415,7 +420,7 @@ def test_planned_advantages_leave_terminal_states_alone_and_follow_observed_move
         stat.update(0, 0, 1.0, 1, True)
         stat.update(0, 1, 0.2, 2, False)
         stat.update(2, 0, 0.0, 2, False)
-    adv = planned_advantages(stat, 5, 1.0)
+    adv = planned_advantages(stat, Horizon(5))
     assert np.all(adv[1] == 0.0), "a terminal state has no preference"
     # Pessimistic: the goal (1.0 once) beats 0.2 then nothing; optimistic: 0.2 then the
     # untried (2, 1) paying 1.0 for 3 steps beats it.
@@ -425,57 +430,39 @@ def test_planned_advantages_leave_terminal_states_alone_and_follow_observed_move
 
 def test_networks_refuse_contexts_of_the_other_kind():
     stat = random_stat(np.random.default_rng(5), 4, 2)
-    plain, values = featurize(stat, 10, 1.0), featurize(stat, 10, 1.0, value_features=True)
-    assert values.pair_features.shape[-1] == plain.pair_features.shape[-1] + 2
-    with pytest.raises(ValueError, match="value_features=True"):
-        build_model(SMALL_VALUES, seed=0)(collate([plain]))
-    with pytest.raises(ValueError, match="with and without value features"):
-        collate([plain, values])
+    plain, plans = featurize(stat, Horizon(10), PLAIN), featurize(stat, Horizon(10), PLANS)
+    assert plans.pair_features.shape[-1] == plain.pair_features.shape[-1] + 2
+    with pytest.raises(ValueError, match="plans=True"):
+        build_model(SMALL_PLANS, seed=0)(collate([plain]))
+    with pytest.raises(ValueError, match="with and without plans"):
+        collate([plain, plans])
 
 
-def test_the_plan_skip_adds_the_plans_in_reward_units():
-    from rlbench_icl.fm.features import planned_advantages
-
-    stat = random_stat(np.random.default_rng(8), 5, 3, visits=40)
-    stat.max_abs_reward = 2.0
-    context = featurize(stat, 12, 1.0, value_features=True)
-    model = build_model(SMALL_SKIP, seed=0).eval()
-    with torch.no_grad():
-        before, _ = model(collate([context]))
-        model.plan_gain.bias.copy_(torch.tensor([0.2, 0.0]))  # a gain of 1 on the R-max plan
-        after, _ = model(collate([context]))
-    rmax_plan = planned_advantages(stat, 12, 1.0)[..., 0] * 12  # (Q - max Q) / reward scale
-    np.testing.assert_allclose((after - before)[0].numpy(), rmax_plan, atol=1e-4)
-    assert (rmax_plan < -1e-3).any(), "the plan must tell some actions apart"
-    with pytest.raises(ValueError, match="plan_skip needs value_features"):
-        build_model(dataclasses.replace(SMALL, plan_skip=True), seed=0)
-
-
-def test_value_features_draw_nothing_and_train(tmp_path):
-    plain = sample_example(np.random.default_rng(6), PriorConfig())
-    values = sample_example(np.random.default_rng(6), PriorConfig(), value_features=True)
-    assert plain[0].digest == values[0].digest and np.array_equal(plain[2], values[2])
-    np.testing.assert_array_equal(values[1].pair_features[..., :3], plain[1].pair_features)
-    config = TrainConfig(model=SMALL_VALUES, steps=2, batch_size=4, micro_batch=2,
+def test_plans_draw_nothing_and_train(tmp_path):
+    plain = sample_example(np.random.default_rng(6), PriorConfig(), PLAIN)
+    plans = sample_example(np.random.default_rng(6), PriorConfig(), PLANS)
+    assert plain[0].digest == plans[0].digest and np.array_equal(plain[2], plans[2])
+    np.testing.assert_array_equal(plans[1].pair_features[..., :3], plain[1].pair_features)
+    config = TrainConfig(model=SMALL_PLANS, steps=2, batch_size=4, micro_batch=2,
                          warmup_steps=1, validation_mdps=4, validate_every=2)
     assert train(config, seed=0, out_dir=tmp_path, progress=False)["step"] == 2
-    assert load_model(tmp_path)[0].config.value_features
+    assert load_model(tmp_path)[0].config.features.plans
 
 
 def test_with_bonus_equals_featurizing_with_that_bonus():
     from rlbench_icl.fm.features import with_bonus
 
     stat = random_stat(np.random.default_rng(7), 5, 3)
-    base = featurize(stat, 20, 1.0, value_features=True)
+    base = featurize(stat, H20, PLANS)
     for bonus in (0.3, -0.1):
-        direct = featurize(stat, 20, 1.0, bonus=bonus, value_features=True)
+        direct = featurize(stat, H20, PLANS, bonus=bonus)
         swapped = with_bonus(base, bonus)
         for field in dataclasses.fields(direct):
             assert np.array_equal(getattr(direct, field.name), getattr(swapped, field.name))
     assert base.global_features[2] == 0.0, "the base context is left alone"
 
 
-def test_log_scaled_plans_keep_the_order_and_make_small_gaps_readable():
+def test_plans_are_read_on_a_log_scale_that_keeps_the_order_and_makes_small_gaps_readable():
     from rlbench_icl.fm.features import log_scaled
 
     x = np.array([0.0, -1e-6, -1e-4, -1e-2, -1.0, -2.0])
@@ -483,20 +470,16 @@ def test_log_scaled_plans_keep_the_order_and_make_small_gaps_readable():
     assert y[0] == 0.0 and np.all(np.diff(y) < 0), "monotone, 0 stays 0"
     np.testing.assert_allclose(y[[2, 3, 4]], [-1 / 3, -2 / 3, -1.0], atol=0.01)
     stat = random_stat(np.random.default_rng(9), 5, 3, visits=40)
-    linear = featurize(stat, 12, 1.0, value_features=True)
-    logged = featurize(stat, 12, 1.0, value_features=True, log_plans=True)
-    np.testing.assert_array_equal(linear.pair_features[..., :3], logged.pair_features[..., :3])
+    logged = featurize(stat, Horizon(12), PLANS)
     np.testing.assert_allclose(logged.pair_features[..., 3:],
-                               log_scaled(linear.pair_features[..., 3:].astype(np.float64)),
-                               atol=1e-6)
-    assert ModelConfig(value_features=True, log_plans=True).inputs()["log_plans"]
+                               log_scaled(planned_advantages(stat, Horizon(12))), atol=1e-6)
 
 
 def test_state_unit_targets_are_sharp_where_actions_differ_little():
     from rlbench_icl.fm.prior import target_policy
 
     mdp = circle_mdp()  # rewards in [0, 1]; stationary Q*: 1.0 against 0.9 in states 0, 1
-    q = optimal_q(mdp, stationary=True)
+    q = optimal_q(mdp, tie_break=1.0)
     paper, sharp = target_policy(q, mdp, 0.2), target_policy(q, mdp, 0.2, "state")
     np.testing.assert_allclose(paper[0], np.exp([0.0, -0.5]) / np.exp([0.0, -0.5]).sum())
     np.testing.assert_allclose(sharp[0], np.exp([0.0, -5.0]) / np.exp([0.0, -5.0]).sum())
@@ -512,87 +495,64 @@ def test_a_scale_floor_reads_rewards_in_a_known_unit():
     # two_state_stat: max |r| seen 0.1; with a floor of 1, the mean reward 0.05 reads as 0.05
     # and an untried pair pays +-1 per remaining step in the plans (H = 10).
     stat = two_state_stat()
-    plain = featurize(stat, 10, 1.0, value_features=True)
-    low = featurize(stat, 10, 1.0, value_features=True, scale_floor=0.05)
+    plain = featurize(stat, Horizon(10), PLANS)
+    low = featurize(stat, Horizon(10), PLANS, scale_floor=0.05)
     np.testing.assert_array_equal(plain.pair_features, low.pair_features)  # below max |r|
-    floored = featurize(stat, 10, 1.0, value_features=True, scale_floor=1.0)
+    floored = featurize(stat, Horizon(10), PLANS, scale_floor=1.0)
     assert plain.reward_scale == 0.1 and floored.reward_scale == 1.0
     np.testing.assert_allclose(floored.pair_features[0, 0, 1], 0.05, rtol=1e-6)
-    optimistic = planned_advantages(stat, 10, 1.0, scale_floor=1.0)[..., 0]
+    optimistic = planned_advantages(stat, Horizon(10), scale_floor=1.0)[..., 0]
     # Q(0, 1) = 10 (untried pays 1 for 10 steps), Q(0, 0) = 0.05 + 9: advantage -0.95 / 10.
     np.testing.assert_allclose(optimistic[0], [-0.095, 0.0], atol=1e-12)
-
-
-def test_declared_unit_examples_read_rewards_in_the_mdps_bound():
-    from rlbench_icl.fm.prior import declared_floor
-
-    plain = [sample_example(np.random.default_rng(i), PriorConfig()) for i in range(30)]
-    always = [sample_example(np.random.default_rng(i), PriorConfig(declared_unit=1.0))
-              for i in range(30)]
-    rng, mdp = np.random.default_rng(99), plain[0][0]
-    state = rng.bit_generator.state
-    assert declared_floor(rng, mdp, PriorConfig()) == 0.0
-    assert rng.bit_generator.state == state  # at 0 nothing is drawn: old streams stay
-    assert declared_floor(rng, mdp, PriorConfig(declared_unit=1.0)) == max(
-        abs(b) for b in mdp.reward_bounds())
-    for mdp, context, _, _ in always:
-        assert context.reward_scale == pytest.approx(mdp.reward_bound())
-    seen = [c.reward_scale for _, c, _, _ in plain]
-    assert any(s < c.reward_scale for s, (_, c, _, _) in zip(seen, always, strict=True))
-    with pytest.raises(ValueError, match="probability"):
-        PriorConfig(declared_unit=1.5)
 
 
 def test_plans_and_targets_with_steps_left_are_those_of_the_later_step():
     from rlbench_icl.fm.features import featurize_steps, plans_by_step, stationary_discount
 
     mdp, stat = circle_mdp(), random_stat(np.random.default_rng(11), 3, 2, visits=40)
-    by_step = plans_by_step(stat, 10, 1.0, stationary=True, tie_break=0.3)
+    by_step = plans_by_step(stat, Horizon(10), tie_break=0.3)
     assert by_step.shape == (10, 3, 2, 2)
     for h in (1, 4, 10):
         np.testing.assert_array_equal(
-            planned_advantages(stat, 10, 1.0, stationary=True, tie_break=0.3, steps_left=h),
-            by_step[10 - h])
+            planned_advantages(stat, Horizon(10), tie_break=0.3, steps_left=h), by_step[10 - h])
     gamma = stationary_discount(10, 1.0, 0.3)
     assert gamma == pytest.approx(0.97)
     Q = dynprog.backward_induction(mdp.P, mdp.R, 10, gamma)[0]
-    np.testing.assert_array_equal(optimal_q(mdp, stationary=True, tie_break=0.3, steps_left=3),
-                                  Q[7])
-    np.testing.assert_array_equal(optimal_q(mdp, stationary=True, tie_break=0.3), Q[0])
+    np.testing.assert_array_equal(optimal_q(mdp, tie_break=0.3, steps_left=3), Q[7])
+    np.testing.assert_array_equal(optimal_q(mdp, tie_break=0.3), Q[0])
     # One call for every step equals featurizing each step alone; only plans and the
     # steps-left feature differ between steps.
-    inputs = {"value_features": True, "stationary_plans": True, "log_plans": True,
-              "tie_break": 0.3}
-    contexts = featurize_steps(stat, 10, 1.0, **inputs)
+    features = FeatureConfig(plans=True, tie_break=0.3)
+    contexts = featurize_steps(stat, Horizon(10), features, range(1, 11))
     assert len(contexts) == 10
     for h, context in zip(range(1, 11), contexts, strict=True):
-        alone = featurize(stat, 10, 1.0, steps_left=h, **inputs)
+        alone = featurize(stat, Horizon(10), features, steps_left=h)
         np.testing.assert_array_equal(context.pair_features, alone.pair_features)
         np.testing.assert_array_equal(context.global_features, alone.global_features)
         assert context.global_features[3] == pytest.approx(np.log(h) / 5)
-    first = featurize(stat, 10, 1.0, **inputs)
+    first = featurize(stat, Horizon(10), features)
     np.testing.assert_array_equal(first.pair_features, contexts[-1].pair_features)
     with pytest.raises(ValueError, match="steps_left must be in 1..10"):
-        featurize(stat, 10, 1.0, steps_left=11, **inputs)
+        featurize(stat, Horizon(10), features, steps_left=11)
 
 
 def test_only_networks_built_to_read_steps_left_read_them():
     stat = random_stat(np.random.default_rng(12), 5, 3)
-    config = dataclasses.replace(SMALL_VALUES, bonus_input=True)
-    stepped = dataclasses.replace(config, steps_left_input=True)
-    assert config.global_columns() == [0, 1, 2] and stepped.global_columns() == [0, 1, 2, 3]
-    assert dataclasses.replace(stepped, bonus_input=False).global_columns() == [0, 1, 3]
-    early, late = (featurize(stat, 20, 1.0, value_features=True, stationary_plans=True,
+    reads_bonus = FeatureConfig(plans=True, bonus=True)
+    stepped = dataclasses.replace(reads_bonus, steps_left=True)
+    assert reads_bonus.global_columns() == [0, 1, 2] and stepped.global_columns() == [0, 1, 2, 3]
+    assert dataclasses.replace(stepped, bonus=False).global_columns() == [0, 1, 3]
+    early, late = (featurize(stat, H20, FeatureConfig(plans=True, tie_break=0.5),
                              steps_left=h) for h in (20, 2))
     late.pair_features[:] = early.pair_features  # only the steps-left feature differs
-    for cfg, reads in ((config, False), (stepped, True)):
-        model = build_model(cfg, seed=0).eval()
+    for features, reads in ((reads_bonus, False), (stepped, True)):
+        model = build_model(dataclasses.replace(SMALL, features=features), seed=0).eval()
         with torch.no_grad():
             a, b = model(collate([early]))[0], model(collate([late]))[0]
         assert torch.equal(a, b) != reads
 
 
-def test_steps_left_examples_draw_late_steps_and_old_configs_keep_their_streams():
+def test_steps_left_examples_draw_late_steps_and_priors_without_them_draw_nothing():
     from rlbench_icl.fm.prior import sample_steps_left
 
     rng, mdp = np.random.default_rng(3), circle_mdp()
@@ -601,9 +561,11 @@ def test_steps_left_examples_draw_late_steps_and_old_configs_keep_their_streams(
     assert rng.bit_generator.state == state  # at 0 nothing is drawn
     drawn = [sample_steps_left(rng, mdp, PriorConfig(steps_left=1.0)) for _ in range(200)]
     assert set(drawn) <= set(range(1, 10)) and drawn.count(1) > drawn.count(9)
-    examples = [sample_example(np.random.default_rng(i), PriorConfig(steps_left=1.0),
-                               value_features=True) for i in range(40)]
+    examples = [sample_example(np.random.default_rng(i), PriorConfig(steps_left=1.0), PLANS)
+                for i in range(40)]
     finite = [(m, c) for m, c, _, _ in examples if m.objective == "finite" and m.horizon > 1]
     assert finite and all(c.global_features[3] < c.global_features[0] for _, c in finite)
     with pytest.raises(ValueError, match="probability"):
         PriorConfig(steps_left=-0.1)
+    with pytest.raises(ValueError, match="tie_break"):
+        FeatureConfig(tie_break=1.0)

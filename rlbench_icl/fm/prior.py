@@ -1,14 +1,15 @@
 """Training batches: synthetic MDPs, contexts, and Boltzmann targets over Q*.
 
-For a network with a bonus input, each example also draws a confidence bonus beta (none,
+For a network that reads the bonus, each example also draws an R-max bonus beta (none,
 optimistic or pessimistic): the target is then the Boltzmann policy of the true MDP's optimal
-Q with the count-based reward bonus ``features.bonus_rewards`` added, and beta is one of the
-network's inputs. So one network learns the posterior policy (beta = 0), directed exploration
-towards rarely tried pairs (beta > 0: what Boltzmann sampling of the posterior policy cannot
-give), and pessimism about them (beta < 0, for offline data); beta is chosen at inference.
+Q with ``features.bonus_rewards`` added, and beta is one of the network's inputs. So one
+network learns the posterior policy (beta = 0), directed exploration towards untried pairs
+(beta > 0: what Boltzmann sampling of the posterior policy cannot give), and pessimism about
+them (beta < 0, for offline data); beta is chosen at inference. For a network that reads the
+steps left, some finite-horizon examples ask for the policy of a later step.
 
-``sample_batch(rng, config, batch_size) -> Batch``. The trainer never branches on which prior
-an MDP came from: priors compose by weight (``rlbench_icl.synthetic``).
+``sample_batch(rng, config, features, batch_size) -> Batch``. The trainer never branches on
+which prior an MDP came from: priors compose by weight (``rlbench_icl.synthetic``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .context import ContextConfig, sample_context
 from .features import (
     Batch,
     Context,
+    FeatureConfig,
     bonus_rewards,
     collate,
     featurize,
@@ -36,7 +38,7 @@ PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR}
 
 @dataclass(frozen=True)
 class PriorConfig:
-    """What the model is trained on.
+    """What the model is trained on (what it reads is ``FeatureConfig``'s).
 
     Attributes:
         priors: names in ``PRIORS``. weights: their mixture weights.
@@ -51,18 +53,10 @@ class PriorConfig:
         max_successors: cap on successors per pair in training batches.
         bonus_weights: probabilities of (no bonus, optimism, pessimism) per example.
         bonus_range: (low, high) of the log-uniform magnitude of beta.
-        bonus_form: ``sqrt`` or ``untried`` (``features.bonus_rewards``).
-        declared_unit: probability that an example reads rewards (and its bonus) in units
-            of at least the MDP's largest |reward| — what a task declares as its reward
-            range (``TaskInfo.reward_range``) — instead of the largest |reward| its context
-            has seen (``featurize``'s ``scale_floor``; gnn-fm 5.1 reads online rewards so).
-        stationary_target: for finite horizons, Q* discounted by
-            ``features.stationary_discount`` (a good stationary policy) instead of the
-            undiscounted first-step Q*, whose ties can make a stationary policy circle.
         steps_left: probability that a finite-horizon example asks for the policy of a later
-            step instead of the first: steps left h log-uniform in 1..H-1 (the network's
-            ``steps_left_input``), target from Q* with h steps to go. The endgame, where a
-            per-step policy differs most from the first step's, is drawn most.
+            step instead of the first: steps left h log-uniform in 1..H-1, target from Q*
+            with h steps to go. The endgame, where a per-step policy differs most from the
+            first step's, is drawn most.
     """
 
     priors: tuple[str, ...] = ("paper", "wide")
@@ -73,17 +67,11 @@ class PriorConfig:
     max_successors: int = 16
     bonus_weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
     bonus_range: tuple[float, float] = (0.003, 1.0)
-    bonus_form: str = "sqrt"
-    stationary_target: bool = False
-    declared_unit: float = 0.0
     steps_left: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("declared_unit", "steps_left"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
-        if self.bonus_form not in ("sqrt", "untried"):
-            raise ValueError(f"bonus_form must be 'sqrt' or 'untried', got {self.bonus_form!r}")
+        if not 0.0 <= self.steps_left <= 1.0:
+            raise ValueError(f"steps_left is a probability, got {self.steps_left}")
         if self.target_unit not in ("reward", "state"):
             raise ValueError(f"target_unit must be 'reward' or 'state', got {self.target_unit!r}")
 
@@ -92,23 +80,21 @@ class PriorConfig:
 
 
 def optimal_q(mdp: TabularMDP, reward_bonus: np.ndarray | None = None,
-              stationary: bool = False, tie_break: float = 1.0,
-              steps_left: int | None = None) -> np.ndarray:
+              tie_break: float = 0.0, steps_left: int | None = None) -> np.ndarray:
     """Q* (S, A) under the MDP's objective, with ``reward_bonus`` (S, A) added to the
     expected rewards if given. For finite horizons: with ``steps_left`` steps to go (default
-    H: the first step), discounted by ``features.stationary_discount(H, gamma, tie_break)``
-    if ``stationary``."""
+    H: the first step), discounted by ``features.stationary_discount(H, gamma, tie_break)``."""
     R = mdp.R if reward_bonus is None else mdp.R + reward_bonus
     if mdp.objective == "discounted":
         return dynprog.discounted_optimal_values(mdp.P, R, mdp.discount)[0]
     H = mdp.horizon
-    gamma = stationary_discount(H, mdp.discount, tie_break) if stationary else mdp.discount
+    gamma = stationary_discount(H, mdp.discount, tie_break)
     return dynprog.backward_induction(mdp.P, R, H, gamma)[0][H - (steps_left or H)]
 
 
 def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
     """beta: 0, or +/- a log-uniform magnitude, by ``config.bonus_weights``. Draws nothing
-    when only 0 is possible, so configs without a bonus keep their random streams."""
+    when only 0 is possible, so a prior without a bonus draws the same MDPs."""
     if config.bonus_weights[1] == config.bonus_weights[2] == 0:
         return 0.0
     kind = rng.choice(3, p=np.asarray(config.bonus_weights) / sum(config.bonus_weights))
@@ -118,20 +104,11 @@ def sample_bonus(rng: np.random.Generator, config: PriorConfig) -> float:
     return magnitude if kind == 1 else -magnitude
 
 
-def declared_floor(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfig) -> float:
-    """The example's ``scale_floor``: the MDP's largest |reward| with probability
-    ``config.declared_unit``, else 0. Draws nothing when that probability is 0, so older
-    configs keep their random streams."""
-    if config.declared_unit == 0.0 or rng.random() >= config.declared_unit:
-        return 0.0
-    return mdp.reward_bound()
-
-
 def sample_steps_left(rng: np.random.Generator, mdp: TabularMDP, config: PriorConfig
                       ) -> int | None:
     """Steps left for the example's target: None (all H, the first step) or, with
     probability ``config.steps_left`` on finite horizons H > 1, log-uniform in 1..H-1. Draws
-    nothing when that probability is 0, so older configs keep their random streams."""
+    nothing when that probability is 0, so a prior without it draws the same MDPs."""
     if config.steps_left == 0.0:
         return None
     draw, u = rng.random(), rng.random()
@@ -155,33 +132,29 @@ def target_policy(q_star: np.ndarray, mdp: TabularMDP, temperature: float,
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-def sample_example(rng: np.random.Generator, config: PriorConfig, **inputs
+def sample_example(rng: np.random.Generator, config: PriorConfig, features: FeatureConfig
                    ) -> tuple[TabularMDP, Context, np.ndarray, np.ndarray]:
-    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP; ``inputs``:
-    ``features.featurize``'s options (``ModelConfig.inputs()``; they draw no random
-    numbers)."""
+    """``(mdp, context, target (S, A), loss_mask (S,))`` for one synthetic MDP, featurized
+    as ``features`` says (which draws no random numbers)."""
     mdp = sample_mdp_mixture(rng, config.mdp_priors(), config.weights)
-    tie_break = inputs.get("tie_break", 1.0)  # targets are discounted as the plans are
-    q_star = optimal_q(mdp, stationary=config.stationary_target, tie_break=tie_break)
+    q_star = optimal_q(mdp, tie_break=features.tie_break)  # discounted as the plans are
     stat = sample_context(rng, mdp, q_star, config.context)
     bonus = sample_bonus(rng, config)
-    floor = declared_floor(rng, mdp, config)
     steps_left = sample_steps_left(rng, mdp, config)
     reward_bonus = None
     if bonus != 0.0:
-        h_eff = objective_horizon(mdp.horizon, mdp.discount, mdp.objective)
-        reward_bonus = bonus_rewards(stat, bonus, h_eff, config.bonus_form, floor)
+        reward_bonus = bonus_rewards(stat, bonus, objective_horizon(mdp))
         reward_bonus[mdp.terminal] = 0.0  # terminal states stay absorbing with reward 0
     if reward_bonus is not None or steps_left is not None:
-        q_star = optimal_q(mdp, reward_bonus, config.stationary_target, tie_break, steps_left)
-    context = featurize(stat, mdp.horizon, mdp.discount, mdp.objective, config.max_successors,
-                        bonus, scale_floor=floor, steps_left=steps_left, **inputs)
+        q_star = optimal_q(mdp, reward_bonus, features.tie_break, steps_left)
+    context = featurize(stat, mdp, features, bonus=bonus, steps_left=steps_left,
+                        max_successors=config.max_successors)
     target = target_policy(q_star, mdp, config.temperature, config.target_unit)
     return mdp, context, target, ~mdp.terminal
 
 
-def sample_batch(rng: np.random.Generator, config: PriorConfig, batch_size: int,
-                 **inputs) -> Batch:
-    examples = [sample_example(rng, config, **inputs) for _ in range(batch_size)]
+def sample_batch(rng: np.random.Generator, config: PriorConfig, features: FeatureConfig,
+                 batch_size: int) -> Batch:
+    examples = [sample_example(rng, config, features) for _ in range(batch_size)]
     return collate([e[1] for e in examples], [e[2] for e in examples],
                    [e[3] for e in examples])

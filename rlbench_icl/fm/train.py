@@ -8,6 +8,9 @@ Validation uses MDPs from the same prior on a separate stream — never a benchm
 Files in ``out_dir``: ``checkpoint.pt`` (model + optimiser + step, written atomically, read
 with ``weights_only=True``), ``train_log.jsonl``, and at the end ``model.safetensors`` and
 ``config.json`` (the resolved config, from which ``load_model`` rebuilds the network).
+
+A training config is a TOML file that lists only what differs from ``TrainConfig``'s defaults
+or from the file it names in ``extends`` (a path relative to it; tables merge key by key).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ..errors import ConfigError
 from ..store import write_atomic
 from ..tasks import evaluate_policy
 from .context import ContextConfig
-from .features import collate
+from .features import FeatureConfig, collate
 from .model import ModelConfig, PolicyNetwork
 from .prior import PriorConfig, sample_example
 
@@ -75,16 +78,32 @@ class TrainConfig:
 
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
-    """A ``TrainConfig`` from a TOML file with optional [model], [prior], [prior.context]."""
+    """A ``TrainConfig`` from a TOML file: top-level fields, ``[model]``,
+    ``[model.features]``, ``[prior]``, ``[prior.context]``, and ``extends``."""
     try:
-        data = tomllib.loads(Path(path).read_text())
-        model = ModelConfig(**data.pop("model", {}))
-        prior_data = data.pop("prior", {})
-        context = ContextConfig(**_tuples(prior_data.pop("context", {})))
-        prior = PriorConfig(**_tuples(prior_data), context=context)
-        return TrainConfig(model=model, prior=prior, **data)
+        return config_from_dict(_read_toml(Path(path), ()))
     except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: not a valid training config: {exc}") from None
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict:
+    """The file's tables merged over those of the file it ``extends`` (recursively)."""
+    path = path.resolve()
+    if path in chain:
+        raise ValueError(f"extends loops: {' -> '.join(map(str, (*chain, path)))}")
+    data = tomllib.loads(path.read_text())
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    return _merged(_read_toml(path.parent / base, (*chain, path)), data)
+
+
+def _merged(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
 
 
 def config_to_dict(config: TrainConfig) -> dict:
@@ -92,10 +111,14 @@ def config_to_dict(config: TrainConfig) -> dict:
 
 
 def config_from_dict(data: dict) -> TrainConfig:
+    """A ``TrainConfig`` from nested dicts (``config_to_dict``'s or a TOML file's); missing
+    fields take their defaults."""
     data = dict(data)
-    prior = dict(data.pop("prior"))
-    context = ContextConfig(**_tuples(prior.pop("context")))
-    return TrainConfig(model=ModelConfig(**data.pop("model")),
+    model = dict(data.pop("model", {}))
+    features = FeatureConfig(**model.pop("features", {}))
+    prior = dict(data.pop("prior", {}))
+    context = ContextConfig(**_tuples(prior.pop("context", {})))
+    return TrainConfig(model=ModelConfig(**model, features=features),
                        prior=PriorConfig(**_tuples(prior), context=context), **data)
 
 
@@ -191,7 +214,7 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
 
 
 def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
-    examples = [sample_example(rng, config.prior, **config.model.inputs())
+    examples = [sample_example(rng, config.prior, config.model.features)
                 for _ in range(config.batch_size)]
     examples.sort(key=lambda e: e[1].pair_features.shape[0])
     optimiser.zero_grad(set_to_none=True)
@@ -224,7 +247,7 @@ def validation_examples(config: TrainConfig, seed: int, count: int) -> list:
     where the prior's are), scored as one policy for every step."""
     rng = np.random.default_rng([seed, 2**31 - 1])
     prior = dataclasses.replace(config.prior, bonus_weights=(1.0, 0.0, 0.0), steps_left=0.0)
-    return [sample_example(rng, prior, **config.model.inputs()) for _ in range(count)]
+    return [sample_example(rng, prior, config.model.features) for _ in range(count)]
 
 
 def _reference_values(mdp) -> tuple[float, float]:

@@ -27,11 +27,12 @@ state: a cost paid on the way into a hole or a goal is paid once, and repeating 
 step would make the trap far worse than any real place (a hole costing 1 once becomes a
 trap costing 1 per step); step costs, which recur, are kept.
 
-The settings are chosen on synthetic MDPs only (benchmarks/tune_fm.py).
+The settings are chosen on synthetic MDPs only (experiments/tune_fm.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from ..experience import ExperienceStatistic
@@ -40,39 +41,56 @@ from .features import reward_scale
 WORST = ("worst", "worst-recurring")
 
 
-def with_virtual_outcome(stat: ExperienceStatistic, pseudo_count: float,
-                         reward_multiple: float | Literal["worst", "worst-recurring"],
-                         lasting: bool = False, scale_floor: float = 0.0
-                         ) -> ExperienceStatistic:
+@dataclass(frozen=True)
+class VirtualOutcome:
+    """One virtual outcome added to every non-terminal pair (see the module docstring).
+
+    Attributes:
+        pseudo_count: virtual transitions per pair (>= 0).
+        reward: the virtual state's reward, as a multiple of the reward scale, or ``worst``
+            / ``worst-recurring`` (``lasting`` only).
+        lasting: the virtual state is absorbing and pays every step (else terminal: once).
+    """
+
+    pseudo_count: float
+    reward: float | Literal["worst", "worst-recurring"]
+    lasting: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pseudo_count < 0:
+            raise ValueError(f"pseudo_count must be >= 0, got {self.pseudo_count}")
+        if isinstance(self.reward, str) and (self.reward not in WORST or not self.lasting):
+            raise ValueError(f"reward must be a number, or one of {WORST} with lasting=True "
+                             f"(a once-paying worst reward is cheaper than walking on), got "
+                             f"{self.reward!r} with lasting={self.lasting}")
+
+
+def with_virtual_outcome(stat: ExperienceStatistic, outcome: VirtualOutcome,
+                         scale_floor: float = 0.0) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring); a
-    numeric ``reward_multiple`` multiplies ``reward_scale(stat, scale_floor)``."""
-    if pseudo_count < 0:
-        raise ValueError(f"pseudo_count must be >= 0, got {pseudo_count}")
-    if isinstance(reward_multiple, str) and (reward_multiple not in WORST or not lasting):
-        raise ValueError(f"reward_multiple must be a number, or one of {WORST} with "
-                         f"lasting=True (a once-paying worst reward is cheaper than walking "
-                         f"on), got {reward_multiple!r} with lasting={lasting}")
+    numeric reward multiplies ``reward_scale(stat, scale_floor)``."""
     S, A = stat.num_states, stat.num_actions
-    if isinstance(reward_multiple, str):
-        reward = _worst_reward(stat, recurring_only=reward_multiple == "worst-recurring")
+    if isinstance(outcome.reward, str):
+        reward = _worst_reward(stat, recurring_only=outcome.reward == "worst-recurring")
     else:
-        reward = reward_multiple * reward_scale(stat, scale_floor)
+        reward = outcome.reward * reward_scale(stat, scale_floor)
+    k = outcome.pseudo_count
     out = ExperienceStatistic(S + 1, A)
     out.transition_counts[:S, :, :S] = stat.transition_counts
     out.reward_sums[:S] = stat.reward_sums
     out.reward_sq_sums[:S] = stat.reward_sq_sums
     live = ~stat.terminal_seen  # terminal states have no outgoing experience
-    out.transition_counts[:S, :, S][live] = pseudo_count
-    out.reward_sums[:S][live] += pseudo_count * reward
-    out.reward_sq_sums[:S][live] += pseudo_count * reward * reward
+    out.transition_counts[:S, :, S][live] = k
+    out.reward_sums[:S][live] += k * reward
+    out.reward_sq_sums[:S][live] += k * reward * reward
     out.terminal_seen[:S] = stat.terminal_seen
-    if lasting:  # one pseudo-transition per action back to itself, paying the reward again
+    if outcome.lasting:  # one pseudo-transition per action back to itself, paying again
         out.transition_counts[S, :, S] = 1.0
         out.reward_sums[S] = reward
         out.reward_sq_sums[S] = reward * reward
     else:
         out.terminal_seen[S] = True
-    recorded = pseudo_count > 0 or lasting  # the reward appears in the edited statistic
+    recorded = k > 0 or outcome.lasting  # the reward appears in the edited statistic
     out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if recorded else 0.0)
     out.rebuild_keys()  # keep observed_keys() true
     return out

@@ -1,0 +1,202 @@
+"""In-context inference: from a trained network and an experience statistic to a policy.
+
+Everything here takes the network and its settings as arguments, so a submission, a
+benchmark and a tuning study call the same functions on any checkpoint:
+
+- ``load_network(checkpoint)``: a trained network, loaded once per process;
+- ``policy_logits`` / ``batched_logits``: (S, A) logits for one statistic (several bonuses
+  in one forward pass);
+- ``step_logits``: (H, S, A) logits, one policy per step, for a network that reads the steps
+  left (finite horizons);
+- ``offline_policy``: the greedy policy for a dataset;
+- ``InContextAgent``: the online agent, which re-reads all its experience after every
+  episode; the weights never change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..contract import Dataset, TaskInfo
+from ..dynprog import greedy_policy
+from ..experience import ExperienceStatistic
+from .features import Context, collate, featurize, featurize_steps, with_bonus
+from .model import PolicyNetwork
+from .train import load_model
+from .virtual import VirtualOutcome, with_virtual_outcome
+
+# Per-step policies: steps left 1..32 each get their own forward pass; beyond, a step uses the
+# policy of the next planned steps-left value above it, planned every x1.2 (43 passes for
+# H = 200 instead of 200). Chosen on the tuning suites' exact targets (experiments/tune_fm.md).
+STEP_GRID = (32, 1.2)
+STEP_BATCH = 8  # contexts per forward pass of a per-step policy (memory: ~8x one pass)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the network is asked about a statistic.
+
+    Attributes:
+        bonus: the R-max bonus beta the policy plans with (> 0 explores, < 0 avoids the
+            untried); read only by networks trained with it.
+        virtual: a virtual outcome added to every pair first (``rlbench_icl.fm.virtual``).
+        range_scale: read rewards (and a virtual outcome's reward multiple) in units of at
+            least the task's declared bound on |reward|, not only the largest reward seen.
+        rounds: propagation rounds (None: as many as in training).
+    """
+
+    bonus: float = 0.0
+    virtual: VirtualOutcome | None = None
+    range_scale: bool = False
+    rounds: int | None = None
+
+
+def load_network(checkpoint: str | Path) -> PolicyNetwork:
+    """The network exported into ``checkpoint`` by ``train-fm`` (cached per process).
+
+    Torch runs on one thread: one run per worker process, and bit-identical outputs."""
+    return _load_network(Path(checkpoint).resolve())
+
+
+@lru_cache(maxsize=4)
+def _load_network(checkpoint: Path) -> PolicyNetwork:
+    torch.set_num_threads(1)
+    if not (checkpoint / "model.safetensors").exists():
+        raise FileNotFoundError(f"no trained checkpoint in {checkpoint}: train one with "
+                                "`rlbench-icl train-fm` (see its MODEL_CARD.md)")
+    return load_model(checkpoint)[0]
+
+
+def checkpoint_version(release: str, checkpoint: str | Path) -> str:
+    """``release+<first 12 hex digits of the weights' SHA-256>``: a retrained checkpoint is
+    a new version, so its results never mix with the old ones'."""
+    weights = Path(checkpoint) / "model.safetensors"
+    if not weights.exists():
+        return f"{release}+untrained"
+    return f"{release}+{hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
+
+
+def policy_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
+                  reading: Reading = Reading()) -> np.ndarray:
+    """(S, A) logits of the network for a statistic; invalid entries never occur."""
+    return batched_logits(network, info, stat, reading, (reading.bonus,))[0]
+
+
+def batched_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
+                   reading: Reading, bonuses: tuple[float, ...]) -> list[np.ndarray]:
+    """``policy_logits`` for several bonuses (``reading.bonus`` is ignored) in one batch."""
+    stat, floor = _read(info, stat, reading)
+    context = featurize(stat, info, network.config.features, scale_floor=floor)
+    return _forward(network, info, [with_bonus(context, b) for b in bonuses], reading.rounds)
+
+
+def step_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
+                reading: Reading = Reading(), grid: tuple[int, float] = STEP_GRID
+                ) -> np.ndarray:
+    """(H, S, A) logits of a network that reads the steps left, for a finite-horizon task:
+    row t is the policy of step t (H - t steps to go), or of the next steps-left value above
+    in ``planned_steps``. The statistic is read and planned once."""
+    stat, floor = _read(info, stat, reading)
+    planned, serves = step_plan(info.horizon, grid)
+    contexts = featurize_steps(stat, info, network.config.features, planned,
+                               bonus=reading.bonus, scale_floor=floor)
+    logits = np.stack([lg for i in range(0, len(contexts), STEP_BATCH)
+                       for lg in _forward(network, info, contexts[i:i + STEP_BATCH],
+                                          reading.rounds)])
+    return logits[serves]
+
+
+def planned_steps(horizon: int, grid: tuple[int, float] = STEP_GRID) -> list[int]:
+    """The steps-left values a per-step policy is computed for, ascending: every one up to
+    ``grid[0]``, then every ``grid[1]``-fold (at least one more), and H."""
+    exact, ratio = grid
+    steps, x = list(range(1, min(horizon, exact) + 1)), float(exact)
+    while x < horizon:
+        x = max(x * ratio, x + 1)
+        steps.append(min(horizon, int(np.ceil(x))))
+    return sorted(set(steps))
+
+
+def step_plan(horizon: int, grid: tuple[int, float] = STEP_GRID
+              ) -> tuple[list[int], np.ndarray]:
+    """``planned_steps(horizon, grid)`` and, for each step t, the index of the planned
+    steps-left value that serves it: the next at or above H - t."""
+    planned = planned_steps(horizon, grid)
+    return planned, np.searchsorted(planned, horizon - np.arange(horizon))
+
+
+def reads_steps_left(network: PolicyNetwork, info: TaskInfo) -> bool:
+    """Whether the network gives a per-step policy for this task (finite horizons only)."""
+    return info.objective == "finite" and network.config.features.steps_left
+
+
+def offline_policy(network: PolicyNetwork, info: TaskInfo, dataset: Dataset,
+                   reading: Reading = Reading()) -> np.ndarray:
+    """Greedy on the network's policy for the dataset's statistic: (H, S, A), one policy per
+    step, if the network reads the steps left and the horizon is finite, else (S, A)."""
+    stat = ExperienceStatistic.from_dataset(dataset, info.num_states, info.num_actions)
+    if reads_steps_left(network, info):
+        return greedy_policy(step_logits(network, info, stat, reading))
+    return greedy_policy(policy_logits(network, info, stat, reading))
+
+
+class InContextAgent:
+    """The online agent: after every episode the statistic of all its experience is read by
+    the network; it acts by sampling ``softmax(logits / temperature)`` of the exploring
+    reading, and offers the greedy policy of the same reading at beta = 0 as its
+    exploitation policy. One policy per episode (the first step's)."""
+
+    def __init__(self, network: PolicyNetwork, info: TaskInfo, rng: np.random.Generator,
+                 reading: Reading, temperature: float):
+        self.network, self.info, self.rng = network, info, rng
+        self.reading, self.temperature = reading, temperature
+        self.stat = ExperienceStatistic(info.num_states, info.num_actions)
+        self._refresh()
+
+    def act(self, state: int, step: int) -> int:
+        cdf = self.cdf[state]
+        return int(min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"),
+                       len(cdf) - 1))
+
+    def observe(self, state, action, reward, next_state, terminated) -> None:
+        self.stat.update(state, action, reward, next_state, terminated)
+
+    def end_episode(self) -> None:
+        self._refresh()
+
+    def policy(self) -> np.ndarray:
+        """Greedy at beta = 0: exploitation, not exploration."""
+        return greedy_policy(self.exploit_logits)
+
+    def _refresh(self) -> None:
+        if self.reading.bonus == 0.0:
+            self.logits = self.exploit_logits = policy_logits(
+                self.network, self.info, self.stat, self.reading)
+        else:  # the exploring and the exploiting (no bonus) policy in one forward pass
+            self.logits, self.exploit_logits = batched_logits(
+                self.network, self.info, self.stat, self.reading, (self.reading.bonus, 0.0))
+        scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
+        self.cdf = np.cumsum(np.exp(scaled), axis=1)
+
+
+def _read(info: TaskInfo, stat: ExperienceStatistic, reading: Reading
+          ) -> tuple[ExperienceStatistic, float]:
+    """The statistic the network reads (with the virtual outcome, if any) and its scale
+    floor."""
+    floor = info.reward_bound if reading.range_scale else 0.0
+    if reading.virtual is not None:
+        stat = with_virtual_outcome(stat, reading.virtual, scale_floor=floor)
+    return stat, floor
+
+
+def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
+             rounds: int | None) -> list[np.ndarray]:
+    with torch.no_grad():
+        logits, _ = network(collate(contexts), num_rounds=rounds)
+    return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]
