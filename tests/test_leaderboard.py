@@ -8,6 +8,7 @@ import pytest
 from rlbench_icl import default_registry, load_registry
 from rlbench_icl.cli import main
 from rlbench_icl.leaderboard import build_leaderboard, escape_markdown
+from rlbench_icl.leaderboard.paper import load_paper_reference
 from rlbench_icl.scoring import BootstrapConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,12 +130,21 @@ def test_committed_leaderboard_regenerates_exactly(tmp_path):
     assert figures == sorted(p.name for p in tmp_path.glob("*.png"))
 
 
+def test_the_paper_reference_covers_the_paper_tasks():
+    """The paper table's columns, in the paper's order from the reference file, are exactly
+    the registry's tasks tagged ``paper``, and every reference row gives a number for each."""
+    reference = load_paper_reference()
+    assert sorted(reference.tasks) == sorted(default_registry().select("paper"))
+    assert reference.rows and all(len(values) == len(reference.tasks)
+                                  for _, values in reference.rows)
+
+
 def test_committed_results_store_the_scores_of_the_current_harness():
     """Stored derived scores equal those recomputed from the per-episode data (a change to
     the scoring must come with re-run results, or ``verify`` would fail on them)."""
     import math
 
-    from rlbench_icl.leaderboard import _rescore
+    from rlbench_icl.leaderboard import rescore
     from rlbench_icl.store import read_result
 
     registry, tasks, stale = default_registry(), {}, []
@@ -143,7 +153,7 @@ def test_committed_results_store_the_scores_of_the_current_harness():
         stored = json.loads(json.dumps(record["result"]["scores"]))
         task_id = record["task"]["id"]
         tasks.setdefault(task_id, registry.make(task_id))
-        _rescore(record, tasks[task_id])
+        rescore(record, tasks[task_id])
         for key, value in record["result"]["scores"].items():
             same = (math.isclose(value, stored[key], rel_tol=1e-9, abs_tol=1e-9)
                     if isinstance(value, float) else value == stored[key])

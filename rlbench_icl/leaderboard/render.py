@@ -1,0 +1,51 @@
+"""Text rendering shared by the tables: Markdown, CSV, number formats, escaping.
+
+Everything here is a pure function of its arguments, so a table's bytes depend only on its
+rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+from tabulate import tabulate
+
+
+def markdown_table(rows: list[list], headers: list[str]) -> str:
+    """A GitHub Markdown table; cells are written as given (no number parsing)."""
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def csv_text(rows: list[list], headers: list[str]) -> str:
+    """CSV with ``\\n`` line ends whatever the platform."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def escape_markdown(text: str) -> str:
+    """Submission metadata is untrusted: no HTML, no table breaks, no links injected."""
+    out = str(text)
+    for char in "\\`*_{}[]()#+!|<>":
+        out = out.replace(char, "\\" + char)
+    return " ".join(out.split())
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f}"
+
+
+def fmt_ci(point: float, lo: float, hi: float, digits: int = 3) -> str:
+    """``point [lo, hi]``."""
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def median_episodes(values: list[int], budget: int) -> str:
+    """The median of episode counts, ``> budget`` when it lies beyond the budget (runs that
+    never got there count as budget + 1)."""
+    value = float(np.median(values))
+    return f"> {budget}" if value > budget else f"{value:g}"

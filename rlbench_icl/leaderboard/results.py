@@ -1,0 +1,106 @@
+"""Reading the stored result files: refusing bad ones, rescoring the rest.
+
+A file is refused (with its name and the reason) if it is unreadable, of another schema,
+stored at the wrong path, of a task whose digest does not match the registry, run with other
+settings than the task's, a second copy of a run, or of another version of its submission
+than the other files of that submission and protocol. Derived scores of the accepted ones are
+recomputed from the per-episode record and the registry's exact values, so a stored scalar
+never decides a rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import store
+from ..protocols import online_scores, protocol_settings
+from ..registry import Registry
+from ..tasks import Task
+
+
+@dataclass
+class Results:
+    """Accepted records by (protocol, submission), and the refused files with reasons."""
+
+    records: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    tasks: dict[str, Task] = field(default_factory=dict)
+
+
+def load_results(results_dir: Path, registry: Registry) -> Results:
+    """Every acceptable record under ``results_dir`` (``seed-*.json`` and ``.json.gz``).
+
+    Files are read in sorted path order, so which copy of a duplicated run is refused does
+    not depend on the file system. Raises ``ResultFileError`` if the directory is missing.
+    """
+    if not Path(results_dir).is_dir():
+        raise store.ResultFileError(f"results directory {results_dir} does not exist")
+    results = Results()
+    paths = list(Path(results_dir).rglob("seed-*.json")) + list(
+        Path(results_dir).rglob("seed-*.json.gz"))
+    seen: dict[tuple, str] = {}
+    versions: dict[tuple, str] = {}
+    for path in sorted(paths):
+        try:
+            record = store.read_result(path)
+            task = _check_record(path, Path(results_dir), record, registry)
+            _check_unique(path, record, seen, versions)
+        except store.ResultFileError as exc:
+            results.refused.append((str(path.relative_to(results_dir)), str(exc)))
+            continue
+        rescore(record, task)
+        key = (record["protocol"], record["submission"]["name"])
+        results.records.setdefault(key, []).append(record)
+        results.tasks[task.id] = task
+    return results
+
+
+def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> Task:
+    """The record's task, if the task, its digest, the file's place and the settings fit."""
+    task_id = record["task"]["id"]
+    if task_id not in registry.ids:
+        raise store.ResultFileError(f"{path}: task {task_id!r} is not in the registry")
+    task = registry.make(task_id)
+    if record["task"]["digest"] != task.digest:
+        raise store.ResultFileError(f"{path}: task digest {record['task']['digest'][:12]} "
+                                    f"does not match the registry's {task.digest[:12]} for "
+                                    f"{task_id} (the task changed: re-run it)")
+    store.check_location(root, path, record)
+    wanted = protocol_settings(task, record["protocol"]).to_dict()
+    if record["settings"] != wanted:
+        raise store.ResultFileError(f"{path}: settings {record['settings']} are not the "
+                                    f"task's {wanted} (a run with --episodes?)")
+    return task
+
+
+def _check_unique(path: Path, record: dict, seen: dict, versions: dict) -> None:
+    """One file per run, and one submission version per (submission, protocol)."""
+    sub = record["submission"]
+    key = (sub["name"], record["protocol"], record["task"]["id"], record["seed"])
+    if key in seen:
+        raise store.ResultFileError(f"{path}: the same run is also stored in {seen[key]}")
+    seen[key] = str(path)
+    first = versions.setdefault((sub["name"], record["protocol"]), sub["version"])
+    if sub["version"] != first:
+        raise store.ResultFileError(f"{path}: {sub['name']} version {sub['version']} mixed "
+                                    f"with version {first} (keep one version per directory)")
+
+
+def rescore(record: dict, task: Task) -> None:
+    """Overwrite the record's derived scores with those recomputed from its per-episode data
+    and the registry's exact values (in place)."""
+    record["task"].update(optimal_value=task.optimal_value, random_value=task.random_value)
+    if record["status"] != "ok":
+        return
+    result = record["result"]
+    if record["protocol"] == "online":
+        episodes = result["episodes"]
+        result["scores"] = online_scores(task, episodes["returns"], episodes["policy_values"])
+    else:
+        for cell in result["cells"]:
+            cell["normalised_value"] = float(task.normalise(cell["value"]))
+        result["scores"] = {"offline_score": float(np.mean(
+            [c["normalised_value"] for c in result["cells"]]))}
