@@ -34,6 +34,17 @@ def _make_parser() -> argparse.ArgumentParser:
         prog="rlbench-icl",
         description="A benchmark for in-context RL on held-out tabular MDPs, exactly scored.")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_tasks_parser(commands)
+    _add_run_parser(commands)
+    _add_agents_parser(commands)
+    _add_leaderboard_parser(commands)
+    _add_pack_parser(commands)
+    _add_train_fm_parser(commands)
+    _add_verify_parser(commands)
+    return parser
+
+
+def _add_tasks_parser(commands) -> None:
     tasks = commands.add_parser(
         "tasks", help="list the task suite with exact optimal and random values",
         description="List registered tasks: size, horizon, episode budget, exact V*(mu0) "
@@ -43,11 +54,16 @@ def _make_parser() -> argparse.ArgumentParser:
                             "default: all")
     _add_task_path(tasks)
     tasks.set_defaults(command=cmd_tasks, command_name="tasks")
-    _add_run_parser(commands)
+
+
+def _add_agents_parser(commands) -> None:
     agents = commands.add_parser(
         "agents", help="list the available submissions",
         description="List submissions found in submissions/ and installed entry points.")
     agents.set_defaults(command=cmd_agents, command_name="agents")
+
+
+def _add_leaderboard_parser(commands) -> None:
     board = commands.add_parser(
         "leaderboard", help="regenerate the leaderboard from stored results",
         description="Rebuild every table and figure of the leaderboard from result files. "
@@ -62,12 +78,18 @@ def _make_parser() -> argparse.ArgumentParser:
                        help="the task tag that defines the suite (default: full)")
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
+
+
+def _add_pack_parser(commands) -> None:
     pack = commands.add_parser(
         "pack", help="gzip result files for committing (the leaderboard reads both)",
         description="Copy every result file of --results into --out as .json.gz.")
     pack.add_argument("--results", type=Path, required=True)
     pack.add_argument("--out", type=Path, default=Path("leaderboard/results"))
     pack.set_defaults(command=cmd_pack, command_name="pack")
+
+
+def _add_train_fm_parser(commands) -> None:
     train = commands.add_parser(
         "train-fm", help="train the foundation model on the synthetic prior",
         description="Train (or resume) the in-context policy network on synthetic MDPs. "
@@ -79,8 +101,6 @@ def _make_parser() -> argparse.ArgumentParser:
                        help="run at most STEPS steps now (resume later with the same command)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(command=cmd_train_fm, command_name="train-fm")
-    _add_verify_parser(commands)
-    return parser
 
 
 def _add_verify_parser(commands) -> None:

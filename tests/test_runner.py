@@ -178,7 +178,7 @@ def test_a_run_waiting_for_another_runs_lock_says_so_even_when_quiet(tmp_path, c
     import fcntl
     import threading
 
-    from rlbench_icl.runner import _directory_lock
+    from rlbench_icl.runner.grid import _directory_lock
 
     directory = tmp_path / "sub"
     directory.mkdir()

@@ -1,0 +1,80 @@
+"""One run in this process: resolve the task and submission, play the protocol, make a record.
+
+``execute`` never raises: whatever goes wrong becomes a failed record that names the run, so
+a grid always completes. A time limit interrupts a hung agent call with SIGALRM where it can.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from functools import lru_cache
+
+from ..contract import Submission
+from ..discovery import load
+from ..protocols import run_offline, run_online, settings_from_dict
+from ..registry import Registry, load_registry
+from ..tasks import Task
+from .plan import RunSpec
+
+
+def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
+    """Run one ``RunSpec``; never raises: a failure becomes a failed record."""
+    start = time.monotonic()
+    try:
+        task = _registry(run.task_paths).make(run.task["id"])
+        if task.digest != run.task["digest"]:
+            raise RuntimeError("the task changed between planning and running")
+        deadline = None if run.timeout is None else start + run.timeout
+        with _time_limit(run.timeout):
+            result = _run_protocol(run, task, load(run.submission_ref), deadline)
+    except Exception as exc:
+        record = failed_record(run, str(exc), traceback.format_exc())
+    else:
+        record = {**run.header(), "status": "ok", "error": None, "result": result}
+    return run, record, time.monotonic() - start
+
+
+def failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
+    """The record of a run that did not finish; the message starts with the run's cell."""
+    where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
+             f"seed {run.seed}")
+    return {**run.header(), "status": "failed", "result": None,
+            "error": {"message": f"{where}: {message}", "traceback": trace}}
+
+
+def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) -> dict:
+    settings = settings_from_dict(run.protocol, run.settings)
+    play = run_online if run.protocol == "online" else run_offline
+    return play(task, submission, settings, run.seed, deadline)
+
+
+@lru_cache(maxsize=8)
+def _registry(task_paths: tuple[str, ...]) -> Registry:
+    """One registry per worker and task path list: reading the task files once, not per run."""
+    return load_registry(task_paths)
+
+
+@contextmanager
+def _time_limit(seconds: float | None):
+    """Interrupt a hung agent call with ``TimeoutError`` (SIGALRM, main thread only; other
+    threads rely on the protocols' per-episode deadline check)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"the run passed its time limit of {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
