@@ -1,16 +1,21 @@
-"""Foundation-model speed of the shipped network (submissions/gnn_fm_checkpoint), in one run:
+"""Foundation-model speed of a trained network (default: submissions/gnn_fm_checkpoint), in
+one run:
 
 1. latency of one policy refresh at S = 16, 64, 500: featurizing the statistic (including the
    exact plans the network reads, if it reads them), the forward pass with the sparse
    successor attention, and, as the named alternative, the same forward pass with dense
    attention over all S states (every pair attends to every state, as in a dense transformer
    layer); the online agent's refresh is one featurization and one forward pass on a batch of
-   two (exploring and exploiting bonus); the offline solve is the submission's own
-   ``policy_logits`` with its virtual trap (one extra state, then featurize and forward);
-2. for a network that reads the steps left (release 6), the offline solve of a finite-horizon
-   task with one policy per step (H forward passes, in batches of ``STEP_BATCH``), against
-   the named alternatives one pass per step (batches of 1) and the one-policy solve;
-3. training throughput (synthetic MDPs per second) with the shipped training config.
+   two (exploring and exploiting bonus); the offline solve is ``policy_logits`` with gnn-fm's
+   offline reading (its virtual trap: one extra state, then featurize and forward);
+2. for a network that reads the steps left, the offline solve of a finite-horizon task with
+   one policy per step (``step_logits``: one forward pass per planned step, in batches of
+   ``STEP_BATCH``), against the named alternatives one pass per step (batches of 1) and the
+   one-policy solve;
+3. training throughput (synthetic MDPs per second) with the network's training config.
+
+Everything comes from the fm library (``rlbench_icl.fm.policy``), with the checkpoint as an
+argument.
 
 Usage: python benchmarks/bench_fm.py [--repeats N] [--checkpoint DIR]
 """
@@ -18,6 +23,8 @@ Usage: python benchmarks/bench_fm.py [--repeats N] [--checkpoint DIR]
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,13 +33,24 @@ import torch
 from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic, TaskInfo
-from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
-from rlbench_icl.fm.features import collate, featurize, with_bonus
-from rlbench_icl.fm.train import _train_step, load_model
+from rlbench_icl.discovery import SUBMISSIONS_DIR
+from rlbench_icl.fm.features import collate, featurize, featurize_steps, with_bonus
+from rlbench_icl.fm.model import PolicyNetwork
+from rlbench_icl.fm.policy import (
+    STEP_BATCH,
+    Reading,
+    load_network,
+    policy_logits,
+    step_logits,
+    step_plan,
+)
+from rlbench_icl.fm.train import TrainConfig, load_model, train
+from rlbench_icl.fm.virtual import VirtualOutcome, with_virtual_outcome
 
 HORIZON = 100
-
 SIZES = [(16, 4, 3), (64, 4, 3), (500, 6, 2)]  # (S, A, successors per pair), Taxi-like last
+# gnn_fm's offline reading: a lasting trap as bad as the worst recurring reward seen.
+OFFLINE = Reading(virtual=VirtualOutcome(1.0, "worst-recurring", lasting=True))
 
 
 def statistic(rng, S, A, successors) -> ExperienceStatistic:
@@ -65,9 +83,9 @@ def best_time(function, repeats: int) -> float:
     return best
 
 
-def forward(model, contexts) -> None:
+def forward(network: PolicyNetwork, contexts) -> torch.Tensor:
     with torch.no_grad():
-        model(collate(contexts))
+        return network(collate(contexts))[0]
 
 
 def info_for(stat) -> TaskInfo:
@@ -75,60 +93,78 @@ def info_for(stat) -> TaskInfo:
                     "gaussian", 0)
 
 
-def refresh_times(fm, model, stat, repeats: int) -> list[float]:
+def refresh_times(network: PolicyNetwork, stat, repeats: int) -> list[float]:
     """Seconds to featurize, forward one context, forward two, forward one densely, and
-    the submission ``fm``'s one-policy offline solve."""
-    inputs = model.config.inputs()
-    context = featurize(stat, HORIZON, 1.0, **inputs)
-    dense_context = dense(featurize(stat, HORIZON, 1.0, **inputs))
+    the one-policy offline solve."""
+    info, features = info_for(stat), network.config.features
+    context = featurize(stat, info, features)
+    dense_context = dense(featurize(stat, info, features))
+    return [best_time(lambda: featurize(stat, info, features), repeats),
+            best_time(lambda: forward(network, [context]), repeats),
+            best_time(lambda: forward(network, [context, with_bonus(context, 0.0)]), repeats),
+            best_time(lambda: forward(network, [dense_context]), repeats),
+            best_time(lambda: policy_logits(network, info, stat, OFFLINE), repeats)]
+
+
+def step_logits_one_by_one(network: PolicyNetwork, info: TaskInfo, stat) -> np.ndarray:
+    """The named alternative to ``step_logits``: the same contexts, one forward pass each."""
+    edited = with_virtual_outcome(stat, OFFLINE.virtual)
+    planned, serves = step_plan(info.horizon)
+    contexts = featurize_steps(edited, info, network.config.features, planned)
+    logits = [forward(network, [c])[0, :info.num_states].numpy().astype(np.float64)
+              for c in contexts]
+    return np.stack(logits)[serves]
+
+
+def step_solve_times(network: PolicyNetwork, stat, repeats: int) -> list[float]:
+    """Seconds of the per-step logits in batches of ``STEP_BATCH`` and of 1."""
     info = info_for(stat)
-    return [best_time(lambda: featurize(stat, HORIZON, 1.0, **inputs), repeats),
-            best_time(lambda: forward(model, [context]), repeats),
-            best_time(lambda: forward(model, [context, with_bonus(context, 0.0)]), repeats),
-            best_time(lambda: forward(model, [dense_context]), repeats),
-            best_time(lambda: fm.policy_logits(info, stat, virtual=fm.PESSIMISM), repeats)]
+    return [best_time(lambda: step_logits(network, info, stat, OFFLINE), repeats),
+            best_time(lambda: step_logits_one_by_one(network, info, stat), repeats)]
 
 
-def step_solve_times(fm, stat, repeats: int) -> list[float]:
-    """Seconds of the per-step logits (H passes) in batches of ``fm.STEP_BATCH`` and of 1."""
-    info, batch = info_for(stat), fm.STEP_BATCH
-    times = [best_time(lambda: fm.step_logits(info, stat, virtual=fm.PESSIMISM), repeats)]
-    fm.STEP_BATCH = 1
-    try:
-        times.append(best_time(lambda: fm.step_logits(info, stat, virtual=fm.PESSIMISM),
-                               repeats))
-    finally:
-        fm.STEP_BATCH = batch
-    return times
+def training_rate(config: TrainConfig, steps: int = 5) -> tuple[float, float]:
+    """(MDPs per second, seconds per step) of ``steps`` training steps from scratch, one
+    thread (a throwaway run of ``train``; its one validation MDP is drawn before timing)."""
+    config = dataclasses.replace(config, validation_mdps=1, threads=1)
+    with tempfile.TemporaryDirectory() as out:
+        train(config, 0, out, progress=False, stop_after=1)  # build, validation set, step 0
+        start = time.perf_counter()
+        train(config, 0, out, progress=False, stop_after=steps)
+        seconds = time.perf_counter() - start
+    return steps * config.batch_size / seconds, seconds / steps
+
+
+def latency_tables(network: PolicyNetwork, repeats: int) -> tuple[list, list]:
+    """Rows of the refresh table and of the per-step offline table (empty if the network
+    gives one policy for every step)."""
+    rng = np.random.default_rng(0)
+    rows, step_rows = [], []
+    for S, A, k in SIZES:
+        stat = statistic(rng, S, A, k)
+        times = refresh_times(network, stat, repeats)
+        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times[:4]]
+                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{1e3 * times[4]:.1f}",
+                       f"{times[3] / times[1]:.1f}x"])
+        if network.config.features.steps_left:
+            steps = step_solve_times(network, stat, max(1, repeats // 2))
+            step_rows.append([S, A, f"{1e3 * times[4]:.1f}", f"{1e3 * steps[0]:.1f}",
+                              f"{1e3 * steps[1]:.1f}", f"{steps[1] / steps[0]:.2f}x"])
+    return rows, step_rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="another trained network (default: the shipped one)")
+    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint",
+                        help="a trained network (default: the shipped one)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")  # the submission, imported once
-    if args.checkpoint is not None:
-        fm.CHECKPOINT = args.checkpoint.resolve()
-    model, config = fm.load_network(), load_model(fm.CHECKPOINT)[1]
-    plans = config.model.value_features
-    rng = np.random.default_rng(0)
-    print(f"policy refresh latency of the shipped network, 1 thread, {config.model.num_rounds} "
-          f"rounds, width {config.model.width}, horizon {HORIZON}, plans "
-          f"{'on' if plans else 'off'} (best of {args.repeats}; milliseconds)")
-    rows, step_rows = [], []
-    for S, A, k in SIZES:
-        stat = statistic(rng, S, A, k)
-        times = refresh_times(fm, model, stat, args.repeats)
-        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times[:4]]
-                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{1e3 * times[4]:.1f}",
-                       f"{times[3] / times[1]:.1f}x"])
-        if config.model.steps_left_input:
-            steps = step_solve_times(fm, stat, max(1, args.repeats // 2))
-            step_rows.append([S, A, f"{1e3 * times[4]:.1f}", f"{1e3 * steps[0]:.1f}",
-                              f"{1e3 * steps[1]:.1f}", f"{steps[1] / steps[0]:.2f}x"])
+    network, config = load_network(args.checkpoint), load_model(args.checkpoint)[1]
+    features = config.model.features
+    print(f"policy refresh latency of {args.checkpoint.name}, 1 thread, "
+          f"{config.model.num_rounds} rounds, width {config.model.width}, horizon {HORIZON}, "
+          f"plans {'on' if features.plans else 'off'} (best of {args.repeats}; milliseconds)")
+    rows, step_rows = latency_tables(network, args.repeats)
     print(tabulate(rows, headers=["S", "A", "featurize", "forward (sparse)",
                                   "forward, batch of 2", "forward (dense)",
                                   "online refresh", "offline solve", "dense / sparse"],
@@ -136,18 +172,12 @@ def main() -> None:
     if step_rows:
         print(f"\noffline solve with one policy per step, H = {HORIZON} (milliseconds)")
         print(tabulate(step_rows, headers=[
-            "S", "A", "one policy", f"per step, batches of {fm.STEP_BATCH}",
+            "S", "A", "one policy", f"per step, batches of {STEP_BATCH}",
             "per step, batches of 1", "batches of 1 / batched"],
             tablefmt="github", disable_numparse=True))
-    model.train()
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    steps = 5
-    start = time.perf_counter()
-    for step in range(steps):
-        _train_step(model, optimiser, config, np.random.default_rng([0, step]))
-    seconds = time.perf_counter() - start
-    print(f"training: {steps * config.batch_size / seconds:.1f} MDPs/s "
-          f"({seconds / steps:.2f} s per step of {config.batch_size}, 1 thread)")
+    rate, per_step = training_rate(config)
+    print(f"training: {rate:.1f} MDPs/s ({per_step:.2f} s per step of {config.batch_size}, "
+          "1 thread)")
 
 
 if __name__ == "__main__":

@@ -1,39 +1,38 @@
 """How good a *stationary* policy the foundation model's training target is, on the synthetic
 tuning suites' finite-horizon MDPs (true models, no learning involved).
 
-The network outputs one policy for every step. For finite horizons its target used to be
-Boltzmann over the undiscounted first-step Q*; there every action that reaches a one-off goal
-within the remaining horizon ties, and a stationary policy that picks among tied actions can
-circle forever. ``PriorConfig.stationary_target`` plans with a discount of 1 - 1/H instead
-(``features.stationary_discount``). This script scores, per suite, the greedy policy and the
-Boltzmann target (temperature 0.2, the prior's) of both, by exact normalised value.
+A network that does not read the steps left outputs one policy for every step. For finite
+horizons its target used to be Boltzmann over the undiscounted first-step Q*; there
+every action that reaches a one-off goal within the remaining horizon ties, and a stationary
+policy that picks among tied actions can circle forever. Targets and plans are now discounted
+by 1 - c/H (``FeatureConfig.tie_break`` = c, ``features.stationary_discount``). This script
+scores, per suite, the greedy policy and the Boltzmann target (temperature 0.2, the prior's)
+of the undiscounted (c = 0) and the stationary (c = 1) first-step Q*, by exact normalised
+value.
 
-Usage: python benchmarks/stationary_targets.py [--mdps N]
+Usage: python experiments/stationary_targets.py [--mdps N]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl.dynprog import greedy_policy
 from rlbench_icl.fm.prior import optimal_q, target_policy
-
-sys.path.insert(0, str(Path(__file__).parent))
-from tune_baselines import tuning_tasks  # noqa: E402
+from rlbench_icl.tasks import Task
+from rlbench_icl.tuning import SUITES, tuning_tasks
 
 TEMPERATURE = 0.2
 
 
-def scores(task) -> list[float]:
+def scores(task: Task) -> list[float]:
     """Normalised values: greedy and Boltzmann, on first-step then stationary Q*."""
     out = []
-    for stationary in (False, True):
-        q = optimal_q(task.mdp, stationary=stationary)
+    for tie_break in (0.0, 1.0):
+        q = optimal_q(task.mdp, tie_break=tie_break)
         for policy in (greedy_policy(q), target_policy(q, task.mdp, TEMPERATURE)):
             out.append(float(task.normalise(task.policy_value(policy))))
     return out
@@ -44,8 +43,11 @@ def main() -> None:
     parser.add_argument("--mdps", type=int, default=24)
     args = parser.parse_args()
     rows = []
-    for suite in ("default", "explore"):
+    for suite in SUITES:
         finite = [t for t in tuning_tasks(args.mdps, suite) if t.mdp.objective == "finite"]
+        if not finite:
+            rows.append([suite, 0] + ["-"] * 4)
+            continue
         values = np.array([scores(t) for t in finite])
         rows.append([suite, len(finite)] + [f"{m:.3f} (min {lo:.3f})" for m, lo in
                                             zip(values.mean(axis=0), values.min(axis=0),

@@ -1,52 +1,78 @@
 """Choosing the foundation model's inference settings on synthetic MDPs only: the online
-sampling temperature and confidence bonus (the network's beta input: optimism), and the
-offline bonus (pessimism), against the virtual-outcome pessimism of rlbench_icl/fm/virtual.py.
+sampling temperature and R-max bonus beta (the network's bonus input: optimism), and the
+offline reading (pessimism: the virtual outcomes of rlbench_icl/fm/virtual.py).
 
-Two suites of synthetic tuning MDPs (benchmarks/tune_baselines.py): ``default``, the
-baselines' suite, and ``explore``, sparse far goals only. Online settings are scored by the
-online score over ``--episodes`` episodes (use budgets like the benchmark's, 200-1500: a
-setting that wins short runs can lose long ones); offline settings by the offline score
-(datasets of 5 and 50 episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark
-task is used.
+The two synthetic tuning suites of ``rlbench_icl.tuning``: ``default``, the baselines' suite,
+and ``explore``, sparse far goals only. Online settings are scored by the online score over
+``--episodes`` episodes (use budgets like the benchmark's, 200-1500: a setting that wins
+short runs can lose long ones); offline settings by the offline score (datasets of 5 and 50
+episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark task is used. Agents and
+solvers are built from the fm library (``rlbench_icl.tuning.fm_submission``) with each
+setting; the submission itself is not touched.
 
-Usage: python benchmarks/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
+Usage: python experiments/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
        [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep NAME]
 
 ``--checkpoint``: another exported network (default: the shipped one). ``--sweep`` (one of
-SWEEPS): the shipped network's settings (``inference``), or the confidence bonus of a network
-trained with the ``sqrt`` (``bonus``) or ``untried`` (``rmax``) form; nonzero bonuses are tried
-only on a network with a bonus input (``bonus_input``); ``values``: temperature and pessimism
-of a network that reads exact plans' advantages (``value_features``); ``trap``: the virtual
-trap offline on a bonus network; ``vsqrt``: temperature, bonus and trap of a network reading
-plans with a ``sqrt`` bonus; ``lasting``: lasting virtual outcomes (``virtual.py``) on the
-shipped network; ``worst``: lasting traps as bad as the worst reward seen; ``greedier``:
-online temperature against beta on the shipped network; ``online``: temperature and beta of
-a new network (``--checkpoint``).
+SWEEPS): the record of every sweep in experiments/tune_fm.md, most of them on networks
+trained by earlier configs (removed; in git history at commit 12977e8); nonzero bonuses are
+tried only on a network that reads the bonus. ``inference``: temperature, rounds and virtual
+outcomes of the v2 network; ``bonus``, ``rmax``: the bonus of a network trained with the
+``sqrt`` or ``untried`` (R-max) bonus form; ``values``: temperature and pessimism of a network
+that reads exact plans; ``trap``: the virtual trap offline on a bonus network; ``vsqrt``:
+temperature, bonus and trap of a network reading plans with a ``sqrt`` bonus; ``lasting``:
+lasting virtual outcomes; ``worst``: lasting traps as bad as the worst reward seen;
+``greedier``: online temperature against beta; ``online``: temperature and beta of a new
+network; ``range``, ``range-offline``: rewards read in the task's declared unit;
+``heaven``: a lasting virtual heaven; ``range-check``, ``range-rest``, ``shipped``: the
+online settings of release 5.1 and 6, to compare networks.
 """
 
 from __future__ import annotations
 
-import functools
-import sys
+import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 import joblib
 import numpy as np
 from tabulate import tabulate
 from tqdm.auto import tqdm
 
-from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
+from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.errors import ConfigError
-from rlbench_icl.fm.train import load_model
+from rlbench_icl.fm.policy import Reading, load_network
+from rlbench_icl.fm.virtual import VirtualOutcome
+from rlbench_icl.tasks import Task
+from rlbench_icl.tuning import (
+    add_suite_arguments,
+    fm_submission,
+    offline_score,
+    online_score,
+    tuning_tasks,
+)
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tune_baselines import play, tuning_parser, tuning_tasks  # noqa: E402
+SHIPPED = SUBMISSIONS_DIR / "gnn_fm_checkpoint"
 
-# (protocol, what is varied, temperature, rounds, virtual outcome (pseudo-count, multiple
-#  or "worst"[, lasting]),
-#  confidence bonus beta)
+
+class Setting(NamedTuple):
+    """One row of a sweep. ``virtual``: a virtual outcome as (pseudo-count, reward
+    multiple or "worst"/"worst-recurring"[, lasting]), or None; ``rounds`` None: as many
+    propagation rounds as in training; ``temperature`` is read online only."""
+
+    protocol: str
+    varied: str
+    temperature: float | None
+    rounds: int | None
+    virtual: tuple | None
+    bonus: float
+    range_scale: bool = False
+
+
+# Every sweep on record (experiments/tune_fm.md), as rows of Setting fields: (protocol,
+# what is varied, temperature, rounds, virtual outcome, bonus beta[, range scale]).
 SWEEPS = {
-    # The shipped network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
+    # The v2 network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
     "inference": (
         [("online", "temperature", t, None, None, 0.0) for t in (0.1, 0.2, 0.3, 0.5, 1.0)]
         + [("offline", "rounds", None, r, None, 0.0) for r in (None, 20)]
@@ -54,27 +80,27 @@ SWEEPS = {
            for v in ((0.5, 1), (1, 0.5), (1, 1), (1, 2), (1, 3), (3, 1))]
         + [("offline", "pessimism", None, None, v, 0.0)
            for v in ((1, -0.5), (1, -1), (1, -3), (3, -1))]),
-    # A network with a confidence-bonus input (benchmarks/fm_bonus.toml), against no bonus.
+    # A network with a confidence-bonus input (fm_bonus.toml), against no bonus.
     "bonus": (
         [("online", "temperature, bonus", t, None, None, b)
          for t in (0.05, 0.2) for b in (0.0, 0.01, 0.03, 0.1, 0.3)]
         + [("offline", "bonus", None, None, None, b)
            for b in (0.0, -0.01, -0.03, -0.1, -0.3, -1.0)]
         + [("offline", "virtual", None, None, (3, -1), 0.0)]),
-    # A network with an R-max bonus input (benchmarks/fm_rmax.toml): beta in [0.03, 1].
+    # A network with an R-max bonus input (fm_rmax.toml): beta in [0.03, 1].
     "rmax": (
         [("online", "bonus", 0.2, None, None, b) for b in (0.0, 0.1, 0.3, 1.0)]
         + [("offline", "bonus", None, None, None, b) for b in (0.0, -0.1, -0.3, -1.0)]),
-    # A network reading exact plans' advantages (benchmarks/fm_values.toml).
+    # A network reading exact plans' advantages (fm_values.toml).
     "values": (
         [("online", "temperature", t, None, None, 0.0) for t in (0.05, 0.1, 0.2, 0.5)]
         + [("offline", "pessimism", None, None, v, 0.0) for v in (None, (1, -1), (3, -1))]),
-    # The virtual trap on a bonus network (benchmarks/fm_values_rmax.toml), with and
+    # The virtual trap on a bonus network (fm_values_rmax.toml), with and
     # without its learned pessimism.
     "trap": [("offline", "trap, bonus", None, None, v, b)
              for v in ((1, -1), (3, -1)) for b in (0.0, -0.1)],
     # A network reading plans with a count-based (sqrt) bonus input
-    # (benchmarks/fm_values_sqrt.toml): temperature and optimism online, pessimism offline.
+    # (fm_values_sqrt.toml): temperature and optimism online, pessimism offline.
     "vsqrt": (
         [("online", "temperature, bonus", t, None, None, b)
          for t in (0.1, 0.2) for b in (0.0, 0.03, 0.1, 0.3, 1.0)]
@@ -98,7 +124,7 @@ SWEEPS = {
     # ... and below its lowest temperature, which won on both suites.
     "greedier2": [("online", "temperature, bonus", 0.01, None, None, b) for b in (0.1, 0.3)],
     # A new network with an R-max bonus input (the stationary one, fm_stationary.toml):
-    # temperature and beta online (offline: benchmarks/offline_sizes.py).
+    # temperature and beta online (offline: offline_sizes.py).
     "online": [("online", "temperature, bonus", t, None, None, b)
                for b in (0.1, 0.3) for t in (0.03, 0.1)],
     # Rewards read in units of the task's known bound on |reward| (gnn_fm's range_scale),
@@ -124,54 +150,53 @@ SWEEPS = {
 }
 
 
-def fm_module(checkpoint: Path):
-    """The gnn_fm submission module, pointed at the network in ``checkpoint``."""
-    fm = _import_file(SUBMISSIONS_DIR / "gnn_fm.py")
-    fm.CHECKPOINT = checkpoint  # read by load_network() in this (worker) process
-    return fm
+def reading(setting: Setting) -> Reading:
+    virtual = None if setting.virtual is None else VirtualOutcome(*setting.virtual)
+    return Reading(bonus=setting.bonus, virtual=virtual, range_scale=setting.range_scale,
+                   rounds=setting.rounds)
 
 
-def score(protocol, temperature, rounds, virtual, bonus, range_scale, task, seed, episodes,
-          checkpoint) -> float:
-    fm = fm_module(checkpoint)
-    if protocol == "offline":
-        solver = functools.partial(fm.solve_offline, rounds=rounds, pessimism=virtual,
-                                   bonus=bonus, range_scale=range_scale)
-        return play(True, solver, task, seed, episodes)
-    factory = functools.partial(fm.FoundationModelAgent, temperature=temperature,
-                                rounds=rounds, optimism=virtual, bonus=bonus,
-                                range_scale=range_scale)
-    return play(False, factory, task, seed, episodes)
+def score(setting: Setting, task: Task, seed: int, episodes: int, checkpoint: Path) -> float:
+    """The tuning score of one setting of the network in ``checkpoint`` on one task."""
+    if setting.protocol == "offline":
+        return offline_score(task, fm_submission(checkpoint, reading(setting)), seed)
+    submission = fm_submission(checkpoint, reading(setting), setting.temperature)
+    return online_score(task, submission, seed, episodes)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_suite_arguments(parser)
+    parser.add_argument("--checkpoint", type=Path, default=SHIPPED)
+    parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
+    args = parser.parse_args()
+    args.checkpoint = args.checkpoint.resolve()
+    try:
+        args.reads_bonus = load_network(args.checkpoint).config.features.bonus
+    except (ConfigError, FileNotFoundError) as exc:
+        parser.error(str(exc))
+    return args
 
 
 def main() -> None:
-    parser = tuning_parser(__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
-    parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
-    args = parser.parse_args()
-    checkpoint = args.checkpoint.resolve()
-    try:
-        has_bonus = load_model(checkpoint)[1].model.bonus_input
-    except ConfigError as exc:
-        parser.error(str(exc))
-    # a setting is (protocol, what, temperature, rounds, virtual, bonus[, range scale])
-    settings = [cfg + (False,) * (7 - len(cfg)) for cfg in SWEEPS[args.sweep]]
-    settings = [cfg for cfg in settings if has_bonus or cfg[5] == 0.0]
+    args = parse_args()
+    settings = [Setting(*row) for row in SWEEPS[args.sweep]]
+    settings = [s for s in settings if args.reads_bonus or s.bonus == 0.0]
     tasks = tuning_tasks(args.mdps, args.suite)
-    jobs = [(cfg, t, s) for cfg in settings for t in range(len(tasks))
+    jobs = [(setting, t, s) for setting in settings for t in range(len(tasks))
             for s in range(args.seeds)]
     values = joblib.Parallel(n_jobs=args.jobs)(
-        joblib.delayed(score)(p, temp, r, v, b, rs, tasks[t], s, args.episodes, checkpoint)
-        for (p, _, temp, r, v, b, rs), t, s in tqdm(jobs, desc="tune-fm"))
-    table: dict = {}
-    for (cfg, _, _), v in zip(jobs, values, strict=True):
-        table.setdefault(cfg, []).append(v)
+        joblib.delayed(score)(setting, tasks[t], s, args.episodes, args.checkpoint)
+        for setting, t, s in tqdm(jobs, desc="tune-fm"))
+    table: dict[Setting, list[float]] = {}
+    for (setting, _, _), v in zip(jobs, values, strict=True):
+        table.setdefault(setting, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
              "-" if virt is None else virt, b, "yes" if rs else "no",
              f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
             for (p, what, temp, r, virt, b, rs), v in table.items()]
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
-          f"{args.episodes} episodes; network {checkpoint.name}")
+          f"{args.episodes} episodes; network {args.checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
                                   "bonus", "range scale", "mean score", "median"],
                    tablefmt="github", disable_numparse=True))

@@ -1,11 +1,12 @@
-"""Validation of the shipped foundation model on the synthetic prior (never benchmark tasks).
+"""Validation of a trained foundation model on the synthetic prior (never benchmark tasks).
 
-Validation MDPs and contexts are drawn like the training data, from a stream no training step
-uses. Reported: the exact normalised value of the greedy policy of the network, and of the
+Validation MDPs and contexts are drawn like the training data, from the stream the trainer
+validates on and no training step uses (``train.validation_examples``). Reported: the
+cross-entropy, the exact normalised value of the greedy policy of the network, and of the
 certainty-equivalence plug-in policy computed from the same context (unvisited pairs as
 zero-reward self-loops), on MDPs whose optimal-random gap exceeds 1% of the reward scale.
 
-Usage: python benchmarks/validate_fm.py [--mdps N] [--checkpoint DIR]
+Usage: python experiments/validate_fm.py [--mdps N] [--checkpoint DIR]
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import numpy as np
 import torch
 
 from rlbench_icl import dynprog
-from rlbench_icl.fm.features import collate
-from rlbench_icl.fm.train import _reference_values, load_model, validation_examples
-from rlbench_icl.tasks import evaluate_policy
+from rlbench_icl.discovery import SUBMISSIONS_DIR
+from rlbench_icl.fm.features import Context, collate
+from rlbench_icl.fm.train import load_model, validation_examples
+from rlbench_icl.mdp import TabularMDP
+from rlbench_icl.tuning import synthetic_task
 
-CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_checkpoint"
 
-
-def plug_in_policy(mdp, context) -> np.ndarray:
+def plug_in_policy(mdp: TabularMDP, context: Context) -> np.ndarray:
+    """Greedy on the empirical model the context describes (rewards back in reward units)."""
     S, A = mdp.num_states, mdp.num_actions
     P = np.zeros((S, A, S))
     # add, not put: padding entries (probability 0) may repeat a real successor's index, and
@@ -49,7 +51,7 @@ def summary(values) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mdps", type=int, default=128)
-    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, config = load_model(args.checkpoint)
@@ -58,16 +60,16 @@ def main() -> None:
         logits, loss = model(collate([e[1] for e in examples], [e[2] for e in examples],
                                      [e[3] for e in examples]))
     network, plug_in = [], []
-    for (mdp, context, _, _), lg in zip(examples, logits, strict=True):
-        optimal, rand = _reference_values(mdp)
-        if optimal - rand <= 0.01 * max(mdp.reward_bound(), 1e-12):
+    for i, ((mdp, context, _, _), lg) in enumerate(zip(examples, logits, strict=True)):
+        task = synthetic_task(mdp, i)
+        if task.optimal_value - task.random_value <= 0.01 * max(mdp.reward_bound(), 1e-12):
             continue
         S, A = mdp.num_states, mdp.num_actions
         greedy = dynprog.greedy_policy(lg[:S, :A].numpy().astype(np.float64))
-        network.append((evaluate_policy(mdp, greedy) - rand) / (optimal - rand))
+        network.append(float(task.normalise(task.policy_value(greedy))))
         with np.errstate(invalid="ignore"):
-            plug_in.append((evaluate_policy(mdp, plug_in_policy(mdp, context)) - rand)
-                           / (optimal - rand))
+            plug_in.append(float(task.normalise(task.policy_value(plug_in_policy(mdp,
+                                                                                 context)))))
     print(f"validation cross-entropy {loss.item():.4f} on {args.mdps} prior MDPs")
     print(f"network greedy policy, normalised value: {summary(network)}")
     print(f"plug-in from the same contexts:          {summary(plug_in)}")

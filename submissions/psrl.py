@@ -23,7 +23,7 @@ optimal finite-horizon policy (backward induction on the sample) for the whole e
 
 ``policy()`` is backward induction on the posterior-mean model (no sampling). Terminal states
 seen so far are absorbing with value 0. The one hyper-parameter, ``PRIOR_MASS``, was
-chosen by the sweep on synthetic-prior MDPs (benchmarks/tune_baselines.py, .md).
+chosen by the sweep on synthetic-prior MDPs (experiments/tune_baselines.py, .md).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import scipy.sparse
 from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
 from rlbench_icl.dynprog import SPARSE_MIN_STATES
 
-# Chosen by the tuning sweep on synthetic-prior MDPs (benchmarks/tune_baselines.py, its
-# table in benchmarks/tune_baselines.md): the best mean online/offline score; never tuned on
+# Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
+# table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
 # the benchmark's registered tasks.
 PRIOR_MASS = 10.0
 

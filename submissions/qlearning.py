@@ -18,7 +18,7 @@ not bootstrapped; the H-th step of an episode bootstraps on ``V[H] = 0`` (finite
 ``Q[s']`` (stationary, where H only truncates). ``policy()`` is the one-hot greedy policy of the
 current Q (ties to the lowest action index); only epsilon-greedy draws from the rng.
 Hyper-parameters are module constants chosen by the sweep on synthetic-prior MDPs
-(benchmarks/tune_baselines.py; table in benchmarks/tune_baselines.md).
+(experiments/tune_baselines.py; table in experiments/tune_baselines.md).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import numpy as np
 
 from rlbench_icl import Submission, TaskInfo, greedy_policy
 
-# Chosen by the tuning sweep on synthetic-prior MDPs (benchmarks/tune_baselines.py, its
-# table in benchmarks/tune_baselines.md): the best mean online/offline score; never tuned on
+# Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
+# table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
 # the benchmark's registered tasks.
 EPSILON = 0.01
 STEP_SIZE = 1.0

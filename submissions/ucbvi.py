@@ -21,7 +21,7 @@ The exploitation policy (``policy()``) is backward induction on the empirical mo
 bonus, untried pairs valued at the lowest feasible value (a tried action is preferred).
 Everything is deterministic (ties go to the lowest action index); the rng is unused.
 Hyper-parameters are module constants chosen by the sweep on synthetic-prior MDPs
-(benchmarks/tune_baselines.py; table in benchmarks/tune_baselines.md).
+(experiments/tune_baselines.py; table in experiments/tune_baselines.md).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ import scipy.sparse
 from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
 from rlbench_icl.dynprog import SPARSE_MIN_STATES
 
-# Chosen by the tuning sweep on synthetic-prior MDPs (benchmarks/tune_baselines.py, its
-# table in benchmarks/tune_baselines.md): the best mean online/offline score; never tuned on
+# Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
+# table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
 # the benchmark's registered tasks.
 HOEFFDING_SCALE = 0.0003
 BERNSTEIN_SCALE = 0.001

@@ -28,7 +28,7 @@ taken in the data, so their fallback is imitation of the behaviour; the others t
 lowest index.
 Policies are (H, S, A), or (S, A) for ``discounted`` tasks (the h = 0 slice of a finite plan).
 Hyper-parameters are module constants chosen by the sweep on synthetic-prior MDPs
-(benchmarks/tune_baselines.py; table in benchmarks/tune_baselines.md).
+(experiments/tune_baselines.py; table in experiments/tune_baselines.md).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from rlbench_icl import (
 )
 from rlbench_icl.dynprog import GREEDY_TIE_TOL
 
-# Chosen by the tuning sweep on synthetic-prior MDPs (benchmarks/tune_baselines.py, its
-# table in benchmarks/tune_baselines.md): the best mean online/offline score; never tuned on
+# Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
+# table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
 # the benchmark's registered tasks.
 HOEFFDING_SCALE = 0.001
 BERNSTEIN_SCALE = 0.001

@@ -19,9 +19,9 @@ LAYERS = [
     ["tasks", "registry", "envs"],
     ["contract"],
     ["protocols", "store", "stamps", "scoring"],
-    ["conformance", "discovery", "backends", "fm"],
+    ["conformance", "discovery", "backends", "fm", "tuning"],
     ["runner"],
-    ["verify", "leaderboard", "figures"],
+    ["verify", "leaderboard"],
     ["cli", "__init__"],
 ]
 

@@ -209,7 +209,7 @@ def policy_curve(task, out):
 
 
 # UCB-VI runs at a theory-scale bonus here: the default chosen on the synthetic prior
-# (benchmarks/tune_baselines.md) is far smaller and is not meant to crack RiverSwim.
+# (experiments/tune_baselines.md) is far smaller and is not meant to crack RiverSwim.
 @pytest.mark.parametrize("name, factory", [
     ("ucbvi", functools.partial(ucbvi.UCBVI, scale=0.01)),
     ("ucbvi-bernstein", None), ("psrl", None)])

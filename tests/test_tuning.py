@@ -1,0 +1,30 @@
+"""The synthetic tuning suites are fixed: every recorded sweep in experiments/ ran on them."""
+
+import pytest
+
+from rlbench_icl.tuning import SUITES, tuning_tasks
+
+# tuning_tasks(4, suite) as benchmarks/tune_baselines.py drew them at commit 12977e8, before
+# the suites moved into the package: a change here invalidates every tuning record.
+DIGESTS = {
+    "default": ["ff43c16750609ef9543ad6296613e84565405e98246a7499f8f7675603458b54",
+                "0e743a0fbe86add32c9c9f469bb7c5eb4873ee6b9060c22a5ba2b2de59d4bec9",
+                "e9a774c4713aa374fe2761906a865f11f82e3e8a9e65fdd57da04ebd5568d0f5",
+                "bf3fcb9be3da2ba313ce5a8732afaf291086c34b2652ba677e28345f2bfd9f21"],
+    "explore": ["7c95bf54bab81337711bbe8ec1367dc341e74348126e13f4b0167e1650a3ac41",
+                "ad2d3b077a0465627e23bae7978d9f4ac8f4d06a6214b0a2c2695cfe688f6372",
+                "1731c19a85236872a60e3d09f0a188779a01041d0c64988963744ad415b25491",
+                "7ce9e86b2b345c46b7515fc589b80d72a9e06b6194415f1c926d3c034d556fc4"],
+}
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_a_suite_is_the_same_on_every_call_and_unchanged_by_the_move(suite):
+    first = [task.digest for task in tuning_tasks(4, suite)]
+    assert first == [task.digest for task in tuning_tasks(4, suite)]
+    assert first == DIGESTS[suite]
+
+
+def test_an_unknown_suite_is_an_error_not_the_default_suite():
+    with pytest.raises(ValueError, match="suite"):
+        tuning_tasks(1, "Explore")
