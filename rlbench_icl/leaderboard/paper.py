@@ -25,7 +25,8 @@ INTRO = ("## Paper reproduction: median episodes-to-solve\n\n"
          "The paper's three tasks under its protocol (Zighem & Vie 2026; 50-step episodes, "
          "gamma 0.95): the first episode of 8 consecutive ones whose exploitation policy "
          "scores >= 0.95, median over seeds (n = seeds); a run that never solves counts "
-         "as one past the budget, so a median of such runs shows as \"> 1500\". The last rows are reference figures from an independent re-run "
+         "as one past the budget, so a median of such runs shows as \"> 1500\". "
+         "The last rows are reference figures from an independent re-run "
          "of the paper's baselines (12 seeds), not produced by this harness.\n\n")
 
 
