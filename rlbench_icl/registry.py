@@ -1,8 +1,10 @@
 """The task registry: task files (TOML) under ``tasks/`` and any extra task directories.
 
-A task file holds one or more ``[[task]]`` tables (see README, "Adding a task"). The registry
-is small and strict: an unknown field, a bad value, an unknown builder or a duplicate id raises
-a ``TaskFileError`` naming the file, the task and the field.
+A task file holds ``[[task]]`` tables (see README, "Adding a task") and ``[[family]]`` tables
+(``rlbench_icl.families``). The registry is small and strict: an unknown field, a bad value,
+an unknown builder or a duplicate id raises a ``TaskFileError`` naming the file, the task and
+the field. A family's instances are tasks like the others, named ``<family>-s<seed>-i<k>``:
+``make`` builds one from its id alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from .builders import BUILDERS
 from .errors import TaskFileError, UnknownNameError
+from .families import DEFAULT_MIN_GAP, INSTANCE_ID, FamilySpec, check_distribution, make_instance
 from .mdp import OBJECTIVES
 from .tasks import TASK_ID, Task, TaskSpec
 
@@ -39,57 +42,96 @@ REQUIRED = {"id": str, "description": str, "tags": list, "builder": str, "horizo
 OPTIONAL = {"reference": str, "params": dict, "discount": (int, float), "objective": str,
             "offline": dict}
 OFFLINE_FIELDS = {"dataset_episodes": list, "epsilons": list}
+FAMILY_REQUIRED = {**REQUIRED, "horizon": (int, dict), "episodes": (int, dict)}
+FAMILY_OPTIONAL = {**OPTIONAL, "min_gap": (int, float)}
 
 
 class Registry:
-    """Task specs by id; tasks are built on first use and cached."""
+    """Task and family specs by id; tasks (instances included) are built on first use and
+    cached."""
 
-    def __init__(self, specs: Iterable[TaskSpec] = ()):
+    def __init__(self, specs: Iterable[TaskSpec | FamilySpec] = ()):
         self._specs: dict[str, TaskSpec] = {}
+        self._families: dict[str, FamilySpec] = {}
         self._tasks: dict[str, Task] = {}
         for spec in specs:
             self.add(spec)
 
-    def add(self, spec: TaskSpec) -> None:
-        if spec.id in self._specs:
-            first = self._specs[spec.id].source
-            raise TaskFileError(f"{spec.source}: task id {spec.id!r} is already declared in "
-                                f"{first}")
-        self._specs[spec.id] = spec
+    def add(self, spec: TaskSpec | FamilySpec) -> None:
+        known = self._specs.get(spec.id) or self._families.get(spec.id)
+        if known is not None:
+            raise TaskFileError(f"{spec.source}: id {spec.id!r} is already declared in "
+                                f"{known.source}")
+        (self._families if isinstance(spec, FamilySpec) else self._specs)[spec.id] = spec
 
     @property
     def ids(self) -> list[str]:
+        """The fixed tasks' ids (instances are named by ``instances``)."""
         return sorted(self._specs)
 
+    @property
+    def family_ids(self) -> list[str]:
+        return sorted(self._families)
+
+    def family(self, family_id: str) -> FamilySpec:
+        if family_id not in self._families:
+            raise UnknownNameError(_unknown_message("family", family_id, self.family_ids))
+        return self._families[family_id]
+
     def spec(self, task_id: str) -> TaskSpec:
+        if INSTANCE_ID.match(task_id):
+            return self.make(task_id).spec
         if task_id not in self._specs:
             raise UnknownNameError(_unknown_message("task id", task_id, self.ids))
         return self._specs[task_id]
 
     def make(self, task_id: str) -> Task:
-        """The built task (cached)."""
+        """The built task or family instance (cached)."""
         if task_id not in self._tasks:
-            self._tasks[task_id] = build_task(self.spec(task_id))
+            match = INSTANCE_ID.match(task_id)
+            if match:
+                self._tasks[task_id] = make_instance(
+                    self.family(match["family"]), int(match["seed"]), int(match["index"]),
+                    build_task)
+            else:
+                self._tasks[task_id] = build_task(self.spec(task_id))
         return self._tasks[task_id]
 
     def tags(self) -> list[str]:
-        return sorted({tag for spec in self._specs.values() for tag in spec.tags})
+        specs = [*self._specs.values(), *self._families.values()]
+        return sorted({tag for spec in specs for tag in spec.tags})
 
-    def select(self, selector: str) -> list[str]:
-        """Task ids matching a comma-separated list of ids, tags, or ``all``."""
+    def instances(self, family_ids: Iterable[str], instance_seed: int, count: int
+                  ) -> list[str]:
+        """Ids of instances 0..count-1 of each family, drawn from ``instance_seed``."""
+        return [self.family(f).instance_id(instance_seed, k)
+                for f in family_ids for k in range(count)]
+
+    def select(self, selector: str, instance_seed: int = 0, instances: int = 0) -> list[str]:
+        """Task ids matching a comma-separated list of task ids, instance ids, family ids,
+        tags, or ``all``. Families (by id, or by a tag they carry) give ``instances``
+        instances each, drawn from ``instance_seed``; ``all`` means every fixed task and
+        every family."""
         chosen: list[str] = []
         for word in (w.strip() for w in selector.split(",")):
-            if word == "all":
-                matches = self.ids
-            elif word in self._specs:
-                matches = [word]
-            elif word in self.tags():
-                matches = [i for i in self.ids if word in self._specs[i].tags]
-            else:
-                raise UnknownNameError(_unknown_message("task id or tag", word,
-                                                self.ids + self.tags() + ["all"]))
-            chosen += [m for m in matches if m not in chosen]
+            tasks, families = self._match(word)
+            chosen += [m for m in tasks + self.instances(families, instance_seed, instances)
+                       if m not in chosen]
         return chosen
+
+    def _match(self, word: str) -> tuple[list[str], list[str]]:
+        """(task ids, family ids) a selector word names."""
+        if word == "all":
+            return self.ids, self.family_ids
+        if word in self._specs or INSTANCE_ID.match(word):
+            return [word], []
+        if word in self._families:
+            return [], [word]
+        if word in self.tags():
+            return ([i for i in self.ids if word in self._specs[i].tags],
+                    [f for f in self.family_ids if word in self._families[f].tags])
+        raise UnknownNameError(_unknown_message(
+            "task id, family or tag", word, self.ids + self.family_ids + self.tags() + ["all"]))
 
 
 def load_registry(paths: Sequence[str | os.PathLike] = ()) -> Registry:
@@ -108,7 +150,7 @@ def default_registry() -> Registry:
     return load_registry()
 
 
-def read_task_dir(directory: Path) -> list[TaskSpec]:
+def read_task_dir(directory: Path) -> list[TaskSpec | FamilySpec]:
     if not directory.is_dir():
         hint = (" (the built-in tasks are read from the source tree: install with "
                 "`pip install -e .`)" if directory == BUILTIN_TASK_DIR else "")
@@ -116,17 +158,18 @@ def read_task_dir(directory: Path) -> list[TaskSpec]:
     return [spec for path in sorted(directory.glob("*.toml")) for spec in read_task_file(path)]
 
 
-def read_task_file(path: Path) -> list[TaskSpec]:
-    """All task specs declared in one TOML file."""
+def read_task_file(path: Path) -> list[TaskSpec | FamilySpec]:
+    """All task and family specs declared in one TOML file."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TaskFileError(f"{path}: cannot read task file: {exc}") from None
-    unknown = set(data) - {"task"}
-    if unknown or not isinstance(data.get("task"), list) or not data["task"]:
-        raise TaskFileError(f"{path}: a task file holds one or more [[task]] tables and "
+    tables = {k: data.get(k) for k in ("task", "family")}
+    if set(data) - set(tables) or not any(isinstance(t, list) and t for t in tables.values()):
+        raise TaskFileError(f"{path}: a task file holds [[task]] and [[family]] tables and "
                             f"nothing else (found keys {sorted(data)})")
-    return [_parse_task(path, i, table) for i, table in enumerate(data["task"])]
+    return ([_parse_task(path, i, t) for i, t in enumerate(tables["task"] or [])]
+            + [_parse_family(path, i, t) for i, t in enumerate(tables["family"] or [])])
 
 
 def build_task(spec: TaskSpec) -> Task:
@@ -150,22 +193,65 @@ def build_task(spec: TaskSpec) -> Task:
 def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
     where = f"{path}: task {table.get('id', f'#{index + 1}')!r}"
     _check_fields(where, table, REQUIRED, OPTIONAL)
+    sizes, epsilons = _check_common(where, table)
+    for name in ("horizon", "episodes"):
+        if table[name] < 1:
+            raise TaskFileError(f"{where}: field {name!r} must be >= 1")
+    _check_params(where, table["builder"], table)
+    return TaskSpec(
+        id=table["id"], description=table["description"], reference=table.get("reference", ""),
+        tags=tuple(table["tags"]), builder=table["builder"],
+        params=dict(table.get("params", {})), horizon=table["horizon"],
+        discount=float(table.get("discount", 1.0)), objective=table.get("objective", "finite"),
+        online_episodes=table["episodes"], offline_dataset_episodes=sizes,
+        offline_epsilons=epsilons, source=Path(path),
+    )
+
+
+def _parse_family(path: Path, index: int, table: dict) -> FamilySpec:
+    where = f"{path}: family {table.get('id', f'#{index + 1}')!r}"
+    _check_fields(where, table, FAMILY_REQUIRED, FAMILY_OPTIONAL)
+    sizes, epsilons = _check_common(where, table)
+    params = dict(table.get("params", {}))
+    for name, value in [("horizon", table["horizon"]), ("episodes", table["episodes"]),
+                        *params.items()]:
+        check_distribution(where, name, value)
+    for name in ("horizon", "episodes"):
+        value = table[name]
+        low = value if not isinstance(value, dict) else next(iter(value.values()))
+        if isinstance(low, list) and low and _is_number(low[0], int):
+            low = min(low)
+        if _is_number(low, int) and low < 1:
+            raise TaskFileError(f"{where}: field {name!r} must be >= 1")
+    min_gap = table.get("min_gap", DEFAULT_MIN_GAP)
+    if not 0 < min_gap <= 1:
+        raise TaskFileError(f"{where}: field 'min_gap' must be in (0, 1]")
+    _check_params(where, table["builder"], table)
+    return FamilySpec(
+        id=table["id"], description=table["description"], reference=table.get("reference", ""),
+        tags=tuple(table["tags"]), builder=table["builder"], params=params,
+        horizon=table["horizon"], episodes=table["episodes"],
+        discount=float(table.get("discount", 1.0)), objective=table.get("objective", "finite"),
+        offline_dataset_episodes=sizes, offline_epsilons=epsilons, min_gap=float(min_gap),
+        source=Path(path),
+    )
+
+
+def _check_common(where: str, table: dict) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The checks tasks and families share; returns the offline (sizes, epsilons)."""
     if not TASK_ID.match(table["id"]):
         raise TaskFileError(f"{where}: field 'id' must look like Family-vN (letters, digits, "
                             "'_' or '.', then -v and a version number)")
     if not all(isinstance(t, str) and t for t in table["tags"]):
         raise TaskFileError(f"{where}: field 'tags' must be a list of non-empty strings")
-    builder = table["builder"]
-    if builder not in BUILDERS:
+    if table["builder"] not in BUILDERS:
         raise TaskFileError(f"{where}: field 'builder': "
-                            + _unknown_message("builder", builder, sorted(BUILDERS)))
+                            + _unknown_message("builder", table["builder"], sorted(BUILDERS)))
     offline = table.get("offline", {})
     _check_fields(f"{where} [offline]", offline, {}, OFFLINE_FIELDS)
     sizes = offline.get("dataset_episodes", DEFAULT_DATASET_EPISODES)
     epsilons = offline.get("epsilons", DEFAULT_EPSILONS)
     checks = [
-        ("horizon", table["horizon"] >= 1, "must be >= 1"),
-        ("episodes", table["episodes"] >= 1, "must be >= 1"),
         ("discount", 0.0 <= table.get("discount", 1.0) <= 1.0, "must be in [0, 1]"),
         ("objective", table.get("objective", "finite") in OBJECTIVES,
          f"must be one of {OBJECTIVES}"),
@@ -179,15 +265,7 @@ def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
     for name, ok, rule in checks:
         if not ok:
             raise TaskFileError(f"{where}: field {name!r} {rule}")
-    _check_params(where, builder, table)
-    return TaskSpec(
-        id=table["id"], description=table["description"], reference=table.get("reference", ""),
-        tags=tuple(table["tags"]), builder=builder, params=dict(table.get("params", {})),
-        horizon=table["horizon"], discount=float(table.get("discount", 1.0)),
-        objective=table.get("objective", "finite"), online_episodes=table["episodes"],
-        offline_dataset_episodes=tuple(sizes), offline_epsilons=tuple(map(float, epsilons)),
-        source=Path(path),
-    )
+    return tuple(sizes), tuple(map(float, epsilons))
 
 
 def _is_number(value, types) -> bool:

@@ -16,7 +16,7 @@ LAYERS = [
     ["_version", "errors"],
     ["mdp", "dynprog", "experience"],
     ["builders", "simulate", "synthetic"],
-    ["tasks", "registry", "envs"],
+    ["tasks", "families", "registry", "envs"],
     ["contract"],
     ["protocols", "store", "stamps", "scoring"],
     ["conformance", "discovery", "backends", "fm", "tuning"],

@@ -14,8 +14,11 @@ from ..mdp import TabularMDP
 
 
 def garnet(*, num_states: int, num_actions: int, branching: int, seed: int, horizon: int,
-           discount: float = 1.0) -> TabularMDP:
-    """A Garnet(S, A, b) MDP with uniform initial distribution."""
+           discount: float = 1.0, reward_density: float = 1.0) -> TabularMDP:
+    """A Garnet(S, A, b) MDP with uniform initial distribution. With ``reward_density`` < 1
+    each pair keeps its reward with that probability (else it pays 0): sparse rewards."""
+    if not 0.0 < reward_density <= 1.0:
+        raise ValueError(f"reward_density must be in (0, 1], got {reward_density}")
     if not 1 <= branching <= num_states:
         raise ValueError(f"branching must be in [1, num_states={num_states}], got {branching}")
     rng = np.random.default_rng(seed)
@@ -27,4 +30,6 @@ def garnet(*, num_states: int, num_actions: int, branching: int, seed: int, hori
             cuts = np.sort(rng.random(b - 1))
             P[s, a, successors] = np.diff(np.concatenate([[0.0], cuts, [1.0]]))
     R = rng.random((S, A))
+    if reward_density < 1.0:  # drawn only then: dense garnets keep their arrays
+        R = np.where(rng.random((S, A)) < reward_density, R, 0.0)
     return TabularMDP(P=P, R=R, mu0=np.full(S, 1.0 / S), horizon=horizon, discount=discount)
