@@ -81,7 +81,7 @@ def main() -> None:
         write_results(tmp / "results", registry, np.random.default_rng(0))
         start = time.perf_counter()
         summary = build_leaderboard(tmp / "results", tmp / "board", registry, config,
-                                    suite_tag="bench")
+                                    suite_tag="bench", seeds=SEEDS)
         board_s = time.perf_counter() - start
         if summary["refused"] or len(summary["online"]) != SUBMISSIONS:
             raise RuntimeError(f"the synthetic results were not all accepted: {summary}")

@@ -24,6 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
+    except BrokenPipeError:  # the reader (e.g. `head`) stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except RlbenchIclError as exc:
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
@@ -50,8 +53,9 @@ def _add_tasks_parser(commands) -> None:
         description="List registered tasks: size, horizon, episode budget, exact V*(mu0) "
                     "and V_rand(mu0), tags and digest prefix.")
     tasks.add_argument("--tasks", default="all", metavar="SELECTOR",
-                       help="comma-separated task ids or tags (quick, full, paper, ...); "
-                            "default: all")
+                       help="comma-separated task ids, suites (dev, test), families or "
+                            "tags (quick, full, paper, ...); default: all (the fixed tasks)")
+    _add_instances(tasks)
     _add_task_path(tasks)
     tasks.set_defaults(command=cmd_tasks, command_name="tasks")
 
@@ -76,6 +80,10 @@ def _add_leaderboard_parser(commands) -> None:
                        help="bootstrap resamples (default: 2000)")
     board.add_argument("--suite", default="full", metavar="TAG",
                        help="the task tag that defines the suite (default: full)")
+    board.add_argument("--seeds", type=_positive_int, default=10, metavar="N",
+                       help="rank on seeds 0..N-1 of every suite task; a submission missing "
+                            "any of these runs is listed as incomplete, not ranked; seeds >= "
+                            "N are ignored (default: 10)")
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
 
@@ -135,7 +143,8 @@ def _add_run_parser(commands) -> None:
     run.add_argument("--agent", required=True,
                      help="a submission name, a path to a .py file, or package.module:attr")
     run.add_argument("--tasks", default="quick", metavar="SELECTOR",
-                     help="comma-separated task ids or tags (default: quick)")
+                     help="comma-separated task ids, suites (dev, test), families or tags "
+                          "(default: quick)")
     run.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both",
                      help="protocols to run (default: both, as far as the agent supports)")
     run.add_argument("--seeds", type=_positive_int, default=5,
@@ -155,6 +164,7 @@ def _add_run_parser(commands) -> None:
                           "starts a local cluster of --jobs workers")
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_instances(run)
     _add_task_path(run)
     run.set_defaults(command=cmd_run, command_name="run")
 
@@ -179,6 +189,25 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _add_instances(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instance-seed", type=_non_negative_int, default=None, metavar="N",
+                        help="draw family instances from this seed (default: the suite's; "
+                             "0 for families named directly)")
+    parser.add_argument("--instances", type=_non_negative_int, default=None, metavar="K",
+                        help="instances per family (default: the suite's; needed for "
+                             "families named directly)")
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _add_task_path(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-path", action="append", default=[], metavar="DIR",
                         help="an extra directory of task files (repeatable; also "
@@ -188,7 +217,7 @@ def _add_task_path(parser: argparse.ArgumentParser) -> None:
 def cmd_tasks(args: argparse.Namespace) -> int:
     registry = load_registry(args.task_path)
     rows = []
-    for task_id in registry.select(args.tasks):
+    for task_id in registry.select(args.tasks, args.instance_seed, args.instances):
         task = registry.make(task_id)
         m, spec = task.mdp, task.spec
         rows.append([task_id, m.num_states, m.num_actions, m.horizon, m.discount,
@@ -203,7 +232,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import plan_runs, run_grid, summary_rows
 
     registry = load_registry(args.task_path)
-    task_ids = registry.select(args.tasks)
+    task_ids = registry.select(args.tasks, args.instance_seed, args.instances)
     ref, submission = resolve(args.agent)
     wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     protocols = tuple(p for p in wanted if p in submission.protocols)
@@ -239,7 +268,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     registry = load_registry(args.task_path)
     summary = build_leaderboard(args.results, args.out, registry,
                                 BootstrapConfig(resamples=args.resamples),
-                                suite_tag=args.suite)
+                                suite_tag=args.suite, seeds=args.seeds)
     for protocol in ("online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")

@@ -1,4 +1,8 @@
-"""Every registered task as a real gymnasium environment: ``gymnasium.make("rlbench_icl/<id>")``."""
+"""Every registered task as a real gymnasium environment: ``gymnasium.make("rlbench_icl/<id>")``.
+
+A family is one too: ``gymnasium.make("rlbench_icl/Maze-v0", instance=3, instance_seed=7)``
+is instance 3 of seed 7 (both default to 0).
+"""
 
 from __future__ import annotations
 
@@ -18,14 +22,18 @@ class TabularEnv(gymnasium.Env):
     """A ``TabularMDP`` as a gymnasium env with ``Discrete(S)`` observations and actions.
 
     ``terminated`` is True on entering a terminal state; ``truncated`` after H steps. The info
-    dict is empty. Give either a registered ``task_id`` or an ``mdp``.
+    dict is empty. Give a registered ``task_id`` (a fixed task or an instance id), an ``mdp``,
+    or a ``family`` with its ``instance`` index and ``instance_seed``.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, task_id: str | None = None, mdp: TabularMDP | None = None):
+    def __init__(self, task_id: str | None = None, mdp: TabularMDP | None = None,
+                 family: str | None = None, instance: int = 0, instance_seed: int = 0):
+        if family is not None:
+            task_id = default_registry().family(family).instance_id(instance_seed, instance)
         if (task_id is None) == (mdp is None):
-            raise ValueError("give exactly one of task_id and mdp")
+            raise ValueError("give exactly one of task_id, family and mdp")
         self.task = None if task_id is None else default_registry().make(task_id)
         self.mdp = mdp if mdp is not None else self.task.mdp
         self.observation_space = spaces.Discrete(self.mdp.num_states)
@@ -54,7 +62,8 @@ class TabularEnv(gymnasium.Env):
 
 
 def register_envs(registry: Registry | None = None) -> None:
-    """Register ``rlbench_icl/<id>`` for every task of the registry (default: the built-ins).
+    """Register ``rlbench_icl/<id>`` for every task and family of the registry (default: the
+    built-ins).
 
     At import a broken task directory must not make the package unusable: the default
     registry's error becomes a warning here (and is raised again where tasks are used).
@@ -71,3 +80,8 @@ def register_envs(registry: Registry | None = None) -> None:
             gymnasium.register(id=env_id, entry_point="rlbench_icl.envs:TabularEnv",
                                kwargs={"task_id": task_id},
                                max_episode_steps=registry.spec(task_id).horizon)
+    for family in registry.family_ids:  # horizons differ by instance: the env truncates
+        env_id = f"{NAMESPACE}/{family}"
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="rlbench_icl.envs:TabularEnv",
+                               kwargs={"family": family})

@@ -182,3 +182,27 @@ def make_instance(spec: FamilySpec, instance_seed: int, index: int, build) -> Ta
     raise TaskFileError(f"{spec.source}: family {spec.id!r}: no non-degenerate instance in "
                         f"{MAX_ATTEMPTS} draws of instance {index}, seed {instance_seed} "
                         f"(last: {reasons[-1]})")
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A named suite: fixed tasks plus instances of families, declared as ``[[suite]]``.
+
+    Attributes:
+        name: the word that selects the suite (``dev``, ``test``).
+        description: one line.
+        tasks: a selector of fixed tasks (ids or tags; "" for none).
+        families: a selector of families (ids or tags; "" for none).
+        instance_seed: the seed the families' instances are drawn from. The ``test`` seed is
+            rotated at each leaderboard release, after the reference models are frozen.
+        instances: instances per family.
+        source: the file that declared the suite.
+    """
+
+    name: str
+    description: str
+    tasks: str
+    families: str
+    instance_seed: int
+    instances: int
+    source: Path = field(compare=False)

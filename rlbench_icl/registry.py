@@ -13,14 +13,22 @@ import dataclasses
 import difflib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from .builders import BUILDERS
+from .builders import BUILDERS, UnknownBuilder, resolve_builder, takes_task_dir
 from .errors import TaskFileError, UnknownNameError
-from .families import DEFAULT_MIN_GAP, INSTANCE_ID, FamilySpec, check_distribution, make_instance
+from .families import (
+    DEFAULT_MIN_GAP,
+    INSTANCE_ID,
+    FamilySpec,
+    SuiteSpec,
+    check_distribution,
+    make_instance,
+)
 from .mdp import OBJECTIVES
 from .tasks import TASK_ID, Task, TaskSpec
 
@@ -44,6 +52,9 @@ OPTIONAL = {"reference": str, "params": dict, "discount": (int, float), "objecti
 OFFLINE_FIELDS = {"dataset_episodes": list, "epsilons": list}
 FAMILY_REQUIRED = {**REQUIRED, "horizon": (int, dict), "episodes": (int, dict)}
 FAMILY_OPTIONAL = {**OPTIONAL, "min_gap": (int, float)}
+SUITE_FIELDS = {"name": str, "description": str, "tasks": str, "families": str,
+                "instance_seed": int, "instances": int}
+SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Registry:
@@ -53,11 +64,15 @@ class Registry:
     def __init__(self, specs: Iterable[TaskSpec | FamilySpec] = ()):
         self._specs: dict[str, TaskSpec] = {}
         self._families: dict[str, FamilySpec] = {}
+        self._suites: dict[str, SuiteSpec] = {}
         self._tasks: dict[str, Task] = {}
         for spec in specs:
             self.add(spec)
 
-    def add(self, spec: TaskSpec | FamilySpec) -> None:
+    def add(self, spec: TaskSpec | FamilySpec | SuiteSpec) -> None:
+        if isinstance(spec, SuiteSpec):
+            self._add_suite(spec)
+            return
         known = self._specs.get(spec.id) or self._families.get(spec.id)
         if known is not None:
             raise TaskFileError(f"{spec.source}: id {spec.id!r} is already declared in "
@@ -72,6 +87,16 @@ class Registry:
     @property
     def family_ids(self) -> list[str]:
         return sorted(self._families)
+
+    @property
+    def suites(self) -> dict[str, SuiteSpec]:
+        return dict(sorted(self._suites.items()))
+
+    def _add_suite(self, suite: SuiteSpec) -> None:
+        if suite.name in self._suites:
+            raise TaskFileError(f"{suite.source}: suite {suite.name!r} is already declared "
+                                f"in {self._suites[suite.name].source}")
+        self._suites[suite.name] = suite
 
     def family(self, family_id: str) -> FamilySpec:
         if family_id not in self._families:
@@ -107,22 +132,48 @@ class Registry:
         return [self.family(f).instance_id(instance_seed, k)
                 for f in family_ids for k in range(count)]
 
-    def select(self, selector: str, instance_seed: int = 0, instances: int = 0) -> list[str]:
-        """Task ids matching a comma-separated list of task ids, instance ids, family ids,
-        tags, or ``all``. Families (by id, or by a tag they carry) give ``instances``
-        instances each, drawn from ``instance_seed``; ``all`` means every fixed task and
-        every family."""
+    def select(self, selector: str, instance_seed: int | None = None,
+               instances: int | None = None) -> list[str]:
+        """Task ids matching a comma-separated list of task ids, instance ids, suite names,
+        family ids, tags, or ``all`` (every fixed task).
+
+        A suite gives its fixed tasks and ``instances`` instances of each of its families,
+        drawn from ``instance_seed``: the suite's own unless given here. A family (by id, or
+        by a tag it carries) gives ``instances`` instances, drawn from ``instance_seed``
+        (default 0); naming one without ``instances`` is an error."""
         chosen: list[str] = []
-        for word in (w.strip() for w in selector.split(",")):
-            tasks, families = self._match(word)
-            chosen += [m for m in tasks + self.instances(families, instance_seed, instances)
-                       if m not in chosen]
+        for word in (w.strip() for w in selector.split(",") if w.strip()):
+            for task_id in self._expand(word, instance_seed, instances):
+                if task_id not in chosen:
+                    chosen.append(task_id)
         return chosen
+
+    def _expand(self, word: str, instance_seed: int | None, instances: int | None
+                ) -> list[str]:
+        if word in self._suites:
+            suite = self._suites[word]
+            seed = suite.instance_seed if instance_seed is None else instance_seed
+            count = suite.instances if instances is None else instances
+            tasks = self.select(suite.tasks) if suite.tasks else []
+            families = self._families_of(suite.families) if suite.families else []
+            return tasks + self.instances(families, seed, count)
+        tasks, families = self._match(word)
+        if families and instances is None:
+            raise UnknownNameError(f"{word!r} names families ({', '.join(families)}): say how "
+                                   "many instances of each (--instances K), or name a suite "
+                                   f"({', '.join(self._suites) or 'none declared'})")
+        return tasks + self.instances(families, instance_seed or 0, instances or 0)
+
+    def _families_of(self, selector: str) -> list[str]:
+        families = []
+        for word in (w.strip() for w in selector.split(",") if w.strip()):
+            families += [f for f in self._match(word)[1] if f not in families]
+        return families
 
     def _match(self, word: str) -> tuple[list[str], list[str]]:
         """(task ids, family ids) a selector word names."""
         if word == "all":
-            return self.ids, self.family_ids
+            return self.ids, []
         if word in self._specs or INSTANCE_ID.match(word):
             return [word], []
         if word in self._families:
@@ -130,8 +181,8 @@ class Registry:
         if word in self.tags():
             return ([i for i in self.ids if word in self._specs[i].tags],
                     [f for f in self.family_ids if word in self._families[f].tags])
-        raise UnknownNameError(_unknown_message(
-            "task id, family or tag", word, self.ids + self.family_ids + self.tags() + ["all"]))
+        known = self.ids + self.family_ids + list(self._suites) + self.tags() + ["all"]
+        raise UnknownNameError(_unknown_message("task id, suite, family or tag", word, known))
 
 
 def load_registry(paths: Sequence[str | os.PathLike] = ()) -> Registry:
@@ -150,7 +201,7 @@ def default_registry() -> Registry:
     return load_registry()
 
 
-def read_task_dir(directory: Path) -> list[TaskSpec | FamilySpec]:
+def read_task_dir(directory: Path) -> list[TaskSpec | FamilySpec | SuiteSpec]:
     if not directory.is_dir():
         hint = (" (the built-in tasks are read from the source tree: install with "
                 "`pip install -e .`)" if directory == BUILTIN_TASK_DIR else "")
@@ -158,25 +209,27 @@ def read_task_dir(directory: Path) -> list[TaskSpec | FamilySpec]:
     return [spec for path in sorted(directory.glob("*.toml")) for spec in read_task_file(path)]
 
 
-def read_task_file(path: Path) -> list[TaskSpec | FamilySpec]:
-    """All task and family specs declared in one TOML file."""
+def read_task_file(path: Path) -> list[TaskSpec | FamilySpec | SuiteSpec]:
+    """All task, family and suite specs declared in one TOML file."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TaskFileError(f"{path}: cannot read task file: {exc}") from None
-    tables = {k: data.get(k) for k in ("task", "family")}
+    tables = {k: data.get(k) for k in ("task", "family", "suite")}
     if set(data) - set(tables) or not any(isinstance(t, list) and t for t in tables.values()):
-        raise TaskFileError(f"{path}: a task file holds [[task]] and [[family]] tables and "
-                            f"nothing else (found keys {sorted(data)})")
+        raise TaskFileError(f"{path}: a task file holds [[task]], [[family]] and [[suite]] "
+                            f"tables and nothing else (found keys {sorted(data)})")
     return ([_parse_task(path, i, t) for i, t in enumerate(tables["task"] or [])]
-            + [_parse_family(path, i, t) for i, t in enumerate(tables["family"] or [])])
+            + [_parse_family(path, i, t) for i, t in enumerate(tables["family"] or [])]
+            + [_parse_suite(path, i, t) for i, t in enumerate(tables["suite"] or [])])
 
 
 def build_task(spec: TaskSpec) -> Task:
     """Run the spec's builder; any failure names the file and the task."""
-    builder = BUILDERS[spec.builder]
+    builder = resolve_builder(spec.builder)
+    extra = {"task_dir": spec.source.parent} if takes_task_dir(builder) else {}
     try:
-        mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params)
+        mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params, **extra)
         if spec.objective != mdp.objective:
             mdp = dataclasses.replace(mdp, objective=spec.objective)
     except Exception as exc:  # any builder failure is the task file's error, named as such
@@ -237,6 +290,17 @@ def _parse_family(path: Path, index: int, table: dict) -> FamilySpec:
     )
 
 
+def _parse_suite(path: Path, index: int, table: dict) -> SuiteSpec:
+    where = f"{path}: suite {table.get('name', f'#{index + 1}')!r}"
+    _check_fields(where, table, SUITE_FIELDS, {})
+    if not SUITE_NAME.match(table["name"]):
+        raise TaskFileError(f"{where}: field 'name' must be a lowercase word")
+    if table["instance_seed"] < 0 or table["instances"] < 0:
+        raise TaskFileError(f"{where}: 'instance_seed' and 'instances' must be >= 0")
+    return SuiteSpec(table["name"], table["description"], table["tasks"], table["families"],
+                     table["instance_seed"], table["instances"], Path(path))
+
+
 def _check_common(where: str, table: dict) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The checks tasks and families share; returns the offline (sizes, epsilons)."""
     if not TASK_ID.match(table["id"]):
@@ -244,9 +308,13 @@ def _check_common(where: str, table: dict) -> tuple[tuple[int, ...], tuple[float
                             "'_' or '.', then -v and a version number)")
     if not all(isinstance(t, str) and t for t in table["tags"]):
         raise TaskFileError(f"{where}: field 'tags' must be a list of non-empty strings")
-    if table["builder"] not in BUILDERS:
-        raise TaskFileError(f"{where}: field 'builder': "
-                            + _unknown_message("builder", table["builder"], sorted(BUILDERS)))
+    try:
+        resolve_builder(table["builder"])
+    except UnknownBuilder as exc:
+        known = _unknown_message("builder", table["builder"], sorted(BUILDERS))
+        raise TaskFileError(f"{where}: field 'builder': {exc}. {known.split('. ', 1)[-1]} "
+                            "(or package.module:function, or an entry point in the group "
+                            "rlbench_icl.builders)") from None
     offline = table.get("offline", {})
     _check_fields(f"{where} [offline]", offline, {}, OFFLINE_FIELDS)
     sizes = offline.get("dataset_episodes", DEFAULT_DATASET_EPISODES)
@@ -274,7 +342,7 @@ def _is_number(value, types) -> bool:
 
 def _check_params(where: str, builder: str, table: dict) -> None:
     try:
-        inspect.signature(BUILDERS[builder]).bind(
+        inspect.signature(resolve_builder(builder)).bind(
             horizon=table["horizon"], discount=table.get("discount", 1.0),
             **table.get("params", {}))
     except TypeError as exc:

@@ -13,6 +13,8 @@ from . import dynprog
 from .mdp import TabularMDP
 
 TASK_ID = re.compile(r"^(?P<family>[A-Za-z][A-Za-z0-9_.]*)-v(?P<version>[0-9]+)$")
+# A family instance's id adds its instance seed and index: ``Maze-v0-s7-i2`` (version 0).
+VERSION = re.compile(r"-v(?P<version>[0-9]+)(-s[0-9]+-i[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,8 @@ class TaskSpec:
     """A task as declared in a task file under ``tasks/`` (see README, "Adding a task").
 
     Attributes:
-        id: ``Family-vN``; N is the version, bumped by any change that can move a score.
+        id: ``Name-vN``; N is the version, bumped by any change that can move a score (an
+            instance of a family: ``Family-vN-s<seed>-i<index>``).
         description: one line. reference: where the task comes from.
         tags: e.g. ``quick``, ``full``, ``paper``, descriptive tags such as ``exploration``.
         builder: a name in ``rlbench_icl.builders.BUILDERS``. params: its keyword arguments.
@@ -47,7 +50,7 @@ class TaskSpec:
 
     @property
     def version(self) -> int:
-        return int(TASK_ID.match(self.id)["version"])
+        return int(VERSION.search(self.id)["version"])
 
 
 @dataclass(frozen=True, eq=False)

@@ -188,3 +188,55 @@ def test_deep_sea_lava_and_chains_match_their_known_optima():
     density = garnet.spec.params["reward_density"]
     zero = (garnet.mdp.R == 0).mean()
     assert (density == 1.0 and zero == 0) or abs(zero - (1 - density)) < 0.25
+
+
+def test_suites_select_the_fixed_tasks_and_instances_they_declare():
+    dev, test = REGISTRY.select("dev"), REGISTRY.select("test")
+    suites = REGISTRY.suites
+    assert set(REGISTRY.select("full")) <= set(dev)
+    assert dev[len(REGISTRY.select("full")):] == REGISTRY.instances(
+        FAMILIES, suites["dev"].instance_seed, suites["dev"].instances)
+    assert test == REGISTRY.instances(FAMILIES, suites["test"].instance_seed,
+                                      suites["test"].instances)
+    assert not set(dev) & set(test), "no test instance is a dev task"
+    assert REGISTRY.select("test", instance_seed=1, instances=1) == REGISTRY.instances(
+        FAMILIES, 1, 1)
+
+
+def test_naming_families_without_a_count_says_what_to_do():
+    from rlbench_icl import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="--instances K"):
+        REGISTRY.select("Maze-v0")
+    assert REGISTRY.select("Maze-v0", instances=0) == []
+
+
+def test_a_bad_suite_names_the_file_and_field(tmp_path):
+    (tmp_path / "s.toml").write_text('[[suite]]\nname = "Mine"\ndescription = "d"\n'
+                                     'tasks = ""\nfamilies = ""\ninstance_seed = 0\n'
+                                     'instances = 1\n')
+    with pytest.raises(TaskFileError, match="s.toml: suite 'Mine': field 'name'"):
+        load_registry([tmp_path])
+
+
+def test_a_family_instance_is_a_gymnasium_env():
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    env = gymnasium.make("rlbench_icl/Maze-v0", instance=2, instance_seed=7)
+    assert env.unwrapped.task.id == "Maze-v0-s7-i2"
+    check_env(env.unwrapped)
+    assert gymnasium.make("rlbench_icl/Rooms-v0").unwrapped.task.id == "Rooms-v0-s0-i0"
+
+
+def test_the_cli_lists_and_runs_instances(tmp_path, capsys):
+    from rlbench_icl.cli import main
+
+    assert main(["tasks", "--tasks", "Maze-v0", "--instances", "2", "--instance-seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Maze-v0-s5-i0" in out and "Maze-v0-s5-i1" in out
+    assert main(["run", "--agent", "random", "--tasks", "BernoulliBandit-v0", "--instances",
+                 "2", "--seeds", "2", "--episodes", "3", "--jobs", "2", "--out",
+                 str(tmp_path), "--quiet", "--protocol", "online"]) == 0
+    stored = sorted(p.parent.name for p in tmp_path.rglob("seed-*.json"))
+    assert stored == ["BernoulliBandit-v0-s0-i0"] * 2 + ["BernoulliBandit-v0-s0-i1"] * 2

@@ -7,12 +7,14 @@ import pytest
 
 from rlbench_icl import default_registry, load_registry
 from rlbench_icl.cli import main
-from rlbench_icl.leaderboard import build_leaderboard, escape_markdown
+from rlbench_icl.leaderboard import Entry, build_leaderboard, escape_markdown
 from rlbench_icl.leaderboard.paper import load_paper_reference
+from rlbench_icl.leaderboard.tables import gap_note, write_front_table
 from rlbench_icl.scoring import BootstrapConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = BootstrapConfig(resamples=200)
+SEEDS = 3  # the grid of the ``tiny`` fixture: seeds 0..2 of each task
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,9 @@ def tiny(tmp_path_factory, tiny_tasks) -> tuple[Path, object]:
     """Results of three submissions on two tiny private tasks (tag ``tiny``)."""
     out = tmp_path_factory.mktemp("lb") / "results"
     for agent in ("random", "ucbvi", "vi-lcb"):
-        assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", "3", "--jobs", "1",
-                     "--quiet", "--out", str(out), "--task-path", str(tiny_tasks)]) == 0
+        assert main(["run", "--agent", agent, "--tasks", "tiny", "--seeds", str(SEEDS),
+                     "--jobs", "1", "--quiet", "--out", str(out),
+                     "--task-path", str(tiny_tasks)]) == 0
     return out, load_registry([tiny_tasks])
 
 
@@ -42,7 +45,8 @@ def files(directory: Path) -> dict[str, bytes]:
 
 def test_same_results_same_bytes(results, registry, tmp_path):
     for name in ("a", "b"):
-        build_leaderboard(results, tmp_path / name, registry, FAST, suite_tag="tiny")
+        build_leaderboard(results, tmp_path / name, registry, FAST, suite_tag="tiny",
+                          seeds=SEEDS)
     a, b = files(tmp_path / "a"), files(tmp_path / "b")
     assert a == b and "README.md" in a and "online_performance_profiles.png" in a
     page = a["README.md"].decode()
@@ -52,8 +56,10 @@ def test_same_results_same_bytes(results, registry, tmp_path):
 
 def test_packed_results_give_the_same_tables(results, registry, tmp_path):
     assert main(["pack", "--results", str(results), "--out", str(tmp_path / "packed")]) == 0
-    build_leaderboard(results, tmp_path / "a", registry, FAST, suite_tag="tiny")
-    build_leaderboard(tmp_path / "packed", tmp_path / "b", registry, FAST, suite_tag="tiny")
+    build_leaderboard(results, tmp_path / "a", registry, FAST, suite_tag="tiny",
+                      seeds=SEEDS)
+    build_leaderboard(tmp_path / "packed", tmp_path / "b", registry, FAST, suite_tag="tiny",
+                      seeds=SEEDS)
     for name in ("online_tasks.md", "offline_tasks.csv", "online_aggregates.csv"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
 
@@ -68,7 +74,8 @@ def test_mismatched_and_corrupt_files_are_refused_by_name(results, registry, tmp
     (copy / "ucbvi/online/TinyBandit-v0/seed-0.json").write_text('{"schema": "rlbench-icl/resu')
     moved = copy / "random/online/TinyBandit-v0/seed-2.json"
     moved.rename(moved.with_name("seed-7.json"))
-    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny")
+    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny",
+                                seeds=SEEDS)
     refused = dict(summary["refused"])
     assert "does not match the registry" in refused["ucbvi/online/TinyChain-v0/seed-1.json"]
     assert "unreadable" in refused["ucbvi/online/TinyBandit-v0/seed-0.json"]
@@ -84,7 +91,8 @@ def test_gzip_corruption_is_refused(results, registry, tmp_path):
     main(["pack", "--results", str(results), "--out", str(copy)])
     target = copy / "random/offline/TinyChain-v0/seed-0.json.gz"
     target.write_bytes(gzip.compress(b"[1, 2")[:-3])
-    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny")
+    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny",
+                                seeds=SEEDS)
     assert any("seed-0.json.gz" in path for path, _ in summary["refused"])
 
 
@@ -101,10 +109,72 @@ def test_other_settings_duplicates_and_mixed_versions_are_refused(results, regis
     record["submission"]["version"] = "99"
     path.write_text(json.dumps(record))
     refused = dict(build_leaderboard(copy, tmp_path / "out", registry, FAST,
-                                     suite_tag="tiny")["refused"])
+                                     suite_tag="tiny", seeds=SEEDS)["refused"])
     assert "are not the task's" in refused["random/online/TinyChain-v0/seed-0.json"]
     assert "also stored in" in refused["ucbvi/online/TinyChain-v0/seed-0.json.gz"]
     assert "mixed with version 1" in refused["vi-lcb/offline/TinyBandit-v0/seed-2.json"]
+
+
+def fail(path: Path, seed: int | None = None) -> None:
+    """Turn a stored run into a failed one (at ``seed``, if given, in its file)."""
+    record = json.loads(path.read_text())
+    record.update(status="failed", result=None, error={"message": "boom", "traceback": ""})
+    if seed is not None:
+        record["seed"] = seed
+        path = path.with_name(f"seed-{seed}.json")
+    path.write_text(json.dumps(record))
+
+
+def incomplete_notes(page: str) -> dict[str, str]:
+    """{submission: the note in its IQM cell} of the incomplete rows of a page."""
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in page.splitlines()
+            if "(incomplete) |" in line]
+    return {row[1].removesuffix(" (incomplete)"): row[2] for row in rows}
+
+
+def test_a_gap_in_the_declared_grid_is_never_ranked(results, tiny_tasks, tmp_path, capsys):
+    """Issue 19: ucbvi, missing seeds 1-2 of one task, was ranked on seed 0 alone (a
+    zero-width interval). Seeds past the grid are ignored, even failed ones."""
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    for seed in (1, 2):
+        (copy / f"ucbvi/online/TinyChain-v0/seed-{seed}.json").unlink()
+    fail(copy / "vi-lcb/offline/TinyBandit-v0/seed-0.json")
+    fail(copy / "random/online/TinyChain-v0/seed-2.json", seed=SEEDS)  # outside the grid
+    (copy / "random/online/TinyBandit-v0/seed-5.json").write_text("{")  # refused, outside
+    assert main(["leaderboard", "--results", str(copy), "--out", str(tmp_path / "out"),
+                 "--suite", "tiny", "--seeds", str(SEEDS), "--resamples", "200",
+                 "--task-path", str(tiny_tasks)]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["online: random", "offline: random"]
+    page = (tmp_path / "out" / "README.md").read_text()
+    assert incomplete_notes(page) == {"ucbvi": "missing 2 of 6 runs: TinyChain-v0 seeds 1-2",
+                                      "vi-lcb": "1 failed: TinyBandit-v0 seed 0"}
+
+
+def test_an_incomplete_row_is_compact_and_a_long_note_goes_below(tmp_path):
+    tasks = ["Alpha-v0", "Beta-v0", "Gamma-v0"]
+    short = Entry("x", {}, [], tasks, list(range(10)), harness_versions=["1"], refused=0,
+                  missing=[("Alpha-v0", s) for s in (0, 2, 3, 4, 7)], failed=[("Beta-v0", 9)])
+    long = Entry("y", {}, [], tasks, list(range(10)), harness_versions=["1"], refused=2,
+                 missing=[(t, s) for t in tasks for s in range(0, 10, 2)], failed=[])
+    assert gap_note(long, brief=True) == ("missing 15 of 30 runs, 2 refused files: in full "
+                                          "below the table")
+    section = write_front_table(tmp_path, "online", [short, long], [], None, FAST,
+                                {"x": "no", "y": "no"})
+    assert incomplete_notes(section) == {
+        "x": "missing 5 of 30 runs: Alpha-v0 seeds 0,2-4,7; 1 failed: Beta-v0 seed 9",
+        "y": gap_note(long, brief=True)}
+    assert section.endswith("|\n\nNot ranked, in full:\n\n- y: missing 15 of 30 runs: "
+                            "Alpha-v0 seeds 0,2,4,6,8, Beta-v0 seeds 0,2,4,6,8, Gamma-v0 "
+                            "seeds 0,2,4,6,8; 2 refused files\n")
+
+
+def test_no_paper_section_without_a_paper_task(results, registry, tmp_path):
+    """Issue 19: the paper-reproduction table belongs to suites with a paper task."""
+    build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tiny", seeds=SEEDS)
+    page = (tmp_path / "README.md").read_text()
+    assert "Paper reproduction" not in page and "paper_reproduction" not in page
+    assert not (tmp_path / "paper_reproduction.csv").exists()
 
 
 def test_missing_results_directory_is_an_error(registry, tmp_path):

@@ -6,9 +6,12 @@ match the registry, and writes Markdown and CSV tables and PNG figures. Same res
 bytes: every bootstrap stream is keyed by (protocol, submission), tables are sorted, figures
 carry no timestamps.
 
-A submission is ranked on a protocol only if none of its runs failed or was refused and some
-seeds have a run on every task of the suite (ranking uses those seeds); otherwise it is listed
-as incomplete.
+The declared grid is seeds 0..N-1 of every task of the suite (N = ``seeds``, default 10). A
+submission is ranked on a protocol only on that grid, and only if it has a successful run for
+every (task, seed) of it; otherwise it is listed as incomplete, with what is missing or
+failed. Runs outside the grid (e.g. the paper's seeds 10 and 11) are not used for ranking and
+make nothing incomplete. The paper-reproduction table is written only for a suite with a
+paper task.
 
 The modules follow the pipeline: ``results`` (read, refuse, rescore) → ``entries`` (score
 matrices, aggregates, ranking) → ``tables``, ``figures`` and ``paper`` (the outputs, with the

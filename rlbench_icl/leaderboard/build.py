@@ -25,26 +25,34 @@ from .tables import (
 )
 
 SUITE_TAG = "full"
+NUM_SEEDS = 10
+"""Seeds 0..9 of every suite task: the grid of the committed reference results."""
 PROTOCOLS = ("online", "offline")
 
 
 def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
                       bootstrap: scoring.BootstrapConfig | None = None,
-                      baselines: set[str] | None = None, suite_tag: str = SUITE_TAG) -> dict:
+                      baselines: set[str] | None = None, suite_tag: str = SUITE_TAG,
+                      seeds: int = NUM_SEEDS) -> dict:
     """Regenerate every table and figure under ``out_dir`` from the result files under
-    ``results_dir``, on the suite of the registry's tasks tagged ``suite_tag``.
+    ``results_dir``, on the declared grid: seeds ``0..seeds-1`` of every registry task tagged
+    ``suite_tag``. An entry missing a run of the grid, or with a failed one, is listed as
+    incomplete and not ranked; runs outside the grid are not used (except by the paper table,
+    which takes every seed and is written only if the suite has a paper task).
 
     ``baselines`` names the submissions the P(> X) column may compare against (default:
     any not in ``NOT_BASELINES``). Returns ``{"refused": [(path, reason), ...]}`` plus, for
     each protocol with results, the ranked submission names, best first.
     """
+    if seeds < 1:
+        raise ValueError(f"the grid needs at least one seed, got seeds={seeds}")
     bootstrap = bootstrap or scoring.BootstrapConfig()
     results = load_results(Path(results_dir), registry)
     suite = registry.select(suite_tag)
     out = Path(out_dir)
     sections, summary = [], {"refused": results.refused}
     for protocol in PROTOCOLS:
-        entries = make_entries(results, protocol, suite)
+        entries = make_entries(results, protocol, suite, seeds)
         if not entries:
             continue
         ranked = rank_entries(entries, protocol, bootstrap)
@@ -53,8 +61,11 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         sections += _write_protocol(out, protocol, entries, ranked, verified, suite,
                                     results.tasks, bootstrap, baselines)
         summary[protocol] = [r.entry.name for r in ranked]
-    sections.append(write_paper_table(out, results, load_paper_reference()))
-    text = front_page(sections, results, bootstrap, suite, suite_tag)
+    reference = load_paper_reference()
+    paper = any(task in suite for task in reference.tasks)
+    if paper:
+        sections.append(write_paper_table(out, results, reference))
+    text = front_page(sections, results, bootstrap, suite, suite_tag, paper)
     store.write_atomic(out / "README.md", text)
     return summary
 
@@ -81,9 +92,9 @@ def _write_protocol(out: Path, protocol: str, entries: list[Entry], ranked: list
 
 
 def front_page(sections: list[str], results: Results, bootstrap: scoring.BootstrapConfig,
-               suite: list[str], suite_tag: str) -> str:
+               suite: list[str], suite_tag: str, paper: bool) -> str:
     """``README.md``: how the scores and intervals are made, the sections, links to every
-    other file, and the refused result files."""
+    other file (to the paper table's CSV if ``paper``), and the refused result files."""
     count = sum(len(v) for v in results.records.values())
     lines = [
         "# rlbench-icl leaderboard", "",
@@ -100,7 +111,8 @@ def front_page(sections: list[str], results: Results, bootstrap: scoring.Bootstr
         *sections,
         "## More", "",
         "- CSV of the tables above: [online](online_leaderboard.csv), "
-        "[offline](offline_leaderboard.csv), [paper reproduction](paper_reproduction.csv).",
+        "[offline](offline_leaderboard.csv)"
+        + (", [paper reproduction](paper_reproduction.csv)." if paper else "."),
         "- Per-task tables: [online](online_tasks.md) ([csv](online_tasks.csv)), "
         "[offline](offline_tasks.md) ([csv](offline_tasks.csv)); online episodes to "
         "threshold: [md](online_threshold.md) ([csv](online_threshold.csv)); aggregates: "

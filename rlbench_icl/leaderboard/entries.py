@@ -1,14 +1,18 @@
 """From accepted records to ranked entries: score matrices, aggregates, the ranking.
 
-A submission is ranked on a protocol only if none of its runs failed or was refused and some
-seeds have a run on every task of the suite (ranking uses those seeds); otherwise it is listed
-as incomplete. Every bootstrap draws from its own stream, keyed by (protocol, submission,
-...), so an entry's own intervals do not depend on which other submissions are stored.
+The declared grid of a protocol is seeds 0..N-1 of every task of the suite. A submission is
+ranked only on that grid, and only if it has an accepted, successful run for every cell of it
+and no refused file claims a cell; otherwise it is listed as incomplete, with what is missing.
+Runs outside the grid (other tasks, seeds >= N, e.g. the paper's seeds 10 and 11) neither
+count nor make anything incomplete. Every bootstrap draws from its own stream, keyed by
+(protocol, submission, ...), so an entry's own intervals do not depend on which other
+submissions are stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,21 +26,35 @@ from .results import Results
 NOT_BASELINES = ("random", "gnn-fm")
 """Submissions never taken as the reference baseline of the P(> X) column by default."""
 
+SEED_FILE = re.compile(r"seed-(?P<seed>[0-9]+)\.json(\.gz)?")
+
 
 @dataclass
 class Entry:
-    """One submission on one protocol."""
+    """One submission on one protocol, on the declared grid ``tasks`` x ``seeds``."""
 
     name: str
     metadata: dict
     records: list[dict]
+    """The accepted runs in the grid (failed ones included)."""
     tasks: list[str]
     seeds: list[int]
-    complete: bool
-    failed: int
-    missing: int
+    missing: list[tuple[str, int]]
+    """(task, seed) cells of the grid with no accepted run, in grid order."""
+    failed: list[tuple[str, int]]
+    """(task, seed) cells of the grid whose run failed, in grid order."""
+    refused: int
+    """Refused files of this submission and protocol that claim a cell of the grid (or no
+    cell at all: a file out of place)."""
     harness_versions: list[str]
-    num_records: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not (self.missing or self.failed or self.refused)
+
+    @property
+    def grid_size(self) -> int:
+        return len(self.tasks) * len(self.seeds)
 
 
 @dataclass
@@ -48,32 +66,41 @@ class Ranked:
     aggregates: dict[str, tuple[float, float, float]]
 
 
-def make_entries(results: Results, protocol: str, suite: list[str]) -> list[Entry]:
-    """Entries of a protocol. Ranking uses the seeds every suite task has a run for (a task
-    may have more, e.g. the paper's 12 seeds); any failed run makes the entry incomplete."""
+def make_entries(results: Results, protocol: str, suite: list[str], num_seeds: int
+                 ) -> list[Entry]:
+    """Entries of a protocol on the grid ``suite`` x seeds ``0..num_seeds-1``: one per
+    submission with a run of a suite task (at any seed)."""
+    seeds = list(range(num_seeds))
+    cells = [(t, s) for t in suite for s in seeds]
     entries = []
     for (proto, name), records in sorted(results.records.items()):
-        records = [r for r in records if r["task"]["id"] in suite]
-        if proto != protocol or not records:
+        in_suite = [r for r in records if r["task"]["id"] in suite]
+        if proto != protocol or not in_suite:
             continue
-        by_task = {t: {r["seed"] for r in records if r["task"]["id"] == t} for t in suite}
-        common = set.intersection(*by_task.values())
-        every = set.union(*by_task.values())
-        failed = sum(r["status"] != "ok" for r in records) + _refused_count(results, name,
-                                                                             protocol)
-        missing = sum(len(every - seeds) for seeds in by_task.values())
-        used = [r for r in records if r["seed"] in common]
-        entries.append(Entry(name, records[0]["submission"], used, suite, sorted(common),
-                             complete=bool(common) and failed == 0, failed=failed,
-                             missing=missing,
-                             harness_versions=sorted({r["harness_version"] for r in records}),
-                             num_records=len(records)))
+        grid = [r for r in in_suite if r["seed"] < num_seeds]
+        status = {(r["task"]["id"], r["seed"]): r["status"] for r in grid}
+        entries.append(Entry(
+            name, in_suite[0]["submission"], grid, suite, seeds,
+            missing=[c for c in cells if c not in status],
+            failed=[c for c in cells if status.get(c, "ok") != "ok"],
+            refused=_refused_in_grid(results, name, protocol, suite, num_seeds),
+            harness_versions=sorted({r["harness_version"] for r in grid})))
     return entries
 
 
-def _refused_count(results: Results, name: str, protocol: str) -> int:
-    """Refused files filed under this submission and protocol (by their path)."""
-    return sum(Path(path).parts[:2] == (name, protocol) for path, _ in results.refused)
+def _refused_in_grid(results: Results, name: str, protocol: str, suite: list[str],
+                     num_seeds: int) -> int:
+    """Refused files filed under this submission and protocol (by their path) at a cell of
+    the grid, or at no run's place."""
+    count = 0
+    for path, _ in results.refused:
+        parts = Path(path).parts
+        if parts[:2] != (name, protocol):
+            continue
+        seed = SEED_FILE.fullmatch(parts[-1])
+        placed = len(parts) == 4 and seed is not None
+        count += not placed or (parts[2] in suite and int(seed["seed"]) < num_seeds)
+    return count
 
 
 def score_matrix(entry: Entry, protocol: str) -> np.ndarray:

@@ -49,3 +49,17 @@ def median_episodes(values: list[int], budget: int) -> str:
     never got there count as budget + 1)."""
     value = float(np.median(values))
     return f"> {budget}" if value > budget else f"{value:g}"
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    """Sorted seeds with runs of consecutive ones joined: ``[0, 2, 3, 4, 7]`` gives
+    ``"seeds 0,2-4,7"`` (no spaces: a list of tasks is separated by ", "), ``[5]`` gives
+    ``"seed 5"``."""
+    spans: list[list[int]] = []
+    for seed in sorted(seeds):
+        if spans and seed == spans[-1][-1] + 1:
+            spans[-1].append(seed)
+        else:
+            spans.append([seed])
+    text = ",".join(f"{s[0]}-{s[-1]}" if len(s) > 1 else f"{s[0]}" for s in spans)
+    return f"seed{'s' if len(seeds) > 1 else ''} {text}"

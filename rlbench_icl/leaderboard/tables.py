@@ -15,19 +15,32 @@ from .. import scoring, store
 from ..protocols.online import episodes_to_threshold
 from ..tasks import Task
 from .entries import Entry, Ranked, stream_id
-from .render import csv_text, escape_markdown, fmt, fmt_ci, markdown_table, median_episodes
+from .render import (
+    csv_text,
+    escape_markdown,
+    fmt,
+    fmt_ci,
+    markdown_table,
+    median_episodes,
+    seed_ranges,
+)
 
 FRONT_TITLES = {
     "online": "Online: mean normalised return over the episode budget",
     "offline": "Offline: exact normalised value of the returned policy "
                "(mean over behaviours and dataset sizes)",
 }
+NOTE_WIDTH = 80
+"""The longest note an incomplete entry's row holds; a longer one is shortened to counts, and
+given in full below the table."""
 
 
 def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: list[Ranked],
                       base: Ranked | None, bootstrap: scoring.BootstrapConfig,
                       verified: dict[str, str]) -> str:
-    """``<protocol>_leaderboard.csv``: the ranked entries, then the incomplete ones."""
+    """``<protocol>_leaderboard.csv``: the ranked entries, then the incomplete ones with what
+    keeps them off the ranking (in full below the table if it is longer than
+    ``NOTE_WIDTH``)."""
     headers = ["rank", "submission", "IQM [95% CI]", "median", "mean", "optimality gap",
                f"P(> {base.entry.name if base else 'baseline'}) [95% CI]", "runs", "failed",
                "harness", "verified"]
@@ -43,14 +56,43 @@ def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: li
                      poi, str(r.matrix.size), "0",
                      escape_markdown(", ".join(r.entry.harness_versions)),
                      verified[r.entry.name]])
+    in_full = []
     for e in entries:
         if not e.complete:
-            rows.append(["—", escape_markdown(e.name) + " (incomplete)", "—", "—", "—", "—",
-                         "—", str(e.num_records), f"{e.failed} (+{e.missing} missing)",
+            note = gap_note(e)
+            if len(note) > NOTE_WIDTH:
+                in_full.append(f"- {escape_markdown(e.name)}: {note}")
+                note = gap_note(e, brief=True)
+            rows.append(["—", escape_markdown(e.name) + " (incomplete)", note, "—", "—", "—",
+                         "—", str(len(e.records)), str(len(e.failed)),
                          escape_markdown(", ".join(e.harness_versions)), verified[e.name]])
     store.write_atomic(out / f"{protocol}_leaderboard.csv",
                        csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
-    return f"## {FRONT_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
+    section = f"## {FRONT_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
+    if in_full:
+        section += "\nNot ranked, in full:\n\n" + "".join(f"{line}\n" for line in in_full)
+    return section
+
+
+def gap_note(entry: Entry, brief: bool = False) -> str:
+    """What keeps an incomplete entry off the ranking, e.g. ``missing 3 of 160 runs:
+    FrozenLake4x4-v0 seeds 7-9; 1 failed: Taxi-v0 seed 2``; ``brief`` gives the counts only."""
+    missing = f"missing {len(entry.missing)} of {entry.grid_size} runs"
+    parts = []
+    for head, cells in ((missing, entry.missing), (f"{len(entry.failed)} failed", entry.failed)):
+        if cells and brief:
+            parts.append(head)
+        elif cells:
+            tasks = dict.fromkeys(t for t, _ in cells)  # in suite order
+            parts.append(f"{head}: " + ", ".join(
+                f"{t} {seed_ranges([s for u, s in cells if u == t])}" for t in tasks))
+    if entry.refused:
+        parts.append(_plural(entry.refused, "refused file"))
+    return ", ".join(parts) + ": in full below the table" if brief else "; ".join(parts)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
 def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: list[str],
