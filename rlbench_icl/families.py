@@ -196,6 +196,7 @@ class SuiteSpec:
         instance_seed: the seed the families' instances are drawn from. The ``test`` seed is
             rotated at each leaderboard release, after the reference models are frozen.
         instances: instances per family.
+        seeds: the leaderboard's grid: runs of seeds 0..seeds-1 on every task of the suite.
         source: the file that declared the suite.
     """
 
@@ -205,4 +206,5 @@ class SuiteSpec:
     families: str
     instance_seed: int
     instances: int
+    seeds: int
     source: Path = field(compare=False)

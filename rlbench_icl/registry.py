@@ -53,7 +53,7 @@ OFFLINE_FIELDS = {"dataset_episodes": list, "epsilons": list}
 FAMILY_REQUIRED = {**REQUIRED, "horizon": (int, dict), "episodes": (int, dict)}
 FAMILY_OPTIONAL = {**OPTIONAL, "min_gap": (int, float)}
 SUITE_FIELDS = {"name": str, "description": str, "tasks": str, "families": str,
-                "instance_seed": int, "instances": int}
+                "instance_seed": int, "instances": int, "seeds": int}
 SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -295,10 +295,11 @@ def _parse_suite(path: Path, index: int, table: dict) -> SuiteSpec:
     _check_fields(where, table, SUITE_FIELDS, {})
     if not SUITE_NAME.match(table["name"]):
         raise TaskFileError(f"{where}: field 'name' must be a lowercase word")
-    if table["instance_seed"] < 0 or table["instances"] < 0:
-        raise TaskFileError(f"{where}: 'instance_seed' and 'instances' must be >= 0")
+    if table["instance_seed"] < 0 or table["instances"] < 0 or table["seeds"] < 1:
+        raise TaskFileError(f"{where}: 'instance_seed' and 'instances' must be >= 0, "
+                            "'seeds' >= 1")
     return SuiteSpec(table["name"], table["description"], table["tasks"], table["families"],
-                     table["instance_seed"], table["instances"], Path(path))
+                     table["instance_seed"], table["instances"], table["seeds"], Path(path))
 
 
 def _check_common(where: str, table: dict) -> tuple[tuple[int, ...], tuple[float, ...]]:

@@ -214,7 +214,7 @@ def test_naming_families_without_a_count_says_what_to_do():
 def test_a_bad_suite_names_the_file_and_field(tmp_path):
     (tmp_path / "s.toml").write_text('[[suite]]\nname = "Mine"\ndescription = "d"\n'
                                      'tasks = ""\nfamilies = ""\ninstance_seed = 0\n'
-                                     'instances = 1\n')
+                                     'instances = 1\nseeds = 1\n')
     with pytest.raises(TaskFileError, match="s.toml: suite 'Mine': field 'name'"):
         load_registry([tmp_path])
 
