@@ -78,12 +78,16 @@ def _add_leaderboard_parser(commands) -> None:
                        help="output directory (default: leaderboard/)")
     board.add_argument("--resamples", type=_positive_int, default=2000,
                        help="bootstrap resamples (default: 2000)")
-    board.add_argument("--suite", default="full", metavar="TAG",
-                       help="the task tag that defines the suite (default: full)")
-    board.add_argument("--seeds", type=_positive_int, default=10, metavar="N",
+    board.add_argument("--suite", default="full", metavar="SELECTOR",
+                       help="the suite the tables rank on: a suite (dev), tag or ids "
+                            "(default: full)")
+    board.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
                        help="rank on seeds 0..N-1 of every suite task; a submission missing "
                             "any of these runs is listed as incomplete, not ranked; seeds >= "
-                            "N are ignored (default: 10)")
+                            "N are ignored (default: the suite's declared seeds, or 10)")
+    board.add_argument("--test", default=None, metavar="SUITE",
+                       help="rank first on this suite of family instances (test), with "
+                            "each submission's gap from --suite and per-family tables")
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
 
@@ -268,8 +272,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     registry = load_registry(args.task_path)
     summary = build_leaderboard(args.results, args.out, registry,
                                 BootstrapConfig(resamples=args.resamples),
-                                suite_tag=args.suite, seeds=args.seeds)
-    for protocol in ("online", "offline"):
+                                suite_tag=args.suite, seeds=args.seeds, test_suite=args.test)
+    for protocol in ("test online", "test offline", "online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")
     for path, reason in summary["refused"]:

@@ -98,6 +98,11 @@ class Registry:
                                 f"in {self._suites[suite.name].source}")
         self._suites[suite.name] = suite
 
+    def knows(self, task_id: str) -> bool:
+        """Whether ``task_id`` is a fixed task or an instance of a registered family."""
+        match = INSTANCE_ID.match(task_id)
+        return task_id in self._specs or bool(match and match["family"] in self._families)
+
     def family(self, family_id: str) -> FamilySpec:
         if family_id not in self._families:
             raise UnknownNameError(_unknown_message("family", family_id, self.family_ids))

@@ -86,6 +86,18 @@ def aggregate_with_ci(scores: np.ndarray, config: BootstrapConfig = BootstrapCon
             for name, fn in AGGREGATES.items()}
 
 
+def iqm_difference_with_ci(x: np.ndarray, y: np.ndarray,
+                           config: BootstrapConfig = BootstrapConfig(), stream: int = 0
+                           ) -> tuple[float, float, float]:
+    """IQM(X) - IQM(Y) of two score matrices (any numbers of runs and tasks: e.g. a dev and a
+    test suite), with a CI from resampling each independently (stratified by its tasks)."""
+    _check_matrix(x)
+    _check_matrix(y)
+    boot = iqm(stratified_resamples(x, config, 2 * stream)) - iqm(
+        stratified_resamples(y, config, 2 * stream + 1))
+    return (float(iqm(x) - iqm(y)), *interval(boot, config.confidence))
+
+
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """P(X > Y) over the last two axes (..., runs, tasks), averaged over tasks."""
     greater = (x[..., :, None, :] > y[..., None, :, :]).mean(axis=(-3, -2))

@@ -13,6 +13,7 @@ from ..registry import Registry
 from ..stamps import verification_status
 from ..tasks import Task
 from .entries import Entry, Ranked, best_baseline, make_entries, offline_size_iqms, rank_entries
+from .heldout import rank_test, write_family_table, write_test_table
 from .paper import load_paper_reference, write_paper_table
 from .render import escape_markdown
 from .results import Results, load_results
@@ -33,34 +34,42 @@ PROTOCOLS = ("online", "offline")
 def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
                       bootstrap: scoring.BootstrapConfig | None = None,
                       baselines: set[str] | None = None, suite_tag: str = SUITE_TAG,
-                      seeds: int = NUM_SEEDS) -> dict:
+                      seeds: int | None = None, test_suite: str | None = None) -> dict:
     """Regenerate every table and figure under ``out_dir`` from the result files under
-    ``results_dir``, on the declared grid: seeds ``0..seeds-1`` of every registry task tagged
-    ``suite_tag``. An entry missing a run of the grid, or with a failed one, is listed as
-    incomplete and not ranked; runs outside the grid are not used (except by the paper table,
-    which takes every seed and is written only if the suite has a paper task).
+    ``results_dir``, on the declared grid: seeds ``0..seeds-1`` of every task ``suite_tag``
+    selects (default: the suite's declared seeds if it names a suite, else 10). An entry
+    missing a run of the grid, or with a failed one, is listed as incomplete and not ranked;
+    runs outside the grid are not used (except by the paper table, which takes every seed
+    and is written only if the suite has a paper task).
+
+    With ``test_suite`` (a suite of family instances, e.g. ``test``) the front page ranks on
+    it first, with each submission's dev->test gap against ``suite_tag``, and per-family
+    tables (``rlbench_icl.leaderboard.heldout``).
 
     ``baselines`` names the submissions the P(> X) column may compare against (default:
     any not in ``NOT_BASELINES``). Returns ``{"refused": [(path, reason), ...]}`` plus, for
-    each protocol with results, the ranked submission names, best first.
+    each protocol with results, the ranked submission names, best first (``test online``
+    and ``test offline`` for the test ranking).
     """
-    if seeds < 1:
-        raise ValueError(f"the grid needs at least one seed, got seeds={seeds}")
+    seeds = _declared_seeds(registry, suite_tag, seeds)
     bootstrap = bootstrap or scoring.BootstrapConfig()
     results = load_results(Path(results_dir), registry)
     suite = registry.select(suite_tag)
     out = Path(out_dir)
-    sections, summary = [], {"refused": results.refused}
+    sections, summary, dev = [], {"refused": results.refused}, {}
     for protocol in PROTOCOLS:
         entries = make_entries(results, protocol, suite, seeds)
         if not entries:
             continue
         ranked = rank_entries(entries, protocol, bootstrap)
-        verified = {e.name: verification_status(results_dir, e.name, protocol)
-                    for e in entries}
+        dev[protocol] = {r.entry.name: r for r in ranked}
+        verified = _verified(results_dir, entries, protocol)
         sections += _write_protocol(out, protocol, entries, ranked, verified, suite,
                                     results.tasks, bootstrap, baselines)
         summary[protocol] = [r.entry.name for r in ranked]
+    if test_suite is not None:
+        sections = _test_sections(out, results, registry, test_suite, dev, bootstrap,
+                                  baselines, summary, results_dir) + sections
     reference = load_paper_reference()
     paper = any(task in suite for task in reference.tasks)
     if paper:
@@ -68,6 +77,39 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     text = front_page(sections, results, bootstrap, suite, suite_tag, paper)
     store.write_atomic(out / "README.md", text)
     return summary
+
+
+def _declared_seeds(registry: Registry, suite_tag: str, seeds: int | None) -> int:
+    if seeds is None:
+        suite = registry.suites.get(suite_tag)
+        seeds = suite.seeds if suite is not None else NUM_SEEDS
+    if seeds < 1:
+        raise ValueError(f"the grid needs at least one seed, got seeds={seeds}")
+    return seeds
+
+
+def _verified(results_dir: Path, entries: list[Entry], protocol: str) -> dict[str, str]:
+    return {e.name: verification_status(results_dir, e.name, protocol) for e in entries}
+
+
+def _test_sections(out: Path, results: Results, registry: Registry, test_suite: str,
+                   dev: dict[str, dict[str, Ranked]], bootstrap: scoring.BootstrapConfig,
+                   baselines: set[str] | None, summary: dict, results_dir: Path) -> list[str]:
+    """The test ranking and per-family tables of each protocol (see ``heldout``)."""
+    suite, seeds = registry.select(test_suite), _declared_seeds(registry, test_suite, None)
+    sections = []
+    for protocol in PROTOCOLS:
+        entries = make_entries(results, protocol, suite, seeds)
+        if not entries:
+            continue
+        ranked = rank_test(entries, protocol, bootstrap)
+        base = best_baseline(ranked, baselines)
+        sections.append(write_test_table(out, protocol, entries, ranked,
+                                         dev.get(protocol, {}), base, bootstrap,
+                                         _verified(results_dir, entries, protocol)))
+        sections.append(write_family_table(out, protocol, ranked, bootstrap))
+        summary[f"test {protocol}"] = [r.entry.name for r in ranked]
+    return sections
 
 
 def _write_protocol(out: Path, protocol: str, entries: list[Entry], ranked: list[Ranked],

@@ -61,7 +61,7 @@ def load_results(results_dir: Path, registry: Registry) -> Results:
 def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> Task:
     """The record's task, if the task, its digest, the file's place and the settings fit."""
     task_id = record["task"]["id"]
-    if task_id not in registry.ids:
+    if not registry.knows(task_id):
         raise store.ResultFileError(f"{path}: task {task_id!r} is not in the registry")
     task = registry.make(task_id)
     if record["task"]["digest"] != task.digest:
