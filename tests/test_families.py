@@ -240,3 +240,76 @@ def test_the_cli_lists_and_runs_instances(tmp_path, capsys):
                  str(tmp_path), "--quiet", "--protocol", "online"]) == 0
     stored = sorted(p.parent.name for p in tmp_path.rglob("seed-*.json"))
     assert stored == ["BernoulliBandit-v0-s0-i0"] * 2 + ["BernoulliBandit-v0-s0-i1"] * 2
+
+
+def _brute_force_value(mdp) -> float:
+    """V*(mu0) by enumerating every deterministic non-stationary policy, evaluated by plain
+    recursion: independent of ``dynprog``."""
+    import itertools
+
+    S, A, H = mdp.num_states, mdp.num_actions, mdp.horizon
+
+    def value(policy, h, s):
+        if h == H:
+            return 0.0
+        a = policy[h * S + s]
+        return mdp.R[s, a] + sum(mdp.P[s, a, t] * value(policy, h + 1, t) for t in range(S)
+                                 if mdp.P[s, a, t] > 0)
+
+    return max(sum(mdp.mu0[s] * value(p, 0, s) for s in range(S))
+               for p in itertools.product(range(A), repeat=H * S))
+
+
+def test_sparse_garnets_match_a_brute_force_optimum():
+    from rlbench_icl.builders import BUILDERS
+
+    for seed in range(3):
+        mdp = BUILDERS["garnet"](num_states=3, num_actions=2, branching=2, seed=seed,
+                                 horizon=3, reward_density=0.5)
+        V = backward_induction(mdp.P, mdp.R, 3)[1][0]
+        assert float(mdp.mu0 @ V) == pytest.approx(_brute_force_value(mdp), abs=1e-12)
+
+
+def test_chain_families_are_their_fixed_tasks_and_their_deterministic_optimum():
+    from rlbench_icl.builders import BUILDERS
+
+    fixed = REGISTRY.make("RiverSwim6-v0")  # the family's builder, cross-checked there
+    same = BUILDERS["riverswim"](num_states=6, horizon=20)
+    assert same.digest == fixed.mdp.digest
+    chain = BUILDERS["distractor_chain"](num_states=10, start=2, near_reward=0.3,
+                                         far_reward=1.0, slip=0.0, horizon=12)
+    V = backward_induction(chain.P, chain.R, 12)[1][0]
+    assert float(chain.mu0 @ V) == pytest.approx(1.0)  # 7 steps right reach the far end
+
+
+def _windy_steps(rows: int, cols: int, wind: list[int], start, goal) -> int:
+    """Fewest moves from start to goal when, after each move, the agent is pushed up by the
+    wind of the column it left (Sutton & Barto's rule), by breadth-first search."""
+    seen, queue = {start: 0}, deque([start])
+    while queue:
+        r, c = queue.popleft()
+        if (r, c) == goal:
+            return seen[(r, c)]
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            nr, nc = min(max(r + dr, 0), rows - 1), min(max(c + dc, 0), cols - 1)
+            nr = max(nr - wind[c], 0)
+            if (nr, nc) not in seen:
+                seen[(nr, nc)] = seen[(r, c)] + 1
+                queue.append((nr, nc))
+    raise AssertionError("unreachable")
+
+
+def test_windy_grids_optimum_is_the_shortest_windy_path():
+    from rlbench_icl.builders import BUILDERS
+
+    spec = REGISTRY.family("WindyGrid-v0")
+    for index in range(4):
+        task = REGISTRY.make(spec.instance_id(0, index))
+        p = task.spec.params
+        rng = np.random.default_rng(p["seed"])  # the builder's draws, in its order
+        wind = rng.integers(0, p["max_wind"] + 1, size=p["cols"])
+        wind[0] = 0
+        goal = (int(rng.integers(p["rows"])), int(rng.integers(p["cols"] // 2 + 1, p["cols"])))
+        steps = _windy_steps(p["rows"], p["cols"], wind.tolist(), (p["rows"] // 2, 0), goal)
+        assert task.optimal_value == pytest.approx(-steps)
+        assert BUILDERS["windy_grid"](horizon=task.mdp.horizon, **p).digest == task.digest
