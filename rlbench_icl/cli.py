@@ -135,6 +135,10 @@ def _add_verify_parser(commands) -> None:
     verify.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
     verify.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
                         help="parallel worker processes (default: all cores)")
+    verify.add_argument("--tasks", default=None, metavar="SELECTOR",
+                        help="sample only runs of these tasks, suites (dev, test), families "
+                             "or tags (default: every stored run)")
+    _add_instances(verify)
     _add_task_path(verify)
     verify.set_defaults(command=cmd_verify, command_name="verify")
 
@@ -307,12 +311,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     names = args.submission or sorted(p.name for p in args.results.iterdir() if p.is_dir())
     if args.agent and len(names) != 1:
         raise SubmissionError("--agent needs exactly one --submission")
+    tasks = None if args.tasks is None else load_registry(args.task_path).select(
+        args.tasks, args.instance_seed, args.instances)
     rows, failed, unloadable = [], 0, 0
     for name in names:
         try:
             verdicts = verify_submission(args.results, name, None if args.all else args.sample,
                                          args.seed, args.agent, args.jobs,
-                                         [str(Path(p).resolve()) for p in args.task_path])
+                                         [str(Path(p).resolve()) for p in args.task_path],
+                                         tasks)
         except SubmissionError as exc:  # one unknown submission does not stop the others
             print(f"cannot verify {name}: {exc} (tell where it is with --submission {name} "
                   "--agent REF)", file=sys.stderr)

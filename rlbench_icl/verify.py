@@ -11,7 +11,7 @@ records are what its code produces.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +47,18 @@ def sample_files(paths: Sequence[Path], sample: int | None, seed: int) -> list[P
 
 def verify_submission(results_dir: Path, submission: str, sample: int | None = 10,
                       seed: int = 0, agent: str | None = None, jobs: int = 1,
-                      task_paths: Sequence[str] = ()) -> list[Verdict]:
-    """Re-run a sample of ``submission``'s stored runs; one verdict per sampled file.
+                      task_paths: Sequence[str] = (), tasks: Collection[str] | None = None
+                      ) -> list[Verdict]:
+    """Re-run a sample of ``submission``'s stored runs (of ``tasks`` only, if given); one
+    verdict per sampled file.
 
     The submission is loaded from ``agent`` if given, else only by its name among the known
     submissions (``rlbench-icl agents``): a directory name is never imported as code."""
     results_dir = Path(results_dir)
-    chosen = sample_files(result_files(results_dir, submission), sample, seed)
+    files = result_files(results_dir, submission)
+    if tasks is not None:
+        files = [f for f in files if f.parent.name in set(tasks)]
+    chosen = sample_files(files, sample, seed)
     ref, loaded = resolve(agent) if agent else _known(submission)
     verdicts, runs, stored = [], [], {}
     for path in chosen:

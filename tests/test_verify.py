@@ -181,3 +181,14 @@ def test_a_second_sample_adds_to_the_stamp_and_forgets_nothing(stored, tmp_path)
     stamp.write_text("not json")  # an unreadable stamp is replaced, not merged
     write_stamp(results, "random", [], seed=3)
     assert verification_status(results, "random") == "no"
+
+
+def test_verify_can_sample_the_runs_of_some_tasks_only(stored, tmp_path, capsys):
+    results = copy(stored, tmp_path)
+    none = verify_submission(results, "random", None, task_paths=[str(stored[1])],
+                             tasks=["TinyBandit-v0"])
+    chain = verify_submission(results, "random", None, task_paths=[str(stored[1])],
+                              tasks=["TinyChain-v0"])
+    assert none == [] and len(chain) == 6 and all(v.problem is None for v in chain)
+    assert verify(results, stored[1], "--tasks", "tiny", "--submission", "ucbvi") == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["ucbvi", "3", "3", "0"]
