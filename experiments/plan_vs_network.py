@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from rlbench_icl import Dataset, ExperienceStatistic, Submission, TaskInfo, greedy_policy
 from rlbench_icl.discovery import SUBMISSIONS_DIR
-from rlbench_icl.fm.features import planned_advantages
+from rlbench_icl.fm.planning import planned_advantages
 from rlbench_icl.fm.policy import Reading, load_network
 from rlbench_icl.fm.virtual import VirtualOutcome, with_virtual_outcome
 from rlbench_icl.tasks import Task

@@ -29,7 +29,7 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl import dynprog, registry
-from rlbench_icl.fm.features import stationary_discount
+from rlbench_icl.fm.planning import stationary_discount
 from rlbench_icl.fm.policy import step_plan
 from rlbench_icl.fm.prior import optimal_q
 from rlbench_icl.tasks import Task

@@ -9,14 +9,9 @@ import torch
 
 from rlbench_icl import ExperienceStatistic, dynprog
 from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
-from rlbench_icl.fm.features import (
-    FeatureConfig,
-    Horizon,
-    collate,
-    featurize,
-    planned_advantages,
-)
+from rlbench_icl.fm.features import FeatureConfig, collate, featurize
 from rlbench_icl.fm.model import ModelConfig
+from rlbench_icl.fm.planning import Horizon, planned_advantages
 from rlbench_icl.fm.prior import PriorConfig, optimal_q, sample_batch, sample_example
 from rlbench_icl.fm.train import TrainConfig, build_model, load_model, train
 from rlbench_icl.synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
@@ -227,7 +222,7 @@ def test_virtual_outcome_adds_a_fading_bonus_and_leaves_the_statistic_alone():
 def test_a_lasting_trap_repels_where_a_once_paying_trap_lures():
     """Every step costs 1 and action 1 was never tried: a trap that costs 2 once is cheaper
     than ten more steps, a trap that costs 2 every step is not."""
-    from rlbench_icl.fm.features import planned_advantages
+    from rlbench_icl.fm.planning import planned_advantages
     from rlbench_icl.fm.virtual import VirtualOutcome as V
     from rlbench_icl.fm.virtual import with_virtual_outcome
 
@@ -300,7 +295,7 @@ def test_a_lasting_virtual_state_keeps_the_statistic_consistent():
 
 
 def test_the_bonus_is_r_max_on_untried_pairs_and_skips_terminal_states():
-    from rlbench_icl.fm.features import bonus_rewards
+    from rlbench_icl.fm.planning import bonus_rewards
 
     stat = ExperienceStatistic(3, 2)
     stat.update(0, 0, 0.5, 1, False)
@@ -314,7 +309,7 @@ def test_the_bonus_is_r_max_on_untried_pairs_and_skips_terminal_states():
 def test_an_optimistic_target_prefers_the_untried_action():
     """Two actions with equal true value: the bonus target favours the one never tried, the
     pessimistic target the one tried often, and beta is the network's third global input."""
-    from rlbench_icl.fm.features import bonus_rewards
+    from rlbench_icl.fm.planning import bonus_rewards
     from rlbench_icl.mdp import TabularMDP
 
     P = np.zeros((2, 2, 2))
@@ -463,7 +458,7 @@ def test_with_bonus_equals_featurizing_with_that_bonus():
 
 
 def test_plans_are_read_on_a_log_scale_that_keeps_the_order_and_makes_small_gaps_readable():
-    from rlbench_icl.fm.features import log_scaled
+    from rlbench_icl.fm.planning import log_scaled
 
     x = np.array([0.0, -1e-6, -1e-4, -1e-2, -1.0, -2.0])
     y = log_scaled(x)
@@ -507,7 +502,8 @@ def test_a_scale_floor_reads_rewards_in_a_known_unit():
 
 
 def test_plans_and_targets_with_steps_left_are_those_of_the_later_step():
-    from rlbench_icl.fm.features import featurize_steps, plans_by_step, stationary_discount
+    from rlbench_icl.fm.features import featurize_steps
+    from rlbench_icl.fm.planning import plans_by_step, stationary_discount
 
     mdp, stat = circle_mdp(), random_stat(np.random.default_rng(11), 3, 2, visits=40)
     by_step = plans_by_step(stat, Horizon(10), tie_break=0.3)

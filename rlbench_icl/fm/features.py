@@ -26,20 +26,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 
-from .. import dynprog
 from ..experience import ExperienceStatistic
+from .planning import (
+    Objective,
+    log_scaled,
+    objective_horizon,
+    plans_by_step,
+    reward_scale,
+)
 
 NUM_PAIR_FEATURES = 3
 NUM_PLAN_FEATURES = 2
 NUM_STATE_FEATURES = 2
 NUM_GLOBAL_FEATURES = 4  # horizon, amount of data, bonus, steps left
-# log_scaled's unit: advantages of 1e-6 of (reward scale x horizon) and below read as ~0.
-LOG_PLAN_UNIT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -77,23 +80,6 @@ class FeatureConfig:
         return [0, 1] + [2] * self.bonus + [3] * self.steps_left
 
 
-class Objective(Protocol):
-    """What featurizing needs of a task: ``TaskInfo``, ``TabularMDP`` and ``Horizon`` fit."""
-
-    horizon: int
-    discount: float
-    objective: str
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """A task's objective on its own: H, gamma and ``finite`` or ``discounted``."""
-
-    horizon: int
-    discount: float = 1.0
-    objective: str = "finite"
-
-
 @dataclass
 class Context:
     """One MDP's network input (numpy). Shapes: pair_features (S, A, 3 or 5), state_features
@@ -121,114 +107,6 @@ class Batch:
     state_mask: torch.Tensor
     targets: torch.Tensor | None = None
     loss_mask: torch.Tensor | None = None
-
-
-def reward_scale(stat: ExperienceStatistic, floor: float = 0.0) -> float:
-    """The unit rewards are read in: the largest |reward| observed, or ``floor`` if larger
-    (a known bound on rewards), 1 if both are 0."""
-    scale = max(stat.max_abs_reward, floor)
-    return scale if scale > 0 else 1.0
-
-
-def objective_horizon(task: Objective) -> float:
-    """The horizon the objective looks ahead: H, or ``min(H, 1 / (1 - gamma))`` for a
-    discounted finite-horizon value, and ``1 / (1 - gamma)`` for ``discounted`` tasks."""
-    if task.objective == "discounted":
-        return 1.0 / (1.0 - task.discount)
-    if task.discount >= 1.0:
-        return float(task.horizon)
-    return min(float(task.horizon), 1.0 / (1.0 - task.discount))
-
-
-def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
-                  scale_floor: float = 0.0) -> np.ndarray:
-    """(S, A) per-step R-max reward bonus: ``bonus * h_eff * reward_scale`` on pairs never
-    tried, 0 on pairs tried and at terminal states. At ``bonus`` = 1 an untried pair is worth
-    a whole horizon of the largest reward seen, like UCB-VI's optimistic value for untried
-    pairs; ``bonus`` < 0 is pessimism. The network is trained to output the optimal policy of
-    the true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
-    n = stat.transition_counts.sum(axis=2)
-    b = np.where(n == 0, bonus * h_eff * reward_scale(stat, scale_floor), 0.0)
-    b[stat.terminal_seen] = 0.0
-    return b
-
-
-def stationary_discount(horizon: int, discount: float, tie_break: float) -> float:
-    """The discount that makes a finite-horizon plan's first-step Q a good *stationary*
-    policy: min(gamma, 1 - tie_break / H). Undiscounted, every action that reaches a one-off
-    goal within the remaining H steps ties at the first step, and a stationary policy picking
-    among tied actions can circle forever; a discount of 1 - c/H prefers the quicker one. A
-    small c still breaks those ties but distorts a per-step (non-stationary) plan less
-    (``experiments/stationary_ceiling.py``). ``tie_break`` = 0 gives gamma."""
-    return min(discount, 1.0 - tie_break / horizon)
-
-
-def planned_advantages(stat: ExperienceStatistic, task: Objective, tie_break: float = 0.0,
-                       scale_floor: float = 0.0, steps_left: int | None = None) -> np.ndarray:
-    """(S, A, 2): ``(Q(s, a) - max_a' Q(s, a')) / (scale * h_eff)`` of the optimal plan on
-    the empirical model under the task's objective, where an untried pair pays ``+scale``
-    (optimistic plan, column 0: R-max) or ``-scale`` (pessimistic plan, column 1) and leads to
-    an absorbing state that pays the same every step. States seen as terminal are absorbing
-    with reward 0. For finite horizons: Q with ``steps_left`` steps to go (default all H, the
-    first step), discounted by ``stationary_discount(H, gamma, tie_break)``. The scale is
-    ``reward_scale(stat, scale_floor)``."""
-    by_step = plans_by_step(stat, task, tie_break, scale_floor)
-    return by_step[len(by_step) - (steps_left or len(by_step))]
-
-
-def plans_by_step(stat: ExperienceStatistic, task: Objective, tie_break: float = 0.0,
-                  scale_floor: float = 0.0) -> np.ndarray:
-    """``planned_advantages`` for every step at once: (H, S, A, 2), row t with H - t steps
-    to go, from one backward induction ((1, S, A, 2) for ``discounted`` objectives)."""
-    S = stat.num_states
-    scale = reward_scale(stat, scale_floor)
-    flat = dynprog.flat_transitions(_limbo_model(stat))
-    h_eff = objective_horizon(task)
-    columns = []
-    for limit in (scale, -scale):
-        R = _limbo_rewards(stat, limit)
-        if task.objective == "discounted":
-            Q = dynprog.discounted_optimal_values(flat, R, task.discount)[0][None]
-        else:
-            gamma = stationary_discount(task.horizon, task.discount, tie_break)
-            Q = dynprog.backward_induction(flat, R, task.horizon, gamma)[0]
-        Q = Q[:, :S]
-        columns.append((Q - Q.max(axis=2, keepdims=True)) / (scale * h_eff))
-    return np.stack(columns, axis=-1)
-
-
-def _limbo_model(stat: ExperienceStatistic) -> np.ndarray:
-    """(S + 1, A, S + 1) empirical transitions; untried pairs lead to the extra absorbing
-    state S (limbo); states seen as terminal are absorbing."""
-    counts = stat.transition_counts
-    S, A, _ = counts.shape
-    n = counts.sum(axis=2)
-    P = np.zeros((S + 1, A, S + 1))
-    P[:S, :, :S] = counts / np.maximum(n, 1.0)[..., None]
-    P[:S, :, S] = n == 0
-    terminal = np.nonzero(stat.terminal_seen)[0]
-    P[terminal] = 0.0
-    P[terminal, :, terminal] = 1.0
-    P[S, :, S] = 1.0
-    return P
-
-
-def _limbo_rewards(stat: ExperienceStatistic, limit: float) -> np.ndarray:
-    """(S + 1, A) mean rewards; untried pairs and limbo pay ``limit``, terminal states 0."""
-    S, A = stat.num_states, stat.num_actions
-    n = stat.transition_counts.sum(axis=2)
-    untried = (n == 0) & ~stat.terminal_seen[:, None]
-    R = np.full((S + 1, A), limit)
-    R[:S] = np.where(untried, limit, stat.reward_sums / np.maximum(n, 1.0))
-    R[np.nonzero(stat.terminal_seen)[0]] = 0.0
-    return R
-
-
-def log_scaled(advantages: np.ndarray, unit: float = LOG_PLAN_UNIT) -> np.ndarray:
-    """Advantages (<= 0, in units of reward scale x horizon, so >= -2) mapped monotonically
-    onto [-1, 0] on a log scale: -log(1 + |x| / unit) / log(1 + 1 / unit). 1e-4 reads as
-    -0.33, 1e-2 as -0.67, -1 as -1: every decade of the gap between actions is visible."""
-    return -np.log1p(-np.minimum(advantages, 0.0) / unit) / np.log1p(1.0 / unit)
 
 
 def featurize(stat: ExperienceStatistic, task: Objective, features: FeatureConfig, *,

@@ -22,16 +22,8 @@ from .. import dynprog
 from ..mdp import TabularMDP
 from ..synthetic import PAPER_PRIOR, WIDE_PRIOR, MDPPrior, sample_mdp_mixture
 from .context import ContextConfig, sample_context
-from .features import (
-    Batch,
-    Context,
-    FeatureConfig,
-    bonus_rewards,
-    collate,
-    featurize,
-    objective_horizon,
-    stationary_discount,
-)
+from .features import Batch, Context, FeatureConfig, collate, featurize
+from .planning import bonus_rewards, objective_horizon, stationary_discount
 
 PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR}
 

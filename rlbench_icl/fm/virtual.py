@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..experience import ExperienceStatistic
-from .features import reward_scale
+from .planning import reward_scale
 
 WORST = ("worst", "worst-recurring")
 
