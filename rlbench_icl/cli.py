@@ -13,8 +13,14 @@ from tabulate import tabulate
 
 from .backends import BACKENDS, execution_backend
 from .conformance import check_agent
-from .discovery import available, load, resolve
-from .errors import BackendError, ResultFileError, RlbenchIclError, SubmissionError
+from .discovery import EXTRAS, available, load, resolve, unavailable
+from .errors import (
+    BackendError,
+    MissingExtraError,
+    ResultFileError,
+    RlbenchIclError,
+    SubmissionError,
+)
 from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, load_registry
 
@@ -294,7 +300,13 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fm(args: argparse.Namespace) -> int:
-    from .fm.train import load_config, train
+    try:
+        from .fm.train import load_config, train
+    except ModuleNotFoundError as exc:
+        if exc.name not in EXTRAS:
+            raise
+        raise MissingExtraError(f"train-fm needs {exc.name}: install it with "
+                                f"pip install -e '.[{EXTRAS[exc.name]}]'") from None
 
     metrics = train(load_config(args.config), args.seed, args.out, progress=not args.quiet,
                     stop_after=args.stop_after)
@@ -343,6 +355,8 @@ def cmd_agents(args: argparse.Namespace) -> int:
         rows.append([name, s.version, ", ".join(s.protocols), s.description])
     print(tabulate(rows, headers=["submission", "version", "protocols", "description"],
                    disable_numparse=True))
+    for reason in unavailable().values():
+        print(f"not loaded: {reason}", file=sys.stderr)
     return 0
 
 

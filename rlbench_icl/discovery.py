@@ -22,10 +22,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from .contract import Submission
-from .errors import SubmissionError
+from .errors import MissingExtraError, SubmissionError
 
 SUBMISSIONS_DIR = Path(__file__).resolve().parent.parent / "submissions"
 ENTRY_POINT_GROUP = "rlbench_icl.submissions"
+EXTRAS = {"torch": "fm", "safetensors": "fm"}
+"""Optional dependencies and the extra that installs them."""
 
 
 def resolve(agent: str, directory: Path = SUBMISSIONS_DIR) -> tuple[str, Submission]:
@@ -42,8 +44,9 @@ def resolve(agent: str, directory: Path = SUBMISSIONS_DIR) -> tuple[str, Submiss
     names = sorted(known)
     close = difflib.get_close_matches(agent, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
+    missing = "".join(f" Not loaded: {reason}." for reason in unavailable(directory).values())
     raise SubmissionError(f"unknown submission {agent!r}.{hint} Known: {', '.join(names)}. "
-                          "Or give a path to a .py file, or package.module:attribute.")
+                          f"Or give a path to a .py file, or package.module:attribute.{missing}")
 
 
 @cache
@@ -77,8 +80,9 @@ def available(directory: Path = SUBMISSIONS_DIR) -> dict[str, str]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         refs[ep.name] = ep.value
     if directory.is_dir():
+        skipped = unavailable(directory)
         for path in sorted(directory.glob("*.py")):
-            if path.name.startswith("_"):
+            if path.name.startswith("_") or path in skipped:
                 continue
             for name in _declared(_import_file(path), str(path)):
                 if name in refs:
@@ -86,6 +90,21 @@ def available(directory: Path = SUBMISSIONS_DIR) -> dict[str, str]:
                                           f"twice (also {refs[name]})")
                 refs[name] = f"{path.resolve()}::{name}"
     return refs
+
+
+def unavailable(directory: Path = SUBMISSIONS_DIR) -> dict[Path, str]:
+    """Submission files that need an optional dependency that is not installed (e.g. torch
+    for gnn-fm), with one line saying what to install. They are left out of ``available``,
+    so the other submissions work on a light install."""
+    out = {}
+    for path in sorted(directory.glob("*.py")) if directory.is_dir() else []:
+        try:
+            _import_file(path)
+        except MissingExtraError as exc:
+            out[path] = str(exc)
+        except SubmissionError:
+            pass  # a broken file is reported where it is used
+    return out
 
 
 def _declared(module, where: str) -> dict[str, Submission]:
@@ -111,6 +130,13 @@ def _import_file(path: Path):
     sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
     try:
         spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        del sys.modules[module_name]
+        if exc.name in EXTRAS:
+            raise MissingExtraError(f"{path.name} needs {exc.name}: install it with "
+                                    f"pip install -e '.[{EXTRAS[exc.name]}]' (or "
+                                    f"pip install 'rlbench-icl[{EXTRAS[exc.name]}]')") from exc
+        raise SubmissionError(f"{path}: importing the submission failed: {exc!r}") from exc
     except Exception as exc:
         del sys.modules[module_name]
         raise SubmissionError(f"{path}: importing the submission failed: {exc!r}") from exc

@@ -29,6 +29,11 @@ class SubmissionError(RlbenchIclError, ValueError):
     """A submission that cannot be found or loaded."""
 
 
+class MissingExtraError(SubmissionError, ImportError):
+    """A submission (or command) needs an optional dependency that is not installed; the
+    message says which extra installs it."""
+
+
 class AgentCheckError(RlbenchIclError, ValueError):
     """The submission does not conform to the contract; the message says how."""
 

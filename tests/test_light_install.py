@@ -1,0 +1,46 @@
+"""Without torch (the core install), everything but the foundation model works, and the
+foundation model says in one line how to install it."""
+
+import subprocess
+import sys
+
+import pytest
+
+# A finder that makes torch and safetensors absent, as on a core install.
+BLOCK_TORCH = """
+import importlib.abc, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split('.')[0] in ('torch', 'safetensors'):
+            raise ModuleNotFoundError(f'No module named {name!r}', name=name.split('.')[0])
+sys.meta_path.insert(0, Absent())
+"""
+
+
+def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    code = BLOCK_TORCH + f"from rlbench_icl.cli import main; sys.exit(main({list(args)!r}))\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+
+
+def test_the_core_runs_without_torch(tmp_path):
+    out = cli("run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "1",
+              "--episodes", "3", "--jobs", "1", "--quiet", "--out", "r", tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    plan = cli("run", "--agent", "rmax-plan", "--tasks", "Bandit10-v0", "--seeds", "1",
+               "--episodes", "3", "--jobs", "1", "--quiet", "--out", "r", tmp_path=tmp_path)
+    assert plan.returncode == 0, plan.stderr  # the planner inputs need no torch
+    agents = cli("agents", tmp_path=tmp_path)
+    assert agents.returncode == 0 and "ucbvi" in agents.stdout
+    assert "gnn_fm.py needs torch: install it with pip install -e '.[fm]'" in agents.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("run", "--agent", "gnn-fm", "--tasks", "Bandit10-v0"),
+    ("train-fm", "--config", "c.toml", "--out", "o"),
+])
+def test_the_foundation_model_says_how_to_install_it(tmp_path, args):
+    out = cli(*args, tmp_path=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install -e '.[fm]'" in lines[0], out.stderr
