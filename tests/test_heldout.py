@@ -124,3 +124,21 @@ def test_a_missing_test_run_keeps_a_submission_off_the_test_ranking(stored, tmp_
     assert summary["test online"] == ["random"]
     rows = (tmp_path / "board" / "online_test_leaderboard.csv").read_text()
     assert "ucbvi (incomplete),missing 1 of 8 runs" in rows
+
+
+def test_a_model_is_shown_beside_its_own_inputs(stored, tmp_path):
+    from rlbench_icl.leaderboard import load_results, make_entries
+    from rlbench_icl.leaderboard.entries import rank_entries
+    from rlbench_icl.leaderboard.inputs import load_pairs, write_inputs_table
+
+    assert ("gnn-fm", "rmax-plan") in load_pairs()
+    results, registry = stored
+    loaded = load_results(results, registry)
+    ranked = {"tinydev online": rank_entries(
+        make_entries(loaded, "online", registry.select("tinydev"), 2), "online", FAST)}
+    section = write_inputs_table(tmp_path, ranked, FAST, [("ucbvi", "random"),
+                                                          ("gnn-fm", "rmax-plan")])
+    rows = (tmp_path / "model_vs_inputs.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("ucbvi,random,tinydev online,")
+    assert "What the network adds" in section
+    assert write_inputs_table(tmp_path / "none", ranked, FAST, [("gnn-fm", "rmax-plan")]) == ""

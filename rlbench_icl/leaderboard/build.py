@@ -14,6 +14,7 @@ from ..stamps import verification_status
 from ..tasks import Task
 from .entries import Entry, Ranked, best_baseline, make_entries, offline_size_iqms, rank_entries
 from .heldout import rank_test, write_family_table, write_test_table
+from .inputs import write_inputs_table
 from .paper import load_paper_reference, write_paper_table
 from .render import escape_markdown
 from .results import Results, load_results
@@ -57,19 +58,24 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     suite = registry.select(suite_tag)
     out = Path(out_dir)
     sections, summary, dev = [], {"refused": results.refused}, {}
+    ranked_by: dict[str, list[Ranked]] = {}  # "<suite> <protocol>" -> ranked entries
     for protocol in PROTOCOLS:
         entries = make_entries(results, protocol, suite, seeds)
         if not entries:
             continue
-        ranked = rank_entries(entries, protocol, bootstrap)
+        ranked = ranked_by[f"{suite_tag} {protocol}"] = rank_entries(entries, protocol,
+                                                                     bootstrap)
         dev[protocol] = {r.entry.name: r for r in ranked}
         verified = _verified(results_dir, entries, protocol)
         sections += _write_protocol(out, protocol, entries, ranked, verified, suite,
                                     results.tasks, bootstrap, baselines)
         summary[protocol] = [r.entry.name for r in ranked]
+    first = []
     if test_suite is not None:
-        sections = _test_sections(out, results, registry, test_suite, dev, bootstrap,
-                                  baselines, summary, results_dir) + sections
+        first = _test_sections(out, results, registry, test_suite, dev, bootstrap,
+                               baselines, summary, results_dir, ranked_by)
+    sections = first + [s for s in [write_inputs_table(out, ranked_by, bootstrap)] if s] \
+        + sections
     reference = load_paper_reference()
     paper = any(task in suite for task in reference.tasks)
     if paper:
@@ -94,15 +100,18 @@ def _verified(results_dir: Path, entries: list[Entry], protocol: str) -> dict[st
 
 def _test_sections(out: Path, results: Results, registry: Registry, test_suite: str,
                    dev: dict[str, dict[str, Ranked]], bootstrap: scoring.BootstrapConfig,
-                   baselines: set[str] | None, summary: dict, results_dir: Path) -> list[str]:
-    """The test ranking and per-family tables of each protocol (see ``heldout``)."""
+                   baselines: set[str] | None, summary: dict, results_dir: Path,
+                   ranked_by: dict[str, list[Ranked]]) -> list[str]:
+    """The test ranking and per-family tables of each protocol (see ``heldout``); the
+    rankings also go into ``ranked_by``."""
     suite, seeds = registry.select(test_suite), _declared_seeds(registry, test_suite, None)
     sections = []
     for protocol in PROTOCOLS:
         entries = make_entries(results, protocol, suite, seeds)
         if not entries:
             continue
-        ranked = rank_test(entries, protocol, bootstrap)
+        ranked = ranked_by[f"{test_suite} {protocol}"] = rank_test(entries, protocol,
+                                                                   bootstrap)
         base = best_baseline(ranked, baselines)
         sections.append(write_test_table(out, protocol, entries, ranked,
                                          dev.get(protocol, {}), base, bootstrap,

@@ -23,8 +23,9 @@ from ..protocols import SCORE_KEY
 from ..tasks import Task
 from .results import Results
 
-NOT_BASELINES = ("random", "gnn-fm")
-"""Submissions never taken as the reference baseline of the P(> X) column by default."""
+NOT_BASELINES = ("random", "gnn-fm", "rmax-plan")
+"""Submissions never taken as the reference baseline of the P(> X) column by default: the
+random floor, the model, and the model's inputs alone (compared in their own table)."""
 
 SEED_FILE = re.compile(r"seed-(?P<seed>[0-9]+)\.json(\.gz)?")
 
