@@ -102,8 +102,14 @@ def _add_pack_parser(commands) -> None:
     pack = commands.add_parser(
         "pack", help="gzip result files for committing (the leaderboard reads both)",
         description="Copy every result file of --results into --out as .json.gz.")
-    pack.add_argument("--results", type=Path, required=True)
-    pack.add_argument("--out", type=Path, default=Path("leaderboard/results"))
+    pack.add_argument("--results", type=Path, required=True,
+                      help="the results directory to pack (required)")
+    pack.add_argument("--out", type=Path, default=Path("leaderboard/results"),
+                      help="where to put the packed files (default: leaderboard/results, "
+                           "the committed reference results)")
+    pack.add_argument("--force", action="store_true",
+                      help="replace files under --out that differ (default: refuse, write "
+                           "nothing)")
     pack.set_defaults(command=cmd_pack, command_name="pack")
 
 
@@ -295,7 +301,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_pack(args: argparse.Namespace) -> int:
     from .store import pack
 
-    print(f"packed {pack(args.results, args.out)} result files into {args.out}")
+    written, same = pack(args.results, args.out, args.force)
+    print(f"packed {written} files into {args.out} ({same} already there)")
     return 0
 
 

@@ -182,19 +182,42 @@ def _numbers(values) -> bool:
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def pack(results_dir: Path, out_dir: Path) -> int:
+def pack(results_dir: Path, out_dir: Path, force: bool = False) -> tuple[int, int]:
     """Copy every readable result file under ``results_dir`` to ``out_dir`` gzipped
-    (deterministically: no timestamp, no file name in the header); returns the count."""
-    count = 0
-    for path in sorted(Path(results_dir).rglob("seed-*.json")):
-        record = read_result(path)
-        target = Path(out_dir) / path.relative_to(results_dir).with_suffix(".json.gz")
-        write_atomic(target, gzip.compress(dumps(record).encode("utf-8"), compresslevel=9,
-                                           mtime=0))
-        count += 1
-    for stamp in sorted(Path(results_dir).glob("*/verified.json")):  # rlbench_icl.verify
-        write_atomic(Path(out_dir) / stamp.relative_to(results_dir), stamp.read_bytes())
-    return count
+    (deterministically: no timestamp, no file name in the header), with the verification
+    stamps; returns ``(written, already there)``.
+
+    Nothing is written if a file under ``out_dir`` would be replaced by a different one
+    (``force`` allows it), or if ``results_dir`` holds no result file: ``ResultFileError``
+    says which."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    if not results_dir.is_dir():
+        raise ResultFileError(f"results directory {results_dir} does not exist")
+    files = _packed_files(results_dir, out_dir)
+    if not any(path.name.startswith("seed-") for path in files):
+        raise ResultFileError(f"{results_dir} holds no result file (seed-*.json): nothing "
+                              "to pack")
+    changed = [t for t, data in files.items() if t.exists() and t.read_bytes() != data]
+    if changed and not force:
+        raise ResultFileError(f"{len(changed)} file(s) under {out_dir} differ from what "
+                              f"would replace them, e.g. {changed[0]}; nothing was written "
+                              "(pack into another directory, or --force to replace them)")
+    todo = {t: data for t, data in files.items() if not t.exists() or t.read_bytes() != data}
+    for target, data in todo.items():
+        write_atomic(target, data)
+    return len(todo), len(files) - len(todo)
+
+
+def _packed_files(results_dir: Path, out_dir: Path) -> dict[Path, bytes]:
+    """Target path -> bytes of every packed result file and stamp."""
+    files = {}
+    for path in sorted(results_dir.rglob("seed-*.json")):
+        target = out_dir / path.relative_to(results_dir).with_suffix(".json.gz")
+        files[target] = gzip.compress(dumps(read_result(path)).encode("utf-8"),
+                                      compresslevel=9, mtime=0)
+    for stamp in sorted(results_dir.glob("*/verified.json")):  # rlbench_icl.stamps
+        files[out_dir / stamp.relative_to(results_dir)] = stamp.read_bytes()
+    return files
 
 
 def append_timing(out_dir: Path, submission: str, entry: dict) -> None:

@@ -1,0 +1,56 @@
+"""`pack` never replaces a differing file unless asked, and refuses to pack nothing."""
+
+import gzip
+
+import pytest
+
+from rlbench_icl.cli import main
+
+
+@pytest.fixture
+def results(tmp_path, tiny_tasks):
+    out = tmp_path / "results"
+    assert main(["run", "--agent", "random", "--tasks", "TinyBandit-v0", "--seeds", "2",
+                 "--protocol", "online", "--jobs", "1", "--quiet", "--out", str(out),
+                 "--task-path", str(tiny_tasks)]) == 0
+    return out
+
+
+def test_pack_refuses_to_replace_a_differing_file_and_writes_nothing(results, tmp_path,
+                                                                      capsys):
+    packed = tmp_path / "packed"
+    assert main(["pack", "--results", str(results), "--out", str(packed)]) == 0
+    target = packed / "random/online/TinyBandit-v0/seed-0.json.gz"
+    other = packed / "random/online/TinyBandit-v0/seed-1.json.gz"
+    target.write_bytes(gzip.compress(b"{}", mtime=0))
+    other.unlink()
+    capsys.readouterr()
+    assert main(["pack", "--results", str(results), "--out", str(packed)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing was written" in err[0] and "--force" in err[0]
+    assert target.read_bytes() == gzip.compress(b"{}", mtime=0) and not other.exists()
+    assert main(["pack", "--results", str(results), "--out", str(packed), "--force"]) == 0
+    assert "packed 2 files" in capsys.readouterr().out and other.exists()
+    assert main(["pack", "--results", str(results), "--out", str(packed)]) == 0
+    assert "packed 0 files" in capsys.readouterr().out  # the same bytes are already there
+
+
+@pytest.mark.parametrize("where", ["missing", "empty"])
+def test_pack_of_nothing_is_an_error(tmp_path, capsys, where):
+    source = tmp_path / where
+    if where == "empty":
+        source.mkdir()
+    assert main(["pack", "--results", str(source), "--out", str(tmp_path / "o")]) == 2
+    assert "rlbench-icl pack: error:" in capsys.readouterr().err
+
+
+def test_the_pack_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["pack", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: leaderboard/results" in text and "--force" in text
+
+
+def test_a_trailing_comma_in_tasks_is_accepted(capsys):
+    assert main(["tasks", "--tasks", "quick,"]) == 0
+    assert "RiverSwim6-v0" in capsys.readouterr().out
