@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .discovery import EXTRAS, available, load, resolve, unavailable
 from .errors import (
     BackendError,
     MissingExtraError,
+    OutputError,
     ResultFileError,
     RlbenchIclError,
     SubmissionError,
@@ -36,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RlbenchIclError as exc:
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine's, not the input's: a full disk, a lost mount
+        print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _make_parser() -> argparse.ArgumentParser:
@@ -209,6 +214,19 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def writable_dir(path: Path) -> Path:
+    """``path``, created if needed, once a file could be written into it; else
+    ``OutputError`` in one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(f"cannot write into {path}: {reason}") from None
+    return path
+
+
 def _add_instances(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instance-seed", type=_non_negative_int, default=None, metavar="N",
                         help="draw family instances from this seed (default: the suite's; "
@@ -261,6 +279,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                               f"not {args.protocol}")
     if args.scheduler and args.backend == "loky":
         raise BackendError("--scheduler needs --backend dask or ray")
+    writable_dir(args.out)  # before minutes of checks and runs
     check_agent(submission, protocols)
     runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
                      args.episodes, [str(Path(p).resolve()) for p in args.task_path],
@@ -286,7 +305,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .scoring import BootstrapConfig
 
     registry = load_registry(args.task_path)
-    summary = build_leaderboard(args.results, args.out, registry,
+    if not args.results.is_dir():
+        raise ResultFileError(f"results directory {args.results} does not exist")
+    summary = build_leaderboard(args.results, writable_dir(args.out), registry,
                                 BootstrapConfig(resamples=args.resamples),
                                 suite_tag=args.suite, seeds=args.seeds, test_suite=args.test)
     for protocol in ("test online", "test offline", "online", "offline"):
@@ -315,7 +336,8 @@ def cmd_train_fm(args: argparse.Namespace) -> int:
         raise MissingExtraError(f"train-fm needs {exc.name}: install it with "
                                 f"pip install -e '.[{EXTRAS[exc.name]}]'") from None
 
-    metrics = train(load_config(args.config), args.seed, args.out, progress=not args.quiet,
+    config = load_config(args.config)
+    metrics = train(config, args.seed, writable_dir(args.out), progress=not args.quiet,
                     stop_after=args.stop_after)
     print(json.dumps(metrics, indent=2))
     return 0

@@ -50,5 +50,9 @@ class ConfigError(RlbenchIclError, ValueError):
     """A training config that cannot be read, or that contradicts a run being resumed."""
 
 
+class OutputError(RlbenchIclError, OSError):
+    """An output directory that cannot be created or written into."""
+
+
 class BackendError(RlbenchIclError, RuntimeError):
     """A backend that cannot be started (not installed, or its scheduler unreachable)."""

@@ -54,3 +54,16 @@ def test_the_pack_help_shows_every_default(capsys):
 def test_a_trailing_comma_in_tasks_is_accepted(capsys):
     assert main(["tasks", "--tasks", "quick,"]) == 0
     assert "RiverSwim6-v0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "1"],
+    ["leaderboard"],
+])
+def test_an_unwritable_out_is_one_line(tmp_path, capsys, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "below"):
+        assert main([*command, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"cannot write into {out}" in err[0], err
