@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RlbenchIclError as exc:
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C: say what is kept, not a traceback
+        print(f"rlbench-icl {args.command_name}: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
     except OSError as exc:  # the machine's, not the input's: a full disk, a lost mount
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 1

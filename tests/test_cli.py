@@ -27,3 +27,20 @@ def test_core_imports_without_torch():
     code = ("import sys, rlbench_icl, rlbench_icl.cli; "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ctrl_c_is_one_line_saying_what_is_kept(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", "ucbvi", "--tasks",
+         "full", "--seeds", "3", "--out", str(tmp_path), "--jobs", "1", "--quiet"],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(10)  # imports, the conformance check, then some runs
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1].strip().splitlines()
+    assert proc.returncode == 130
+    assert len(err) == 1 and err[0].startswith("rlbench-icl run: interrupted"), err

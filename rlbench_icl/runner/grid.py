@@ -33,6 +33,14 @@ class GridReport:
         return [r for r in self.records if r["status"] != "ok"]
 
 
+class GridInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a grid: how many runs were stored, and how to go on."""
+
+    def __init__(self, done: int, total: int, out_dir: Path):
+        super().__init__(f"interrupted: {done} of {total} runs finished and are stored in "
+                         f"{out_dir}; the same command resumes from them")
+
+
 def run_grid(runs: Sequence[RunSpec], out_dir: Path, jobs: int = 1, force: bool = False,
              backend: str | None = None, progress: bool = True,
              isolate: bool = False) -> GridReport:
@@ -54,10 +62,15 @@ def _run_and_store(runs, out_dir: Path, jobs, force, backend, progress,
     stored, todo = _reusable_records(runs, out_dir, force)
     results = execute_all(todo, jobs, backend, isolate)
     bar = tqdm(total=len(todo), unit="run", desc="runs", disable=not progress or not todo)
-    with bar:
-        for run, record, seconds in results:
-            stored[run.path(out_dir)] = _store(run, record, seconds, out_dir)
-            bar.update()
+    done = 0
+    try:
+        with bar:
+            for run, record, seconds in results:
+                stored[run.path(out_dir)] = _store(run, record, seconds, out_dir)
+                done += 1
+                bar.update()
+    except KeyboardInterrupt:
+        raise GridInterrupted(done, len(todo), out_dir) from None
     return GridReport(records=[stored[r.path(out_dir)] for r in runs], executed=len(todo),
                       skipped=len(runs) - len(todo))
 
