@@ -80,7 +80,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     paper = any(task in suite for task in reference.tasks)
     if paper:
         sections.append(write_paper_table(out, results, reference))
-    text = front_page(sections, results, bootstrap, suite, suite_tag, paper)
+    text = front_page(sections, results, bootstrap, suite, suite_tag, paper,
+                      _test_note(registry, test_suite) if test_suite else "")
     store.write_atomic(out / "README.md", text)
     return summary
 
@@ -142,8 +143,19 @@ def _write_protocol(out: Path, protocol: str, entries: list[Entry], ranked: list
     return sections
 
 
+def _test_note(registry: Registry, test_suite: str) -> str:
+    suite = registry.suites[test_suite]
+    families = len(registry.select(test_suite)) // max(suite.instances, 1)
+    return (f"The first tables rank on the `{test_suite}` suite: {suite.instances} fresh "
+            f"instances of each of {families} task families (instance seed "
+            f"{suite.instance_seed}, rotated at each leaderboard release after the reference "
+            f"models are frozen), seeds 0..{suite.seeds - 1}; nothing may be tuned on them. "
+            "\"dev→test gap\": IQM on the dev suite minus IQM on test. The tables after them "
+            "are on the dev suite.")
+
+
 def front_page(sections: list[str], results: Results, bootstrap: scoring.BootstrapConfig,
-               suite: list[str], suite_tag: str, paper: bool) -> str:
+               suite: list[str], suite_tag: str, paper: bool, test_note: str = "") -> str:
     """``README.md``: how the scores and intervals are made, the sections, links to every
     other file (to the paper table's CSV if ``paper``), and the refused result files."""
     count = sum(len(v) for v in results.records.values())
@@ -159,8 +171,13 @@ def front_page(sections: list[str], results: Results, bootstrap: scoring.Bootstr
         "submission's stored runs of that protocol `rlbench-icl verify` re-ran and found "
         "reproduced exactly "
         "(\"stale\" if a checked file changed since, \"no\" if never verified).", "",
+        *([test_note, ""] if test_note else []),
         *sections,
         "## More", "",
+        *(["- Test suite CSVs: ranking ([online](online_test_leaderboard.csv), "
+           "[offline](offline_test_leaderboard.csv)), per family "
+           "([online](online_test_families.csv), [offline](offline_test_families.csv)); "
+           "the model against its inputs: [csv](model_vs_inputs.csv)."] if test_note else []),
         "- CSV of the tables above: [online](online_leaderboard.csv), "
         "[offline](offline_leaderboard.csv)"
         + (", [paper reproduction](paper_reproduction.csv)." if paper else "."),
