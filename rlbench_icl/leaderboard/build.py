@@ -76,14 +76,21 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
                                baselines, summary, results_dir, ranked_by)
     sections = first + [s for s in [write_inputs_table(out, ranked_by, bootstrap)] if s] \
         + sections
-    reference = load_paper_reference()
-    paper = any(task in suite for task in reference.tasks)
-    if paper:
-        sections.append(write_paper_table(out, results, reference))
+    paper = _paper_section(out, results, suite, sections)
     text = front_page(sections, results, bootstrap, suite, suite_tag, paper,
                       _test_note(registry, test_suite) if test_suite else "")
     store.write_atomic(out / "README.md", text)
     return summary
+
+
+def _paper_section(out: Path, results: Results, suite: list[str], sections: list[str]
+                   ) -> bool:
+    """Append the paper table's section if the suite has a paper task; whether it did."""
+    reference = load_paper_reference()
+    paper = any(task in suite for task in reference.tasks)
+    if paper:
+        sections.append(write_paper_table(out, results, reference))
+    return paper
 
 
 def _declared_seeds(registry: Registry, suite_tag: str, seeds: int | None) -> int:
