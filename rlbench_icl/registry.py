@@ -145,7 +145,8 @@ class Registry:
         A suite gives its fixed tasks and ``instances`` instances of each of its families,
         drawn from ``instance_seed``: the suite's own unless given here. A family (by id, or
         by a tag it carries) gives ``instances`` instances, drawn from ``instance_seed``
-        (default 0); naming one without ``instances`` is an error."""
+        (default 0). Without ``instances``, a tag selects only its fixed tasks, and a word
+        that names only families is an error saying so."""
         chosen: list[str] = []
         for word in (w.strip() for w in selector.split(",") if w.strip()):
             for task_id in self._expand(word, instance_seed, instances):
@@ -163,6 +164,8 @@ class Registry:
             families = self._families_of(suite.families) if suite.families else []
             return tasks + self.instances(families, seed, count)
         tasks, families = self._match(word)
+        if families and instances is None and tasks:
+            return tasks  # a tag of fixed tasks and families: the families need a count
         if families and instances is None:
             raise UnknownNameError(f"{word!r} names families ({', '.join(families)}): say how "
                                    "many instances of each (--instances K), or name a suite "

@@ -313,3 +313,10 @@ def test_windy_grids_optimum_is_the_shortest_windy_path():
         steps = _windy_steps(p["rows"], p["cols"], wind.tolist(), (p["rows"] // 2, 0), goal)
         assert task.optimal_value == pytest.approx(-steps)
         assert BUILDERS["windy_grid"](horizon=task.mdp.horizon, **p).digest == task.digest
+
+
+def test_a_tag_shared_with_families_selects_its_fixed_tasks_unless_given_a_count():
+    fixed = [i for i in REGISTRY.ids if "gridworld" in REGISTRY.spec(i).tags]
+    assert REGISTRY.select("gridworld") == fixed
+    with_instances = REGISTRY.select("gridworld", instances=1)
+    assert with_instances[:len(fixed)] == fixed and len(with_instances) > len(fixed)
