@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,11 +65,12 @@ def _earlier_verdicts(path: Path, submission: str) -> tuple[dict, dict]:
         return {}, {}
 
 
-def verification_status(results_dir: Path, submission: str, protocol: str | None = None
-                        ) -> str:
-    """What the leaderboard shows for a submission (on one protocol, if given): ``8/8`` (all
-    reproduced, files unchanged since), ``failed (k of n differ)``, ``stale`` (a checked
-    file changed or vanished since), ``no`` (never verified), or ``unreadable stamp``."""
+def verification_status(results_dir: Path, submission: str, protocol: str | None = None,
+                        tasks: Collection[str] | None = None) -> str:
+    """What the leaderboard shows for a submission (on one protocol and some tasks, if
+    given): ``8/8`` (all reproduced, files unchanged since), ``failed (k of n differ)``,
+    ``stale`` (a checked file changed or vanished since), ``no`` (never verified), or
+    ``unreadable stamp``."""
     path = Path(results_dir) / submission / STAMP
     if not path.exists():
         return "no"
@@ -79,9 +80,13 @@ def verification_status(results_dir: Path, submission: str, protocol: str | None
         return f"unreadable stamp ({exc})"
     except (OSError, ValueError):  # not JSON
         return "unreadable stamp"
-    if protocol is not None:
-        reproduced = {p: d for p, d in reproduced.items() if p.split("/")[1] == protocol}
-        differ = {p: d for p, d in differ.items() if p.split("/")[1] == protocol}
+    def kept(rel: str) -> bool:
+        parts = rel.split("/")
+        return (protocol is None or parts[1] == protocol) and (tasks is None or
+                                                               parts[2] in tasks)
+
+    reproduced = {p: d for p, d in reproduced.items() if kept(p)}
+    differ = {p: d for p, d in differ.items() if kept(p)}
     total = len(reproduced) + len(differ)
     if differ:
         return f"failed ({len(differ)} of {total} differ)"

@@ -102,8 +102,12 @@ def _declared_seeds(registry: Registry, suite_tag: str, seeds: int | None) -> in
     return seeds
 
 
-def _verified(results_dir: Path, entries: list[Entry], protocol: str) -> dict[str, str]:
-    return {e.name: verification_status(results_dir, e.name, protocol) for e in entries}
+def _verified(results_dir: Path, entries: list[Entry], protocol: str,
+              tasks: list[str] | None = None) -> dict[str, str]:
+    """Each entry's verification status on ``protocol`` (and ``tasks``, if given)."""
+    wanted = None if tasks is None else set(tasks)
+    return {e.name: verification_status(results_dir, e.name, protocol, wanted)
+            for e in entries}
 
 
 def _test_sections(out: Path, results: Results, registry: Registry, test_suite: str,
@@ -123,7 +127,7 @@ def _test_sections(out: Path, results: Results, registry: Registry, test_suite: 
         base = best_baseline(ranked, baselines)
         sections.append(write_test_table(out, protocol, entries, ranked,
                                          dev.get(protocol, {}), base, bootstrap,
-                                         _verified(results_dir, entries, protocol)))
+                                         _verified(results_dir, entries, protocol, suite)))
         sections.append(write_family_table(out, protocol, ranked, bootstrap))
         summary[f"test {protocol}"] = [r.entry.name for r in ranked]
     return sections

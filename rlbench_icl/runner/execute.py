@@ -6,17 +6,19 @@ a grid always completes. A time limit interrupts a hung agent call with SIGALRM 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 import traceback
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 from ..contract import Submission
 from ..discovery import load
 from ..protocols import run_offline, run_online, settings_from_dict
-from ..registry import Registry, load_registry
+from ..registry import BUILTIN_TASK_DIR, TASK_PATH_ENV, Registry, load_registry
 from ..tasks import Task
 from .plan import RunSpec
 
@@ -25,7 +27,7 @@ def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
     """Run one ``RunSpec``; never raises: a failure becomes a failed record."""
     start = time.monotonic()
     try:
-        task = _registry(run.task_paths).make(run.task["id"])
+        task = _registry(run.task_paths, task_files_state(run.task_paths)).make(run.task["id"])
         if task.digest != run.task["digest"]:
             raise RuntimeError("the task changed between planning and running")
         deadline = None if run.timeout is None else start + run.timeout
@@ -52,9 +54,19 @@ def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) ->
     return play(task, submission, settings, run.seed, deadline)
 
 
+def task_files_state(task_paths: tuple[str, ...]) -> tuple:
+    """(path, size, mtime) of every task file a registry would read: a worker reuses its
+    registry only while they are unchanged (a long-lived worker pool sees edited files)."""
+    extra = [p for p in os.environ.get(TASK_PATH_ENV, "").split(os.pathsep) if p]
+    directories = [BUILTIN_TASK_DIR, *extra, *task_paths]
+    files = sorted(f for d in directories if Path(d).is_dir() for f in Path(d).glob("*.toml"))
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
 @lru_cache(maxsize=8)
-def _registry(task_paths: tuple[str, ...]) -> Registry:
-    """One registry per worker and task path list: reading the task files once, not per run."""
+def _registry(task_paths: tuple[str, ...], state: tuple) -> Registry:
+    """One registry per worker, task path list and state of the task files: the files are
+    read once, not per run."""
     return load_registry(task_paths)
 
 
