@@ -102,6 +102,7 @@ def _add_leaderboard_parser(commands) -> None:
     board.add_argument("--test", default=None, metavar="SUITE",
                        help="rank first on this suite of family instances (test), with "
                             "each submission's gap from --suite and per-family tables")
+    _add_instances(board)
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
 
@@ -309,7 +310,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise ResultFileError(f"results directory {args.results} does not exist")
     summary = build_leaderboard(args.results, writable_dir(args.out), registry,
                                 BootstrapConfig(resamples=args.resamples),
-                                suite_tag=args.suite, seeds=args.seeds, test_suite=args.test)
+                                suite_tag=args.suite, seeds=args.seeds, test_suite=args.test,
+                                instance_seed=args.instance_seed, instances=args.instances)
     for protocol in ("test online", "test offline", "online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")

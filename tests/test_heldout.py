@@ -142,3 +142,11 @@ def test_a_model_is_shown_beside_its_own_inputs(stored, tmp_path):
     assert len(rows) == 2 and rows[1].startswith("ucbvi,random,tinydev online,")
     assert "What the network adds" in section
     assert write_inputs_table(tmp_path / "none", ranked, FAST, [("gnn-fm", "rmax-plan")]) == ""
+
+
+def test_the_test_suite_can_be_drawn_from_another_seed(stored, tmp_path):
+    results, registry = stored
+    summary = build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tinydev",
+                                test_suite="tinytest", instance_seed=5)
+    assert "test online" not in summary  # nobody ran those instances
+    assert "instance seed 5" in (tmp_path / "README.md").read_text()

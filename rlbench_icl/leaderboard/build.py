@@ -35,7 +35,8 @@ PROTOCOLS = ("online", "offline")
 def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
                       bootstrap: scoring.BootstrapConfig | None = None,
                       baselines: set[str] | None = None, suite_tag: str = SUITE_TAG,
-                      seeds: int | None = None, test_suite: str | None = None) -> dict:
+                      seeds: int | None = None, test_suite: str | None = None,
+                      instance_seed: int | None = None, instances: int | None = None) -> dict:
     """Regenerate every table and figure under ``out_dir`` from the result files under
     ``results_dir``, on the declared grid: seeds ``0..seeds-1`` of every task ``suite_tag``
     selects (default: the suite's declared seeds if it names a suite, else 10). An entry
@@ -45,7 +46,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
 
     With ``test_suite`` (a suite of family instances, e.g. ``test``) the front page ranks on
     it first, with each submission's dev->test gap against ``suite_tag``, and per-family
-    tables (``rlbench_icl.leaderboard.heldout``).
+    tables (``rlbench_icl.leaderboard.heldout``); ``instance_seed`` and ``instances``
+    override the test suite's own (e.g. a new release's seed before it is declared).
 
     ``baselines`` names the submissions the P(> X) column may compare against (default:
     any not in ``NOT_BASELINES``). Returns ``{"refused": [(path, reason), ...]}`` plus, for
@@ -72,13 +74,15 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         summary[protocol] = [r.entry.name for r in ranked]
     first = []
     if test_suite is not None:
-        first = _test_sections(out, results, registry, test_suite, dev, bootstrap,
+        test = registry.select(test_suite, instance_seed, instances)
+        first = _test_sections(out, results, registry, (test_suite, test), dev, bootstrap,
                                baselines, summary, results_dir, ranked_by)
     sections = first + [s for s in [write_inputs_table(out, ranked_by, bootstrap)] if s] \
         + sections
     paper = _paper_section(out, results, suite, sections)
     text = front_page(sections, results, bootstrap, suite, suite_tag, paper,
-                      _test_note(registry, test_suite) if test_suite else "")
+                      _test_note(registry, test_suite, instance_seed, instances)
+                      if test_suite else "")
     store.write_atomic(out / "README.md", text)
     return summary
 
@@ -110,19 +114,21 @@ def _verified(results_dir: Path, entries: list[Entry], protocol: str,
             for e in entries}
 
 
-def _test_sections(out: Path, results: Results, registry: Registry, test_suite: str,
+def _test_sections(out: Path, results: Results, registry: Registry,
+                   test_suite: tuple[str, list[str]],
                    dev: dict[str, dict[str, Ranked]], bootstrap: scoring.BootstrapConfig,
                    baselines: set[str] | None, summary: dict, results_dir: Path,
                    ranked_by: dict[str, list[Ranked]]) -> list[str]:
     """The test ranking and per-family tables of each protocol (see ``heldout``); the
     rankings also go into ``ranked_by``."""
-    suite, seeds = registry.select(test_suite), _declared_seeds(registry, test_suite, None)
+    name, suite = test_suite
+    seeds = _declared_seeds(registry, name, None)
     sections = []
     for protocol in PROTOCOLS:
         entries = make_entries(results, protocol, suite, seeds)
         if not entries:
             continue
-        ranked = ranked_by[f"{test_suite} {protocol}"] = rank_test(entries, protocol,
+        ranked = ranked_by[f"{name} {protocol}"] = rank_test(entries, protocol,
                                                                    bootstrap)
         base = best_baseline(ranked, baselines)
         sections.append(write_test_table(out, protocol, entries, ranked,
@@ -154,12 +160,15 @@ def _write_protocol(out: Path, protocol: str, entries: list[Entry], ranked: list
     return sections
 
 
-def _test_note(registry: Registry, test_suite: str) -> str:
+def _test_note(registry: Registry, test_suite: str, instance_seed: int | None,
+               instances: int | None) -> str:
     suite = registry.suites[test_suite]
-    families = len(registry.select(test_suite)) // max(suite.instances, 1)
-    return (f"The first tables rank on the `{test_suite}` suite: {suite.instances} fresh "
+    seed = suite.instance_seed if instance_seed is None else instance_seed
+    count = suite.instances if instances is None else instances
+    families = len(registry.select(test_suite, seed, count)) // max(count, 1)
+    return (f"The first tables rank on the `{test_suite}` suite: {count} fresh "
             f"instances of each of {families} task families (instance seed "
-            f"{suite.instance_seed}, rotated at each leaderboard release after the reference "
+            f"{seed}, rotated at each leaderboard release after the reference "
             f"models are frozen), seeds 0..{suite.seeds - 1}; nothing may be tuned on them. "
             "\"dev→test gap\": IQM on the dev suite minus IQM on test. The tables after them "
             "are on the dev suite.")
