@@ -81,7 +81,7 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         + sections
     paper = _paper_section(out, results, suite, sections)
     text = front_page(sections, results, bootstrap, suite, suite_tag, paper,
-                      _test_note(registry, test_suite, instance_seed, instances)
+                      _test_note(registry, test_suite, instance_seed, instances, suite_tag)
                       if test_suite else "")
     store.write_atomic(out / "README.md", text)
     return summary
@@ -161,7 +161,7 @@ def _write_protocol(out: Path, protocol: str, entries: list[Entry], ranked: list
 
 
 def _test_note(registry: Registry, test_suite: str, instance_seed: int | None,
-               instances: int | None) -> str:
+               instances: int | None, suite_tag: str) -> str:
     suite = registry.suites[test_suite]
     seed = suite.instance_seed if instance_seed is None else instance_seed
     count = suite.instances if instances is None else instances
@@ -170,8 +170,8 @@ def _test_note(registry: Registry, test_suite: str, instance_seed: int | None,
             f"instances of each of {families} task families (instance seed "
             f"{seed}, rotated at each leaderboard release after the reference "
             f"models are frozen), seeds 0..{suite.seeds - 1}; nothing may be tuned on them. "
-            "\"dev→test gap\": IQM on the dev suite minus IQM on test. The tables after them "
-            "are on the dev suite.")
+            f"\"dev→test gap\": IQM on the `{suite_tag}` suite minus IQM on test. The tables "
+            f"after them are on the `{suite_tag}` suite.")
 
 
 def front_page(sections: list[str], results: Results, bootstrap: scoring.BootstrapConfig,
