@@ -320,3 +320,24 @@ def test_a_tag_shared_with_families_selects_its_fixed_tasks_unless_given_a_count
     assert REGISTRY.select("gridworld") == fixed
     with_instances = REGISTRY.select("gridworld", instances=1)
     assert with_instances[:len(fixed)] == fixed and len(with_instances) > len(fixed)
+
+
+def test_instances_run_to_the_same_files_on_a_dask_cluster(tmp_path):
+    from distributed import LocalCluster
+
+    from rlbench_icl.cli import main
+
+    grid = ["run", "--agent", "random", "--tasks", "BernoulliBandit-v0,Maze-v0", "--instances",
+            "1", "--instance-seed", "3", "--seeds", "1", "--episodes", "3", "--quiet",
+            "--protocol", "online"]
+    assert main([*grid, "--jobs", "1", "--out", str(tmp_path / "local")]) == 0
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        assert main([*grid, "--backend", "dask", "--scheduler", cluster.scheduler_address,
+                     "--out", str(tmp_path / "dask")]) == 0
+
+    def files(d):
+        return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("seed-*.json"))}
+
+    local = files(tmp_path / "local")
+    assert len(local) == 2 and local == files(tmp_path / "dask")
