@@ -92,16 +92,17 @@ def _add_leaderboard_parser(commands) -> None:
                        help="output directory (default: leaderboard/)")
     board.add_argument("--resamples", type=_positive_int, default=2000,
                        help="bootstrap resamples (default: 2000)")
-    board.add_argument("--suite", default="full", metavar="SELECTOR",
-                       help="the suite the tables rank on: a suite (dev), tag or ids "
-                            "(default: full)")
+    board.add_argument("--suite", default=None, metavar="SELECTOR",
+                       help="the suite the dev tables rank on: a suite, tag or ids "
+                            "(default: dev)")
     board.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
                        help="rank on seeds 0..N-1 of every suite task; a submission missing "
                             "any of these runs is listed as incomplete, not ranked; seeds >= "
                             "N are ignored (default: the suite's declared seeds, or 10)")
-    board.add_argument("--test", default=None, metavar="SUITE",
-                       help="rank first on this suite of family instances (test), with "
-                            "each submission's gap from --suite and per-family tables")
+    board.add_argument("--test", default="test", metavar="SUITE",
+                       help="rank first on this suite of family instances, with each "
+                            "submission's gap from --suite and per-family tables (default: "
+                            "test; '' for none)")
     _add_instances(board)
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
@@ -310,7 +311,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise ResultFileError(f"results directory {args.results} does not exist")
     summary = build_leaderboard(args.results, writable_dir(args.out), registry,
                                 BootstrapConfig(resamples=args.resamples),
-                                suite_tag=args.suite, seeds=args.seeds, test_suite=args.test,
+                                seeds=args.seeds, test_suite=args.test or None,
+                                **({} if args.suite is None else {"suite_tag": args.suite}),
                                 instance_seed=args.instance_seed, instances=args.instances)
     for protocol in ("test online", "test offline", "online", "offline"):
         if protocol in summary:

@@ -26,7 +26,7 @@ from .tables import (
     write_threshold_table,
 )
 
-SUITE_TAG = "full"
+SUITE_TAG = "dev"
 NUM_SEEDS = 10
 """Seeds 0..9 of every suite task: the grid of the committed reference results."""
 PROTOCOLS = ("online", "offline")
