@@ -59,7 +59,7 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     results = load_results(Path(results_dir), registry)
     suite = registry.select(suite_tag)
     out = Path(out_dir)
-    sections, summary, dev = [], {"refused": results.refused}, {}
+    sections, summary = [], {"refused": results.refused}
     ranked_by: dict[str, list[Ranked]] = {}  # "<suite> <protocol>" -> ranked entries
     for protocol in PROTOCOLS:
         entries = make_entries(results, protocol, suite, seeds)
@@ -67,7 +67,6 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
             continue
         ranked = ranked_by[f"{suite_tag} {protocol}"] = rank_entries(entries, protocol,
                                                                      bootstrap)
-        dev[protocol] = {r.entry.name: r for r in ranked}
         verified = _verified(results_dir, entries, protocol)
         sections += _write_protocol(out, protocol, entries, ranked, verified, suite,
                                     results.tasks, bootstrap, baselines)
@@ -75,8 +74,8 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     first = []
     if test_suite is not None:
         test = registry.select(test_suite, instance_seed, instances)
-        first = _test_sections(out, results, registry, (test_suite, test), dev, bootstrap,
-                               baselines, summary, results_dir, ranked_by)
+        first = _test_sections(out, results, registry, (test_suite, test), suite_tag,
+                               bootstrap, baselines, summary, results_dir, ranked_by)
     sections = first + [s for s in [write_inputs_table(out, ranked_by, bootstrap)] if s] \
         + sections
     paper = _paper_section(out, results, suite, sections)
@@ -115,12 +114,12 @@ def _verified(results_dir: Path, entries: list[Entry], protocol: str,
 
 
 def _test_sections(out: Path, results: Results, registry: Registry,
-                   test_suite: tuple[str, list[str]],
-                   dev: dict[str, dict[str, Ranked]], bootstrap: scoring.BootstrapConfig,
+                   test_suite: tuple[str, list[str]], dev_suite: str,
+                   bootstrap: scoring.BootstrapConfig,
                    baselines: set[str] | None, summary: dict, results_dir: Path,
                    ranked_by: dict[str, list[Ranked]]) -> list[str]:
-    """The test ranking and per-family tables of each protocol (see ``heldout``); the
-    rankings also go into ``ranked_by``."""
+    """The test ranking and per-family tables of each protocol (see ``heldout``), with the
+    gap from ``dev_suite``'s ranking in ``ranked_by``; the test rankings go there too."""
     name, suite = test_suite
     seeds = _declared_seeds(registry, name, None)
     sections = []
@@ -131,8 +130,8 @@ def _test_sections(out: Path, results: Results, registry: Registry,
         ranked = ranked_by[f"{name} {protocol}"] = rank_test(entries, protocol,
                                                                    bootstrap)
         base = best_baseline(ranked, baselines)
-        sections.append(write_test_table(out, protocol, entries, ranked,
-                                         dev.get(protocol, {}), base, bootstrap,
+        dev = {r.entry.name: r for r in ranked_by.get(f"{dev_suite} {protocol}", [])}
+        sections.append(write_test_table(out, protocol, entries, ranked, dev, base, bootstrap,
                                          _verified(results_dir, entries, protocol, suite)))
         sections.append(write_family_table(out, protocol, ranked, bootstrap))
         summary[f"test {protocol}"] = [r.entry.name for r in ranked]
