@@ -123,8 +123,10 @@ def test_targets_are_boltzmann_over_q_star():
     assert np.array_equal(mask, ~mdp.terminal)
 
 
-def test_training_resumes_to_the_same_weights(tmp_path):
-    config = TrainConfig(model=SMALL, steps=4, batch_size=4, micro_batch=2, warmup_steps=2,
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_training_resumes_to_the_same_weights(tmp_path, dropout):
+    model_config = dataclasses.replace(SMALL, dropout=dropout)  # dropout draws random numbers
+    config = TrainConfig(model=model_config, steps=4, batch_size=4, micro_batch=2, warmup_steps=2,
                          validation_mdps=4, validate_every=2, checkpoint_every=1)
     train(config, seed=0, out_dir=tmp_path / "whole", progress=False)
     train(config, seed=0, out_dir=tmp_path / "split", progress=False, stop_after=2)
