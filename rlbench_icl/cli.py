@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from ._version import __version__
 from .backends import BACKENDS, execution_backend
 from .conformance import check_agent
 from .discovery import EXTRAS, available, load, resolve, unavailable
@@ -50,6 +51,7 @@ def _make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlbench-icl",
         description="A benchmark for in-context RL on held-out tabular MDPs, exactly scored.")
+    parser.add_argument("--version", action="version", version=f"rlbench-icl {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     _add_tasks_parser(commands)
     _add_run_parser(commands)
@@ -66,6 +68,7 @@ def _add_tasks_parser(commands) -> None:
         "tasks", help="list the task suite with exact optimal and random values",
         description="List registered tasks: size, horizon, episode budget, exact V*(mu0) "
                     "and V_rand(mu0), tags and digest prefix.")
+    _add_json(tasks, "a list of tasks with their exact values and full digests")
     tasks.add_argument("--tasks", default="all", metavar="SELECTOR",
                        help="comma-separated task ids, suites (dev, test), families or "
                             "tags (quick, full, paper, ...); default: all (the fixed tasks)")
@@ -78,6 +81,7 @@ def _add_agents_parser(commands) -> None:
     agents = commands.add_parser(
         "agents", help="list the available submissions",
         description="List submissions found in submissions/ and installed entry points.")
+    _add_json(agents, "the submissions' metadata")
     agents.set_defaults(command=cmd_agents, command_name="agents")
 
 
@@ -194,6 +198,7 @@ def _add_run_parser(commands) -> None:
                           "starts a local cluster of --jobs workers")
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_json(run, "the runs' counts, per-task means, IQMs and failures")
     _add_instances(run)
     _add_task_path(run)
     run.set_defaults(command=cmd_run, command_name="run")
@@ -256,15 +261,34 @@ def _add_task_path(parser: argparse.ArgumentParser) -> None:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     registry = load_registry(args.task_path)
-    rows = []
-    for task_id in registry.select(args.tasks, args.instance_seed, args.instances):
-        task = registry.make(task_id)
-        m, spec = task.mdp, task.spec
-        rows.append([task_id, m.num_states, m.num_actions, m.horizon, m.discount,
-                     spec.online_episodes, task.optimal_value, task.random_value,
-                     " ".join(spec.tags), task.digest[:10]])
+    tasks = [_task_fields(registry.make(task_id))
+             for task_id in registry.select(args.tasks, args.instance_seed, args.instances)]
+    if args.json:
+        return _print_json(tasks)
+    rows = [[t["id"], t["num_states"], t["num_actions"], t["horizon"], t["discount"],
+             t["online_episodes"], t["optimal_value"], t["random_value"], " ".join(t["tags"]),
+             t["digest"][:10]] for t in tasks]
     headers = ["id", "S", "A", "H", "gamma", "episodes", "V*", "V_rand", "tags", "digest"]
     print(tabulate(rows, headers=headers, floatfmt=".4g"))
+    return 0
+
+
+def _task_fields(task) -> dict:
+    m, spec = task.mdp, task.spec
+    return {"id": task.id, "version": spec.version, "num_states": m.num_states,
+            "num_actions": m.num_actions, "horizon": m.horizon, "discount": m.discount,
+            "objective": m.objective, "online_episodes": spec.online_episodes,
+            "optimal_value": task.optimal_value, "random_value": task.random_value,
+            "tags": list(spec.tags), "digest": task.digest}
+
+
+def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {what} as JSON on stdout instead of a table")
+
+
+def _print_json(data) -> int:
+    print(json.dumps(data, indent=2, sort_keys=True, allow_nan=False))
     return 0
 
 
@@ -290,16 +314,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
                           progress=not args.quiet, isolate=args.backend != "loky")
     rows, iqm = summary_rows(report.records)
-    print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
-                                  "s.e."], floatfmt=".3f"))
-    for protocol, value in iqm.items():
-        print(f"{protocol} IQM over all runs: {value:.3f}")
-    print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
+    if args.json:
+        _print_json(_run_summary(report, rows, iqm, args.out))
+    else:
+        print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
+                                      "s.e."], floatfmt=".3f"))
+        for protocol, value in iqm.items():
+            print(f"{protocol} IQM over all runs: {value:.3f}")
+        print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
     if report.failed:
         print(f"{len(report.failed)} runs failed, e.g. {report.failed[0]['error']['message']}",
               file=sys.stderr)
         return 1
     return 0
+
+
+def _run_summary(report, rows: list[list], iqm: dict[str, float], out: Path) -> dict:
+    """``run --json``: NaN means of cells with no successful run become null."""
+    keys = ("protocol", "task", "runs", "failed", "mean_score", "standard_error")
+    cells = [{k: (None if isinstance(v, float) and v != v else v) for k, v in zip(keys, row,
+                                                                                strict=True)}
+             for row in rows]
+    return {"results": str(out), "executed": report.executed, "reused": report.skipped,
+            "cells": cells, "iqm": iqm,
+            "failed": [r["error"]["message"] for r in report.failed]}
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -382,12 +420,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_agents(args: argparse.Namespace) -> int:
-    rows = []
-    for name, ref in sorted(available().items()):
-        s = load(ref)
-        rows.append([name, s.version, ", ".join(s.protocols), s.description])
-    print(tabulate(rows, headers=["submission", "version", "protocols", "description"],
-                   disable_numparse=True))
+    loaded = [(name, ref, load(ref)) for name, ref in sorted(available().items())]
+    if args.json:
+        _print_json([{**s.metadata(), "ref": ref} for _, ref, s in loaded])
+    else:
+        rows = [[name, s.version, ", ".join(s.protocols), s.description]
+                for name, _, s in loaded]
+        print(tabulate(rows, headers=["submission", "version", "protocols", "description"],
+                       disable_numparse=True))
     for reason in unavailable().values():
         print(f"not loaded: {reason}", file=sys.stderr)
     return 0

@@ -44,3 +44,44 @@ def test_ctrl_c_is_one_line_saying_what_is_kept(tmp_path):
     err = proc.communicate(timeout=120)[1].strip().splitlines()
     assert proc.returncode == 130
     assert len(err) == 1 and err[0].startswith("rlbench-icl run: interrupted"), err
+
+
+def test_version_is_the_package_version(capsys):
+    import pytest
+
+    from rlbench_icl import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"rlbench-icl {__version__}\n"
+
+
+def test_tasks_and_agents_print_json(capsys):
+    import json
+
+    from rlbench_icl import default_registry
+
+    assert main(["tasks", "--tasks", "quick", "--json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)
+    task = default_registry().make("RiverSwim6-v0")
+    row = next(t for t in tasks if t["id"] == "RiverSwim6-v0")
+    assert (row["optimal_value"], row["random_value"], row["digest"]) == (
+        task.optimal_value, task.random_value, task.digest)
+    assert main(["agents", "--json"]) == 0
+    agents = {a["name"]: a for a in json.loads(capsys.readouterr().out)}
+    assert agents["ucbvi"]["protocols"] == ["online"] and "version" in agents["random"]
+
+
+def test_run_prints_json_on_stdout_and_progress_elsewhere(tmp_path, capsys):
+    import json
+
+    args = ["run", "--agent", "random", "--tasks", "Bandit10-v0,", "--seeds", "2",
+            "--out", str(tmp_path), "--jobs", "1", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["executed"] == 4 and first["reused"] == 0 and first["failed"] == []
+    assert {(c["protocol"], c["runs"]) for c in first["cells"]} == {("online", 2),
+                                                                    ("offline", 2)}
+    assert main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["reused"] == 4 and again["iqm"] == first["iqm"]
