@@ -172,6 +172,10 @@ class Submission:
         make_online_agent: online factory, or None if the protocol is not supported.
         solve_offline: offline solver, or None if the protocol is not supported.
         authors, description, url: shown on the leaderboard.
+        frozen_state: optional ``() -> str``, a hash of what the submission promises not to
+            change while it plays (an in-context model's weights). The harness calls it
+            before and after every run and records both in the result (``frozen_state``);
+            a run that changes it fails, and ``verify`` checks the recorded pair.
     """
 
     name: str
@@ -181,6 +185,7 @@ class Submission:
     authors: str = ""
     description: str = ""
     url: str = ""
+    frozen_state: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not SUBMISSION_NAME.match(self.name):

@@ -43,7 +43,8 @@ class ResultRecord(TypedDict):
     "policy_values": [K floats] | None}, "scores": {online_score, final_score,
     cumulative_regret, episodes_to_solve, episodes_to_solve_source}}``. Offline:
     ``{"cells": [{epsilon, dataset_episodes, transitions, value, normalised_value}],
-    "scores": {offline_score}}``.
+    "scores": {offline_score}}``. Either may also hold ``"frozen_state": {"before": str,
+    "after": str}`` for a submission that declares ``Submission.frozen_state``.
     """
 
     schema: str

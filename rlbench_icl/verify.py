@@ -76,9 +76,20 @@ def verify_submission(results_dir: Path, submission: str, sample: int | None = 1
         stored[key] = (rel, record)
     for run, record, _ in execute_all(runs, jobs, None):
         rel, original = stored[run.path(Path())]
-        problem = first_difference(_canonical(original), _canonical(record))
+        problem = frozen_state_problem(original) or first_difference(
+            _canonical(original), _canonical(record))
         verdicts.append(Verdict(rel, problem, None if problem else record_hash(original)))
     return sorted(verdicts, key=lambda v: v.path)
+
+
+def frozen_state_problem(record: dict) -> str | None:
+    """What is wrong with a stored record's frozen-state certificate, if anything: the
+    harness never writes an ok record whose state changed during the run."""
+    certificate = (record.get("result") or {}).get("frozen_state")
+    if certificate is not None and certificate.get("before") != certificate.get("after"):
+        return (f"frozen_state: stored before {certificate.get('before')} and after "
+                f"{certificate.get('after')} differ")
+    return None
 
 
 def _known(name: str):

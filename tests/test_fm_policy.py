@@ -111,3 +111,15 @@ def test_a_missing_checkpoint_says_how_to_train_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-fm"):
         fmp.load_network(tmp_path)
     assert fmp.checkpoint_version("7", tmp_path) == "7+untrained"
+
+
+def test_the_weights_hash_sees_any_change_to_the_weights():
+    from rlbench_icl.fm.train import build_model
+
+    config = ModelConfig(width=16, num_heads=2, num_rounds=2)
+    network = build_model(config, seed=0)
+    first = fmp.weights_hash(network)
+    assert first == fmp.weights_hash(build_model(config, seed=0))
+    with torch.no_grad():
+        next(network.parameters()).view(-1)[0] += 1e-7
+    assert fmp.weights_hash(network) != first

@@ -82,6 +82,18 @@ def checkpoint_version(release: str, checkpoint: str | Path) -> str:
     return f"{release}+{hashlib.sha256(weights.read_bytes()).hexdigest()[:12]}"
 
 
+def weights_hash(network: PolicyNetwork) -> str:
+    """SHA-256 of the network's parameters and buffers as they are in memory (names, dtypes,
+    shapes and bytes, in name order): a submission's ``frozen_state``, so that every run
+    certifies the weights it played with did not change."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(network.state_dict().items()):
+        data = tensor.detach().contiguous().cpu()
+        digest.update(f"{name}:{data.dtype}:{tuple(data.shape)};".encode())
+        digest.update(data.numpy().tobytes())
+    return digest.hexdigest()
+
+
 def policy_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
                   reading: Reading = Reading()) -> np.ndarray:
     """(S, A) logits of the network for a statistic; invalid entries never occur."""

@@ -51,7 +51,23 @@ def failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
 def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) -> dict:
     settings = settings_from_dict(run.protocol, run.settings)
     play = run_online if run.protocol == "online" else run_offline
-    return play(task, submission, settings, run.seed, deadline)
+    if submission.frozen_state is None:
+        return play(task, submission, settings, run.seed, deadline)
+    before = _frozen_state(submission)
+    result = play(task, submission, settings, run.seed, deadline)
+    after = _frozen_state(submission)
+    if after != before:
+        raise RuntimeError(f"the submission changed its frozen state during the run "
+                           f"(before {before}, after {after}): its weights must not change "
+                           "while it plays")
+    return {**result, "frozen_state": {"before": before, "after": after}}
+
+
+def _frozen_state(submission: Submission) -> str:
+    state = submission.frozen_state()
+    if not isinstance(state, str) or not state:
+        raise TypeError(f"frozen_state() must return a non-empty str, got {state!r}")
+    return state
 
 
 def task_files_state(task_paths: tuple[str, ...]) -> tuple:
