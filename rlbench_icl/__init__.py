@@ -53,6 +53,7 @@ __all__ = [
     "__version__",
     "check_agent",
     "Registry",
+    "Scores",
     "Simulator",
     "TabularEnv",
     "TabularMDP",
@@ -63,10 +64,12 @@ __all__ = [
     "default_registry",
     "discounted_optimal_values",
     "discounted_policy_value",
+    "evaluate",
     "expected_reward",
     "flat_transitions",
     "greedy_policy",
     "load_registry",
+    "load_results",
     "make_absorbing",
     "policy_chain",
     "policy_value",
@@ -75,3 +78,13 @@ __all__ = [
 ]
 
 register_envs()
+
+
+def __getattr__(name: str):
+    """``evaluate``, ``load_results`` and ``Scores`` (``rlbench_icl.api``) import the runner
+    and the leaderboard, so they load on first use, not with the package."""
+    if name in ("evaluate", "load_results", "Scores"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rlbench_icl' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tabulate import tabulate
@@ -15,7 +16,7 @@ from tabulate import tabulate
 from ._version import __version__
 from .backends import BACKENDS, execution_backend
 from .conformance import check_agent
-from .discovery import EXTRAS, available, load, resolve, unavailable
+from .discovery import EXTRAS, available, load, reference, submission_code
 from .errors import (
     BackendError,
     MissingExtraError,
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C: say what is kept, not a traceback
-        print(f"rlbench-icl {args.command_name}: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"rlbench-icl {args.command_name}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
     except OSError as exc:  # the machine's, not the input's: a full disk, a lost mount
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
@@ -60,6 +61,8 @@ def _make_parser() -> argparse.ArgumentParser:
     _add_pack_parser(commands)
     _add_train_fm_parser(commands)
     _add_verify_parser(commands)
+    _add_keys_parser(commands)
+    _add_datasets_parser(commands)
     return parser
 
 
@@ -88,8 +91,10 @@ def _add_agents_parser(commands) -> None:
 def _add_leaderboard_parser(commands) -> None:
     board = commands.add_parser(
         "leaderboard", help="regenerate the leaderboard from stored results",
-        description="Rebuild every table and figure of the leaderboard from result files. "
-                    "Same results give the same bytes.")
+        description="Rebuild every table and figure of the leaderboard from result files "
+                    "(figures as PNG, PDF and SVG under OUT/figures/, every scored run in "
+                    "OUT/scores.csv), and with --html a static web site. Same results give "
+                    "the same bytes.")
     board.add_argument("--results", type=Path, default=Path("leaderboard/results"),
                        help="results directory (default: leaderboard/results)")
     board.add_argument("--out", type=Path, default=Path("leaderboard"),
@@ -107,6 +112,10 @@ def _add_leaderboard_parser(commands) -> None:
                        help="rank first on this suite of family instances, with each "
                             "submission's gap from --suite and per-family tables (default: "
                             "test; '' for none)")
+    board.add_argument("--html", type=Path, default=None, metavar="DIR",
+                       help="also write a self-contained static web site into DIR (no "
+                            "network needed; DIR may be OUT itself; default: no site)")
+    board.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_instances(board)
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
@@ -164,9 +173,61 @@ def _add_verify_parser(commands) -> None:
     verify.add_argument("--tasks", default=None, metavar="SELECTOR",
                         help="sample only runs of these tasks, suites (dev, test), families "
                              "or tags (default: every stored run)")
+    verify.add_argument("--sign", type=Path, default=None, metavar="KEYFILE",
+                        help="sign the stamp with this private key (`rlbench-icl keys new`); "
+                             "the leaderboard counts only stamps signed by a key in keys/ "
+                             "beside the results directory")
     _add_instances(verify)
     _add_task_path(verify)
     verify.set_defaults(command=cmd_verify, command_name="verify")
+
+
+def _add_keys_parser(commands) -> None:
+    keys = commands.add_parser(
+        "keys", help="make a key pair for signing verification stamps",
+        description="Write a new Ed25519 private key to FILE (readable by you only) and its "
+                    "public key to FILE.pub. Commit the .pub file under leaderboard/keys/; "
+                    "never commit the private key.")
+    actions = keys.add_subparsers(title="actions", required=True, metavar="ACTION")
+    new = actions.add_parser("new", help="write a new key pair")
+    new.add_argument("file", type=Path, help="where to write the private key")
+    new.set_defaults(command=cmd_keys_new, command_name="keys new")
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    from .stamps import key_id, load_private_key, new_key
+
+    public = new_key(args.file)
+    print(f"wrote {args.file} (private: keep it off the repository) and {public} "
+          f"(key id {key_id(load_private_key(args.file).public_key())}): commit it under "
+          "leaderboard/keys/")
+    return 0
+
+
+def _add_datasets_parser(commands) -> None:
+    datasets = commands.add_parser(
+        "datasets", help="export the offline protocol's datasets",
+        description="The datasets the offline protocol scores, exactly as agents receive them.")
+    actions = datasets.add_subparsers(title="actions", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export", help="write one run's datasets as .npz or as Minari datasets",
+        description="Write every (epsilon, size) dataset of the offline run (task, seed), "
+                    "byte for byte what the agent receives, with the task's declared "
+                    "settings. Read them back with rlbench_icl.datasets.load_datasets.")
+    export.add_argument("--task", required=True, metavar="SELECTOR",
+                        help="one task: a task id, an instance id (Maze-v0-s7-i3), or a "
+                             "family with --instance-seed and --instances 1")
+    export.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="the run's seed (default: 0)")
+    export.add_argument("--format", choices=("npz", "minari"), default="npz",
+                        help="npz: one file (default); minari: one Minari dataset per cell "
+                             "(needs the minari extra)")
+    export.add_argument("--out", type=Path, required=True,
+                        help="npz: the file to write; minari: a Minari datasets root, written "
+                             "under rlbench-icl/<task id>/seed-<seed>/")
+    _add_instances(export)
+    _add_task_path(export)
+    export.set_defaults(command=cmd_datasets_export, command_name="datasets export")
 
 
 def _add_run_parser(commands) -> None:
@@ -198,6 +259,7 @@ def _add_run_parser(commands) -> None:
                           "starts a local cluster of --jobs workers")
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_isolation(run)
     _add_json(run, "the runs' counts, per-task means, IQMs and failures")
     _add_instances(run)
     _add_task_path(run)
@@ -282,6 +344,28 @@ def _task_fields(task) -> dict:
             "tags": list(spec.tags), "digest": task.digest}
 
 
+def _add_isolation(parser: argparse.ArgumentParser) -> None:
+    from .sealed import DEFAULT_MEMORY
+
+    parser.add_argument("--in-process", action="store_true",
+                        help="run the agent in the harness's processes: faster to start, for "
+                             "development; the leaderboard ranks only sealed runs (the "
+                             "default: each agent in a process of its own)")
+    parser.add_argument("--memory", type=_gibibytes, default=DEFAULT_MEMORY, metavar="GIB",
+                        help=f"address-space limit of a sealed agent process, in GiB "
+                             f"(default: {DEFAULT_MEMORY / 2**30:g}; 0: no limit)")
+
+
+def _gibibytes(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of GiB, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return int(value * 2**30) or None
+
+
 def _add_json(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true",
                         help=f"print {what} as JSON on stdout instead of a table")
@@ -297,22 +381,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.task_path)
     task_ids = registry.select(args.tasks, args.instance_seed, args.instances)
-    ref, submission = resolve(args.agent)
-    wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
-    protocols = tuple(p for p in wanted if p in submission.protocols)
-    if not protocols:
-        raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
-                              f"not {args.protocol}")
     if args.scheduler and args.backend == "loky":
         raise BackendError("--scheduler needs --backend dask or ray")
     writable_dir(args.out)  # before minutes of checks and runs
-    check_agent(submission, protocols)
-    runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
-                     args.episodes, [str(Path(p).resolve()) for p in args.task_path],
-                     args.timeout)
+    ref = reference(args.agent)
+    isolation = "in-process" if args.in_process else "sealed"
+    with _checked_submission(ref, isolation, args.memory) as submission:
+        wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
+        protocols = tuple(p for p in wanted if p in submission.protocols)
+        if not protocols:
+            raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
+                                  f"not {args.protocol}")
+        check_agent(submission, protocols)
+        runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
+                         args.episodes, [str(Path(p).resolve()) for p in args.task_path],
+                         args.timeout, isolation, args.memory, submission_code(ref, submission))
+    if not args.quiet and not args.json:
+        print(_limits_note(runs, args), file=sys.stderr)
     with execution_backend(args.backend, args.jobs, args.scheduler):
         report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
-                          progress=not args.quiet, isolate=args.backend != "loky")
+                          progress=not args.quiet,
+                          isolate=args.backend != "loky" and isolation == "in-process")
     rows, iqm = summary_rows(report.records)
     if args.json:
         _print_json(_run_summary(report, rows, iqm, args.out))
@@ -327,6 +416,35 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def _checked_submission(ref: str, isolation: str, memory: int | None):
+    """The submission to check and plan with: loaded here for an in-process grid, else in
+    a sealed process of its own (this process never imports its code)."""
+    if isolation == "in-process":
+        yield load(ref)
+        return
+    from .runner.plan import TIMEOUT_BASE
+    from .sealed import Limits, sealed_submission
+
+    with sealed_submission(ref, Limits(wall_seconds=TIMEOUT_BASE, memory_bytes=memory)) as s:
+        yield s
+
+
+def _limits_note(runs, args) -> str:
+    """One line on the limits each run has, so that nobody meets them by surprise."""
+    from .runner.plan import TIMEOUT_BASE, TIMEOUT_PER_STEP
+
+    longest = max(runs, key=lambda r: r.timeout or 0.0, default=None)
+    timeout = (f"--timeout {args.timeout:g} s per run" if args.timeout else
+               f"time limit per run {TIMEOUT_BASE:g} s + {1000 * TIMEOUT_PER_STEP:g} ms per "
+               f"step of its budget (longest: {longest.task['id']} {longest.protocol}, "
+               f"{longest.timeout:,.0f} s)" if longest else "no runs")
+    if args.in_process:
+        return f"in-process runs (not ranked by the leaderboard); {timeout}"
+    memory = f"{args.memory / 2**30:g} GiB" if args.memory else "no limit"
+    return f"sealed runs: each agent in its own process, memory {memory}; {timeout}"
 
 
 def _run_summary(report, rows: list[list], iqm: dict[str, float], out: Path) -> dict:
@@ -351,13 +469,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                                 BootstrapConfig(resamples=args.resamples),
                                 seeds=args.seeds, test_suite=args.test or None,
                                 **({} if args.suite is None else {"suite_tag": args.suite}),
-                                instance_seed=args.instance_seed, instances=args.instances)
+                                instance_seed=args.instance_seed, instances=args.instances,
+                                html_dir=None if args.html is None else writable_dir(args.html),
+                                progress=not args.quiet)
     for protocol in ("test online", "test offline", "online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")
     for path, reason in summary["refused"]:
         print(f"refused {path}: {reason}", file=sys.stderr)
     print(f"wrote {args.out / 'README.md'}")
+    if args.html is not None:
+        print(f"wrote {args.html / 'index.html'}")
     return 0
 
 
@@ -386,7 +508,7 @@ def cmd_train_fm(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .stamps import write_stamp
+    from .stamps import load_private_key, write_stamp
     from .verify import verify_submission
 
     if not args.results.is_dir():
@@ -394,12 +516,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     names = args.submission or sorted(p.name for p in args.results.iterdir() if p.is_dir())
     if args.agent and len(names) != 1:
         raise SubmissionError("--agent needs exactly one --submission")
+    if args.sign is not None:
+        load_private_key(args.sign)  # a bad key file says so before minutes of re-runs
     tasks = None if args.tasks is None else load_registry(args.task_path).select(
         args.tasks, args.instance_seed, args.instances)
     rows, failed, unloadable = [], 0, 0
     for name in names:
         try:
-            verdicts = verify_submission(args.results, name, None if args.all else args.sample,
+            checked = verify_submission(args.results, name, None if args.all else args.sample,
                                          args.seed, args.agent, args.jobs,
                                          [str(Path(p).resolve()) for p in args.task_path],
                                          tasks)
@@ -409,7 +533,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             rows.append([name, 0, 0, "not loaded"])
             unloadable += 1
             continue
-        write_stamp(args.results, name, verdicts, args.seed)
+        verdicts = checked.verdicts
+        write_stamp(args.results, name, verdicts, args.seed, checked.code_sha256, args.sign)
         bad = [v for v in verdicts if v.problem]
         failed += len(bad)
         rows.append([name, len(verdicts), len(verdicts) - len(bad), len(bad)])
@@ -419,8 +544,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else (2 if unloadable else 0)
 
 
+def cmd_datasets_export(args: argparse.Namespace) -> int:
+    from .datasets import ExportError, export_minari, export_npz
+
+    registry = load_registry(args.task_path)
+    task_ids = registry.select(args.task, args.instance_seed, args.instances)
+    if len(task_ids) != 1:
+        raise ExportError(f"--task {args.task} selects {len(task_ids)} tasks "
+                          f"({', '.join(task_ids[:3])}{', ...' if len(task_ids) > 3 else ''}): "
+                          "export one at a time")
+    task = registry.make(task_ids[0])
+    if args.format == "npz":
+        if args.out.is_dir():
+            raise OutputError(f"--out {args.out} is a directory; give the .npz file to write")
+        print(f"wrote {export_npz(task, args.seed, args.out)}: the offline datasets of "
+              f"{task.id}, seed {args.seed}")
+        return 0
+    ids = export_minari(task, args.seed, writable_dir(args.out))
+    print(f"wrote {len(ids)} Minari datasets under {args.out}; with "
+          f"MINARI_DATASETS_PATH={args.out}, minari.load_dataset() reads:")
+    print("\n".join(f"  {dataset_id}" for dataset_id in ids))
+    return 0
+
+
 def cmd_agents(args: argparse.Namespace) -> int:
-    loaded = [(name, ref, load(ref)) for name, ref in sorted(available().items())]
+    """Lists every submission, so it imports them all (in this process: nothing here scores
+    or verifies); one that cannot load is named with the reason, once per file."""
+    loaded, reasons = [], {}
+    for name, ref in sorted(available().items()):
+        try:
+            loaded.append((name, ref, load(ref)))
+        except RlbenchIclError as exc:
+            reasons.setdefault(ref.partition("::")[0], str(exc))
     if args.json:
         _print_json([{**s.metadata(), "ref": ref} for _, ref, s in loaded])
     else:
@@ -428,7 +583,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
                 for name, _, s in loaded]
         print(tabulate(rows, headers=["submission", "version", "protocols", "description"],
                        disable_numparse=True))
-    for reason in unavailable().values():
+    for reason in reasons.values():
         print(f"not loaded: {reason}", file=sys.stderr)
     return 0
 

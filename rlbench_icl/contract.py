@@ -34,7 +34,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .tasks import Task
 
-SUBMISSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+SUBMISSION_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,10 @@ class Submission:
             change while it plays (an in-context model's weights). The harness calls it
             before and after every run and records both in the result (``frozen_state``);
             a run that changes it fails, and ``verify`` checks the recorded pair.
+        files: files (or directories) besides the submission's own source that decide what
+            it does, such as a checkpoint: paths absolute or relative to the source file.
+            Every result records a hash of them with the source (``code``), and a stored
+            run is reused only while they are unchanged.
     """
 
     name: str
@@ -186,6 +190,7 @@ class Submission:
     description: str = ""
     url: str = ""
     frozen_state: Callable[[], str] | None = None
+    files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not SUBMISSION_NAME.match(self.name):

@@ -56,3 +56,11 @@ class OutputError(RlbenchIclError, OSError):
 
 class BackendError(RlbenchIclError, RuntimeError):
     """A backend that cannot be started (not installed, or its scheduler unreachable)."""
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its start and end: an agent's
+    50 MB exception message must not become a 50 MB result file."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]} [... {len(text) - limit} characters cut ...] {text[-limit // 2:]}"

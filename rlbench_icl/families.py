@@ -34,7 +34,7 @@ from .errors import TaskFileError
 from .tasks import Task, TaskSpec
 
 INSTANCE_ID = re.compile(r"^(?P<family>[A-Za-z][A-Za-z0-9_.]*-v[0-9]+)"
-                         r"-s(?P<seed>[0-9]+)-i(?P<index>[0-9]+)$")
+                         r"-s(?P<seed>[0-9]+)-i(?P<index>[0-9]+)\Z")
 DISTRIBUTIONS = ("uniform", "log_uniform", "int", "log_int", "choice", "seed", "param")
 MAX_ATTEMPTS = 100
 DEFAULT_MIN_GAP = 0.05

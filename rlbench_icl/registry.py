@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
+from ._seal import check_unsealed
 from .builders import BUILDERS, UnknownBuilder, resolve_builder, takes_task_dir
 from .errors import TaskFileError, UnknownNameError
 from .families import (
@@ -54,7 +57,11 @@ FAMILY_REQUIRED = {**REQUIRED, "horizon": (int, dict), "episodes": (int, dict)}
 FAMILY_OPTIONAL = {**OPTIONAL, "min_gap": (int, float)}
 SUITE_FIELDS = {"name": str, "description": str, "tasks": str, "families": str,
                 "instance_seed": int, "instances": int, "seeds": int}
-SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_HORIZON = 100_000
+MAX_EPISODES = 1_000_000
+MAX_REWARD = 1e12
+"""Bounds on what a task may declare: beyond them a run overflows or never ends."""
+SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*\Z")
 
 
 class Registry:
@@ -234,6 +241,9 @@ def read_task_file(path: Path) -> list[TaskSpec | FamilySpec | SuiteSpec]:
 
 def build_task(spec: TaskSpec) -> Task:
     """Run the spec's builder; any failure names the file and the task."""
+    check_unsealed(f"task {spec.id!r}")
+    where = f"{spec.source}: task {spec.id!r}"
+    _check_sizes(where, spec.horizon, spec.online_episodes, spec.offline_dataset_episodes)
     builder = resolve_builder(spec.builder)
     extra = {"task_dir": spec.source.parent} if takes_task_dir(builder) else {}
     try:
@@ -243,6 +253,10 @@ def build_task(spec: TaskSpec) -> Task:
     except Exception as exc:  # any builder failure is the task file's error, named as such
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: builder {spec.builder!r} "
                             f"failed: {type(exc).__name__}: {exc}") from exc
+    largest = float(np.max(np.abs(mdp.R_next if mdp.R_next is not None else mdp.R)))
+    if not largest <= MAX_REWARD:
+        raise TaskFileError(f"{where}: rewards must be finite and at most {MAX_REWARD:g} in "
+                            f"absolute value (found {largest:g})")
     task = Task(spec=spec, mdp=mdp)
     if not task.optimal_value - task.random_value > 1e-9:
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: the optimal and uniform-random "
@@ -251,13 +265,21 @@ def build_task(spec: TaskSpec) -> Task:
     return task
 
 
+def _check_sizes(where: str, horizon: int, episodes: int, sizes) -> None:
+    """A horizon, an episode budget and dataset sizes a run can afford: checked where the
+    task is declared and where an instance is drawn, not deep inside a run."""
+    for name, value, most in [("horizon", horizon, MAX_HORIZON),
+                              ("episodes", episodes, MAX_EPISODES),
+                              *[("offline.dataset_episodes", n, MAX_EPISODES) for n in sizes]]:
+        if not 1 <= value <= most:
+            raise TaskFileError(f"{where}: field {name!r} must be in 1..{most:,}, got {value:,}")
+
+
 def _parse_task(path: Path, index: int, table: dict) -> TaskSpec:
     where = f"{path}: task {table.get('id', f'#{index + 1}')!r}"
     _check_fields(where, table, REQUIRED, OPTIONAL)
     sizes, epsilons = _check_common(where, table)
-    for name in ("horizon", "episodes"):
-        if table[name] < 1:
-            raise TaskFileError(f"{where}: field {name!r} must be >= 1")
+    _check_sizes(where, table["horizon"], table["episodes"], sizes)
     _check_params(where, table["builder"], table)
     return TaskSpec(
         id=table["id"], description=table["description"], reference=table.get("reference", ""),

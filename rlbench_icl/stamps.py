@@ -5,15 +5,31 @@ of the record that was reproduced exactly (or the difference found), so the lead
 tell a verification that still holds from one whose files changed since
 (``verification_status``). This module only reads and writes stamps; re-running stored runs
 is ``rlbench_icl.verify``'s.
+
+A stamp anyone could write proves nothing, so a stamp is signed (``verify --sign KEYFILE``):
+an Ed25519 signature over its canonical JSON (the checked files' hashes, the harness version
+and the submission's code hash). The leaderboard counts a stamp only if its signature checks
+against a public key in the ``keys/`` directory beside the results directory (for the
+committed results, ``leaderboard/keys/``); else it shows "unsigned" or "forged". Ed25519
+comes from ``cryptography``, the maintained standard library for it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from . import store
 from ._version import __version__
@@ -35,12 +51,16 @@ class Verdict:
 
 
 def write_stamp(results_dir: Path, submission: str, verdicts: Sequence[Verdict],
-                seed: int) -> Path:
+                seed: int, code_sha256: str | None = None, key_file: Path | None = None
+                ) -> Path:
     """Record the verification beside the submission's results, merged into the stamp
     already there: this run's verdicts replace the earlier ones of the files it checked, and
     every other earlier verdict is kept as it was (a file edited since stays "stale", a
     difference stays until a re-check reproduces the file), so a second, smaller sample
-    adds to what was verified instead of forgetting it. An unreadable stamp is replaced."""
+    adds to what was verified instead of forgetting it. An unreadable stamp is replaced.
+
+    With ``key_file`` (a private key from ``new_key``) the stamp is signed; without it the
+    stamp is unsigned (an earlier signature cannot cover the new content)."""
     path = Path(results_dir) / submission / STAMP
     reproduced, differ = _earlier_verdicts(path, submission)
     for v in verdicts:
@@ -51,9 +71,88 @@ def write_stamp(results_dir: Path, submission: str, verdicts: Sequence[Verdict],
         else:
             differ[v.path] = v.problem
     stamp = {"schema": STAMP_SCHEMA, "harness_version": __version__, "submission": submission,
-             "sample_seed": seed, "reproduced": reproduced, "differ": differ}
+             "sample_seed": seed, "code_sha256": code_sha256, "reproduced": reproduced,
+             "differ": differ}
+    if key_file is not None:
+        stamp["signature"] = sign(stamp, load_private_key(key_file))
     store.write_atomic(path, json.dumps(stamp, sort_keys=True, indent=1) + "\n")
     return path
+
+
+def signed_payload(stamp: dict) -> bytes:
+    """The bytes a signature covers: the stamp's canonical JSON without its signature."""
+    body = {k: v for k, v in stamp.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(stamp: dict, key: Ed25519PrivateKey) -> dict:
+    return {"key": key_id(key.public_key()),
+            "ed25519": base64.b64encode(key.sign(signed_payload(stamp))).decode()}
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """The first 16 hex digits of the SHA-256 of the raw public key."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def new_key(path: Path) -> Path:
+    """Write a new private key to ``path`` (PEM, readable by its owner only) and its public
+    key to ``path.pub``; returns the latter, to commit under ``keys/``."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    path = Path(path)
+    if path.exists():
+        raise StampError(f"{path} exists: a key is never overwritten")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private)
+    public = path.with_name(path.name + ".pub")
+    store.write_atomic(public, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return public
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise StampError(f"{path}: not a private key written by `rlbench-icl keys new`: "
+                         f"{exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise StampError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def trusted_keys(results_dir: Path) -> dict[str, Ed25519PublicKey]:
+    """The public keys in ``keys/`` beside the results directory, by key id; files that are
+    not Ed25519 public keys are ignored."""
+    keys = {}
+    directory = Path(results_dir).resolve().parent / "keys"
+    for path in sorted(directory.glob("*.pub")) if directory.is_dir() else []:
+        try:
+            key = serialization.load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(key, Ed25519PublicKey):
+            keys[key_id(key)] = key
+    return keys
+
+
+def signature_status(stamp: dict, keys: dict[str, Ed25519PublicKey]) -> str:
+    """``signed`` (by a trusted key, over this content), ``unsigned`` or ``forged``."""
+    signature = stamp.get("signature")
+    if signature is None:
+        return "unsigned"
+    try:
+        key = keys[signature["key"]]
+        key.verify(base64.b64decode(signature["ed25519"], validate=True),
+                   signed_payload(stamp))
+    except (KeyError, TypeError, ValueError, InvalidSignature):
+        return "forged"
+    return "signed"
 
 
 def _earlier_verdicts(path: Path, submission: str) -> tuple[dict, dict]:
@@ -68,18 +167,22 @@ def _earlier_verdicts(path: Path, submission: str) -> tuple[dict, dict]:
 def verification_status(results_dir: Path, submission: str, protocol: str | None = None,
                         tasks: Collection[str] | None = None) -> str:
     """What the leaderboard shows for a submission (on one protocol and some tasks, if
-    given): ``8/8`` (all reproduced, files unchanged since), ``failed (k of n differ)``,
-    ``stale`` (a checked file changed or vanished since), ``no`` (never verified), or
-    ``unreadable stamp``."""
+    given): ``8/8`` (all reproduced, files unchanged since, signed by a trusted key),
+    ``unsigned (8/8)``, ``forged`` (a signature that does not check against a trusted key),
+    ``failed (k of n differ)``, ``stale`` (a checked file changed or vanished since), ``no``
+    (never verified), or ``unreadable stamp``."""
     path = Path(results_dir) / submission / STAMP
     if not path.exists():
         return "no"
     try:
         reproduced, differ = _read_stamp(path, submission)
+        signature = signature_status(json.loads(path.read_text()), trusted_keys(results_dir))
     except StampError as exc:
         return f"unreadable stamp ({exc})"
     except (OSError, ValueError):  # not JSON
         return "unreadable stamp"
+    if signature == "forged":
+        return "forged"
     def kept(rel: str) -> bool:
         parts = rel.split("/")
         return (protocol is None or parts[1] == protocol) and (tasks is None or
@@ -96,7 +199,9 @@ def verification_status(results_dir: Path, submission: str, protocol: str | None
                 return "stale"
         except (store.ResultFileError, FileNotFoundError):
             return "stale"
-    return f"{total}/{total}" if total else "no"
+    if not total:
+        return "no"
+    return f"{total}/{total}" if signature == "signed" else f"unsigned ({total}/{total})"
 
 
 def _read_stamp(path: Path, submission: str) -> tuple[dict, dict]:

@@ -61,7 +61,7 @@ class ResultRecord(TypedDict):
 
 # A path component of a result file: starts with a letter or digit, so never "." or ".."
 # and never absolute; no separators. Submission names and task ids are stricter still.
-SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
 def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, seed: int) -> Path:
@@ -91,7 +91,9 @@ def check_location(root: Path, path: Path, record: dict) -> None:
 
 def identity(record: dict) -> tuple:
     """What must match for a stored result to stand for a planned run."""
-    return (record["schema"], record["harness_version"], record["submission"]["name"],
+    return (record["schema"], record["harness_version"],
+            record.get("isolation", "in-process"), (record.get("code") or {}).get("sha256"),
+            record["submission"]["name"],
             record["submission"]["version"],
             record["task"]["id"], record["task"]["digest"], record["protocol"],
             json.dumps(record["settings"], sort_keys=True), record["seed"])
@@ -103,6 +105,15 @@ def dumps(record: dict) -> str:
                       allow_nan=False) + "\n"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` so that no reader sees a partial file."""
     path = Path(path)
@@ -112,6 +123,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -12,9 +12,10 @@ import numpy as np
 from . import dynprog
 from .mdp import TabularMDP
 
-TASK_ID = re.compile(r"^(?P<family>[A-Za-z][A-Za-z0-9_.]*)-v(?P<version>[0-9]+)$")
+# \Z, not $: "Maze-v0\n" is not an id. Bounded lengths: an id names result directories.
+TASK_ID = re.compile(r"^(?P<family>[A-Za-z][A-Za-z0-9_.]{0,63})-v(?P<version>[0-9]{1,6})\Z")
 # A family instance's id adds its instance seed and index: ``Maze-v0-s7-i2`` (version 0).
-VERSION = re.compile(r"-v(?P<version>[0-9]+)(-s[0-9]+-i[0-9]+)?$")
+VERSION = re.compile(r"-v(?P<version>[0-9]+)(-s[0-9]+-i[0-9]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> fl
         if np.ndim(policy) != 2:
             raise ValueError("the discounted objective scores stationary (S, A) policies; "
                              f"got shape {np.shape(policy)}")
-        V = dynprog.discounted_policy_value(P, mdp.R, policy, mdp.discount)
+        V = dynprog.discounted_policy_value(P, mdp.R, policy, mdp.discount, reproducible=True)
     else:
         V = dynprog.policy_value(P, mdp.R, policy, mdp.horizon, mdp.discount)[0]
     return float(mdp.mu0 @ V)

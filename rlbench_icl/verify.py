@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import store
-from .discovery import SubmissionError, available, load, resolve
+from .discovery import SubmissionError, available, changed_files, reference, submission_code
+from .errors import RlbenchIclError
+from .registry import load_registry
 from .runner import RunSpec, execute_all
+from .runner.plan import TIMEOUT_BASE, default_timeout
+from .sealed import Limits, sealed_submission
 from .stamps import Verdict, record_hash
 
 
@@ -45,26 +50,40 @@ def sample_files(paths: Sequence[Path], sample: int | None, seed: int) -> list[P
     return [paths[i] for i in sorted(chosen)]
 
 
+@dataclass(frozen=True)
+class Verification:
+    """One verdict per sampled file, and the hash of the code that re-ran them."""
+
+    verdicts: list[Verdict]
+    code_sha256: str
+
+
 def verify_submission(results_dir: Path, submission: str, sample: int | None = 10,
                       seed: int = 0, agent: str | None = None, jobs: int = 1,
                       task_paths: Sequence[str] = (), tasks: Collection[str] | None = None
-                      ) -> list[Verdict]:
+                      ) -> Verification:
     """Re-run a sample of ``submission``'s stored runs (of ``tasks`` only, if given); one
     verdict per sampled file.
 
-    The submission is loaded from ``agent`` if given, else only by its name among the known
-    submissions (``rlbench-icl agents``): a directory name is never imported as code."""
+    The submission is found from ``agent`` if given, else only by its name among the known
+    submissions (``rlbench-icl agents``): a directory name is never imported as code. Every
+    re-run is sealed (``rlbench_icl.sealed``), so this process never runs submission code,
+    and only sealed stored runs can be verified."""
     results_dir = Path(results_dir)
     files = result_files(results_dir, submission)
     if tasks is not None:
         files = [f for f in files if f.parent.name in set(tasks)]
     chosen = sample_files(files, sample, seed)
-    ref, loaded = resolve(agent) if agent else _known(submission)
+    ref = reference(agent) if agent else _known(submission)
+    with sealed_submission(ref, Limits(wall_seconds=TIMEOUT_BASE)) as loaded:
+        metadata, code = loaded.metadata(), submission_code(ref, loaded)
+    registry = load_registry(task_paths)
     verdicts, runs, stored = [], [], {}
     for path in chosen:
         rel = str(path.relative_to(results_dir))
         try:
-            run, record = _planned(results_dir, path, ref, loaded, task_paths)
+            run, record = _planned(results_dir, path, ref, (metadata, code), task_paths,
+                                   registry)
         except store.ResultFileError as exc:
             verdicts.append(Verdict(rel, str(exc)))
             continue
@@ -79,7 +98,7 @@ def verify_submission(results_dir: Path, submission: str, sample: int | None = 1
         problem = frozen_state_problem(original) or first_difference(
             _canonical(original), _canonical(record))
         verdicts.append(Verdict(rel, problem, None if problem else record_hash(original)))
-    return sorted(verdicts, key=lambda v: v.path)
+    return Verification(sorted(verdicts, key=lambda v: v.path), code["sha256"])
 
 
 def frozen_state_problem(record: dict) -> str | None:
@@ -92,23 +111,39 @@ def frozen_state_problem(record: dict) -> str | None:
     return None
 
 
-def _known(name: str):
+def _known(name: str) -> str:
     known = available()
     if name not in known:
         raise SubmissionError(f"unknown submission {name!r}")
-    return known[name], load(known[name])
+    return known[name]
 
 
-def _planned(results_dir: Path, path: Path, ref: str, loaded, task_paths):
+def _planned(results_dir: Path, path: Path, ref: str, loaded: tuple[dict, dict], task_paths,
+             registry):
     """The run a stored file stands for, or ``ResultFileError`` saying why it cannot be
-    re-run (unreadable, another submission version, stored at a place its content denies)."""
+    re-run (unreadable, in-process, another submission version or code, stored at a place
+    its content denies)."""
+    metadata, code = loaded
     record = store.read_result(path)
-    if record["submission"] != loaded.metadata():
+    if record.get("isolation") != "sealed":
+        raise store.ResultFileError("stored from an in-process run: only sealed runs are "
+                                    "verified (re-run it without --in-process)")
+    if record["submission"] != metadata:
         raise store.ResultFileError(f"stored submission {record['submission']} is not the "
-                                    f"loaded {loaded.metadata()} (a new version?)")
-    run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
-                  record["settings"], record["seed"], tuple(map(str, task_paths)))
+                                    f"loaded {metadata} (a new version?)")
+    if (record.get("code") or {}).get("sha256") != code["sha256"]:
+        changed = changed_files(record.get("code"), code)
+        raise store.ResultFileError(f"the submission's code changed since this run "
+                                    f"({', '.join(changed)}) and its version did not")
     store.check_location(results_dir, path, record)
+    try:
+        task = registry.make(record["task"]["id"])
+    except RlbenchIclError as exc:
+        raise store.ResultFileError(f"its task cannot be built: {exc}") from None
+    run = RunSpec(ref, record["submission"], record["task"], record["protocol"],
+                  record["settings"], record["seed"], tuple(map(str, task_paths)),
+                  default_timeout(task, record["protocol"], record["settings"]), "sealed",
+                  code=code)
     return run, record
 
 

@@ -14,6 +14,7 @@ config, log and model card in gnn_fm_checkpoint/.
 - Offline: the dataset's statistic, with a lasting virtual trap on every pair (pessimism:
   rlbench_icl/fm/virtual.py), gives the greedy policy; on finite horizons one per step.
 
+Every run records the SHA-256 of the weights in memory before and after it (frozen_state).
 Every setting was chosen on synthetic tuning MDPs only (experiments/tune_fm.py, results in
 experiments/tune_fm.md). The version names the checkpoint's hash.
 """
@@ -29,6 +30,7 @@ from rlbench_icl.fm.policy import (
     checkpoint_version,
     load_network,
     offline_policy,
+    weights_hash,
 )
 from rlbench_icl.fm.virtual import VirtualOutcome
 
@@ -53,5 +55,7 @@ SUBMISSION = Submission(
     make_online_agent=make_online_agent,
     solve_offline=solve_offline,
     authors="rlbench-icl developers (after Zighem & Vie 2026)",
+    files=("gnn_fm_checkpoint/model.safetensors", "gnn_fm_checkpoint/config.json"),
+    frozen_state=lambda: weights_hash(load_network(CHECKPOINT)),
     description="Graph-attention foundation model pretrained on synthetic MDPs; in context.",
 )

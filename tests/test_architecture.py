@@ -13,15 +13,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rlbench_icl"
 
 # Lowest first. A module may import from its own layer or any layer below.
 LAYERS = [
-    ["_version", "errors"],
+    ["_version", "errors", "_seal"],
     ["mdp", "dynprog", "experience"],
     ["builders", "simulate", "synthetic"],
     ["tasks", "families", "registry", "envs"],
     ["contract"],
     ["protocols", "store", "stamps", "scoring"],
-    ["conformance", "discovery", "backends", "fm", "tuning"],
+    ["conformance", "discovery", "backends", "fm", "tuning", "sealed", "datasets"],
     ["runner"],
-    ["verify", "leaderboard"],
+    ["verify", "leaderboard", "api"],
     ["cli", "__init__"],
 ]
 

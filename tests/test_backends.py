@@ -45,19 +45,23 @@ def test_ray_gives_identical_files(tmp_path, local_files):
     assert files(tmp_path) == local_files
 
 
-def test_a_killed_process_on_dask_fails_only_its_runs(tmp_path, capsys):
-    """Joblib's Dask backend hangs when a worker dies; runs are isolated in a process each."""
+@pytest.mark.parametrize("mode, message", [
+    ([], b"the agent process exited with code 3"),
+    (["--in-process"], b"the worker process died (exit code 3)"),
+])
+def test_a_killed_process_on_dask_fails_only_its_runs(tmp_path, capsys, mode, message):
+    """Joblib's Dask backend hangs when a worker dies: a sealed agent dies in its own
+    process, and in-process runs are isolated in a process each."""
     faulty = Path(__file__).with_name("faulty_submissions.py")
     code = main(["run", "--agent", f"{faulty}::faulty-exits", "--tasks",
                  "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "2", "--episodes", "3",
                  "--protocol", "online", "--backend", "dask", "--jobs", "2", "--quiet",
-                 "--out", str(tmp_path)])
+                 "--out", str(tmp_path), *mode])
     assert code == 1 and "2 runs failed" in capsys.readouterr().err
     found = files(tmp_path)
     assert len(found) == 4
     for name, data in found.items():
-        died = b"the worker process died (exit code 3)" in data
-        assert died == ("FrozenLake" in name), name
+        assert (message in data) == ("FrozenLake" in name), name
 
 
 def test_a_hung_agent_on_dask_times_out_and_the_grid_completes(tmp_path, capsys):

@@ -38,7 +38,9 @@ def test_ctrl_c_is_one_line_saying_what_is_kept(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", "ucbvi", "--tasks",
          "full", "--seeds", "3", "--out", str(tmp_path), "--jobs", "1", "--quiet"],
-        stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        # as in a terminal: SIGINT at its default, whatever an earlier test left ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(10)  # imports, the conformance check, then some runs
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=120)[1].strip().splitlines()

@@ -92,3 +92,26 @@ def test_long_horizon_values_approach_the_discounted_fixed_point(two_state_mdp):
     _, V_finite = backward_induction(m.P, m.R, horizon=400, discount=0.9)
     _, V_inf = discounted_optimal_values(m.P, m.R, discount=0.9)
     np.testing.assert_allclose(V_finite[0], V_inf, rtol=1e-12)
+
+
+def test_the_reproducible_solve_is_exact_and_independent_of_lapack(monkeypatch):
+    """Scores of discounted tasks must not depend on the CPU's LAPACK kernels: scoring
+    solves with element-wise operations and correctly rounded sums only."""
+    from rlbench_icl import default_registry
+    from rlbench_icl.dynprog import solve_reproducibly
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 40):
+        A = np.eye(n) - 0.95 * rng.dirichlet(np.ones(n), size=n)
+        b = rng.normal(size=n)
+        np.testing.assert_allclose(A @ solve_reproducibly(A, b), b, atol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError):
+        solve_reproducibly(np.zeros((2, 2)), np.ones(2))
+    task = default_registry().make("PaperFrozenLake4x4-v0")
+    expected = task.policy_value(task.optimal_policy)
+
+    def lapack(*args, **kwargs):
+        raise AssertionError("scoring called LAPACK")
+
+    monkeypatch.setattr(np.linalg, "solve", lapack)
+    assert task.policy_value(task.optimal_policy) == expected

@@ -19,10 +19,13 @@ CHECKPOINT = Path(__file__).resolve().parent.parent / "submissions" / "gnn_fm_ch
 FM = resolve("gnn-fm")[1]
 
 # SHA-256 prefixes of gnn-fm's outputs, recorded at 81f221c (release 6, before the code was
-# restructured): a change that moves a policy by one bit fails here.
+# restructured): a change that moves a policy by one bit fails here. PaperGrid3x3's online
+# hash was re-recorded when discounted scores moved off LAPACK (solve_reproducibly): its
+# policy values moved by one ulp (4.863874999999999 -> ...998); its returns and its offline
+# policy are unchanged, and the LAPACK solve still gives the 81f221c hash 4ed5aaacf7afca64.
 RECORDED = {
     "FrozenLake4x4-v0": ("3bfbef138a4d7bdf", "c338fe140ca44f24"),
-    "PaperGrid3x3-v0": ("57cbb500d83261ab", "4ed5aaacf7afca64"),
+    "PaperGrid3x3-v0": ("57cbb500d83261ab", "acd9845707fd30ab"),
     "RiverSwim6-v0": ("4f3069bd0a8dea2d", "ae293be0e2f63cc6"),
 }
 

@@ -1,5 +1,8 @@
 """The leaderboard's ranking on a test suite of family instances, with the dev->test gap."""
 
+import csv
+import io
+
 import pytest
 
 from rlbench_icl import load_registry
@@ -77,12 +80,16 @@ def test_the_front_page_ranks_on_test_with_the_dev_to_test_gap(stored, tmp_path)
     summary = build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tinydev",
                                 test_suite="tinytest")
     assert summary["test online"] == ["ucbvi", "random"]
+    assert (tmp_path / "figures" / "online_test_heatmap.svg").exists()
     page = (tmp_path / "README.md").read_text()
     assert page.index("Test suite, online") < page.index("## Online: mean normalised")
     assert "dev→test gap [95% CI]" in page and "per family" in page
-    rows = (tmp_path / "online_test_leaderboard.csv").read_text().splitlines()
-    ucbvi = next(r for r in rows if ",ucbvi," in r).split(",")
-    assert ucbvi[0] == "1" and ucbvi[-2] == "8"  # 2 families x 2 instances x 2 seeds
+    rows = csv.DictReader(io.StringIO((tmp_path / "online_test_leaderboard.csv").read_text()))
+    ucbvi = next(r for r in rows if r["submission"] == "ucbvi")
+    assert ucbvi["rank"] == "1" and ucbvi["runs"] == "8"  # 2 families x 2 instances x 2 seeds
+    assert float(ucbvi["test IQM low"]) <= float(ucbvi["test IQM"]) <= float(
+        ucbvi["test IQM high"])
+    assert float(ucbvi["dev→test gap low"]) <= float(ucbvi["dev→test gap"])
     families = (tmp_path / "online_test_families.csv").read_text()
     assert "TinyArms-v0" in families and "TinyChains-v0" in families
 
@@ -120,10 +127,13 @@ def test_a_missing_test_run_keeps_a_submission_off_the_test_ranking(stored, tmp_
     shutil.copytree(results, copy)
     next((copy / "ucbvi" / "online").glob("TinyChains-v0-s99-i1/seed-1.json")).unlink()
     summary = build_leaderboard(copy, tmp_path / "board", registry, FAST,
-                                suite_tag="tinydev", test_suite="tinytest")
+                                suite_tag="tinydev", test_suite="tinytest", figures=False)
     assert summary["test online"] == ["random"]
-    rows = (tmp_path / "board" / "online_test_leaderboard.csv").read_text()
-    assert "ucbvi (incomplete),missing 1 of 8 runs" in rows
+    rows = csv.DictReader(io.StringIO(
+        (tmp_path / "board" / "online_test_leaderboard.csv").read_text()))
+    ucbvi = next(r for r in rows if r["submission"] == "ucbvi")
+    assert ucbvi["status"] == "incomplete" and ucbvi["test IQM"] == ""
+    assert ucbvi["note"].startswith("missing 1 of 8 runs")
 
 
 def test_a_model_is_shown_beside_its_own_inputs(stored, tmp_path):
@@ -147,6 +157,6 @@ def test_a_model_is_shown_beside_its_own_inputs(stored, tmp_path):
 def test_the_test_suite_can_be_drawn_from_another_seed(stored, tmp_path):
     results, registry = stored
     summary = build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tinydev",
-                                test_suite="tinytest", instance_seed=5)
+                                test_suite="tinytest", instance_seed=5, figures=False)
     assert "test online" not in summary  # nobody ran those instances
     assert "instance seed 5" in (tmp_path / "README.md").read_text()

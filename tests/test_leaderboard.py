@@ -38,9 +38,18 @@ def registry(tiny):
     return tiny[1]
 
 
+GENERATED_DIRS = ("figures", "submissions", "tasks", "assets")
+"""The leaderboard's generated subdirectories (the figures and the site's pages)."""
+
+
 def files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.glob("*")) if p.is_file()}
+    """Every generated file under ``directory``, by relative path: the top-level Markdown,
+    CSV and HTML files and everything in ``GENERATED_DIRS`` (not the stored results, nor
+    anything else kept beside them)."""
+    return {p.relative_to(directory).as_posix(): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file() and (
+                p.parent == directory and p.suffix in (".md", ".csv", ".html")
+                or p.relative_to(directory).parts[0] in GENERATED_DIRS)}
 
 
 def test_same_results_same_bytes(results, registry, tmp_path):
@@ -48,7 +57,8 @@ def test_same_results_same_bytes(results, registry, tmp_path):
         build_leaderboard(results, tmp_path / name, registry, FAST, suite_tag="tiny",
                           seeds=SEEDS)
     a, b = files(tmp_path / "a"), files(tmp_path / "b")
-    assert a == b and "README.md" in a and "online_performance_profiles.png" in a
+    assert a == b and "README.md" in a and "figures/online_performance_profiles.png" in a
+    assert "figures/online_performance_profiles.pdf" in a and "scores.csv" in a
     page = a["README.md"].decode()
     assert "P(> ucbvi)" in page and "| random" in page  # ucbvi: the only baseline here
     assert "vi-lcb" in page.split("## Offline")[1]
@@ -57,9 +67,9 @@ def test_same_results_same_bytes(results, registry, tmp_path):
 def test_packed_results_give_the_same_tables(results, registry, tmp_path):
     assert main(["pack", "--results", str(results), "--out", str(tmp_path / "packed")]) == 0
     build_leaderboard(results, tmp_path / "a", registry, FAST, suite_tag="tiny",
-                      seeds=SEEDS)
+                      seeds=SEEDS, figures=False)
     build_leaderboard(tmp_path / "packed", tmp_path / "b", registry, FAST, suite_tag="tiny",
-                      seeds=SEEDS)
+                      seeds=SEEDS, figures=False)
     for name in ("online_tasks.md", "offline_tasks.csv", "online_aggregates.csv"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
 
@@ -75,7 +85,7 @@ def test_mismatched_and_corrupt_files_are_refused_by_name(results, registry, tmp
     moved = copy / "random/online/TinyBandit-v0/seed-2.json"
     moved.rename(moved.with_name("seed-7.json"))
     summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny",
-                                seeds=SEEDS)
+                                seeds=SEEDS, figures=False)
     refused = dict(summary["refused"])
     assert "does not match the registry" in refused["ucbvi/online/TinyChain-v0/seed-1.json"]
     assert "unreadable" in refused["ucbvi/online/TinyBandit-v0/seed-0.json"]
@@ -92,7 +102,7 @@ def test_gzip_corruption_is_refused(results, registry, tmp_path):
     target = copy / "random/offline/TinyChain-v0/seed-0.json.gz"
     target.write_bytes(gzip.compress(b"[1, 2")[:-3])
     summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny",
-                                seeds=SEEDS)
+                                seeds=SEEDS, figures=False)
     assert any("seed-0.json.gz" in path for path, _ in summary["refused"])
 
 
@@ -109,7 +119,7 @@ def test_other_settings_duplicates_and_mixed_versions_are_refused(results, regis
     record["submission"]["version"] = "99"
     path.write_text(json.dumps(record))
     refused = dict(build_leaderboard(copy, tmp_path / "out", registry, FAST,
-                                     suite_tag="tiny", seeds=SEEDS)["refused"])
+                                     suite_tag="tiny", seeds=SEEDS, figures=False)["refused"])
     assert "are not the task's" in refused["random/online/TinyChain-v0/seed-0.json"]
     assert "also stored in" in refused["ucbvi/online/TinyChain-v0/seed-0.json.gz"]
     assert "mixed with version 1" in refused["vi-lcb/offline/TinyBandit-v0/seed-2.json"]
@@ -159,7 +169,7 @@ def test_an_incomplete_row_is_compact_and_a_long_note_goes_below(tmp_path):
                  missing=[(t, s) for t in tasks for s in range(0, 10, 2)], failed=[])
     assert gap_note(long, brief=True) == ("missing 15 of 30 runs, 2 refused files: in full "
                                           "below the table")
-    section = write_front_table(tmp_path, "online", [short, long], [], None, FAST,
+    section = write_front_table(tmp_path, "online", [short, long], [], None, {},
                                 {"x": "no", "y": "no"})
     assert incomplete_notes(section) == {
         "x": "missing 5 of 30 runs: Alpha-v0 seeds 0,2-4,7; 1 failed: Beta-v0 seed 9",
@@ -171,7 +181,8 @@ def test_an_incomplete_row_is_compact_and_a_long_note_goes_below(tmp_path):
 
 def test_no_paper_section_without_a_paper_task(results, registry, tmp_path):
     """Issue 19: the paper-reproduction table belongs to suites with a paper task."""
-    build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tiny", seeds=SEEDS)
+    build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tiny", seeds=SEEDS,
+                      figures=False)
     page = (tmp_path / "README.md").read_text()
     assert "Paper reproduction" not in page and "paper_reproduction" not in page
     assert not (tmp_path / "paper_reproduction.csv").exists()
@@ -189,15 +200,17 @@ def test_metadata_is_escaped():
 
 
 def test_committed_leaderboard_regenerates_exactly(tmp_path):
-    """leaderboard/ is a pure function of leaderboard/results: rebuild it and compare."""
+    """leaderboard/ (tables, scores.csv, figures and the site) is a pure function of
+    leaderboard/results: rebuild it and compare every file byte for byte."""
     committed = ROOT / "leaderboard"
-    build_leaderboard(committed / "results", tmp_path, default_registry(), test_suite="test")
-    tables = sorted(p.name for p in committed.glob("*") if p.suffix in (".md", ".csv"))
-    assert "README.md" in tables and "online_tasks.csv" in tables
-    for name in tables:
-        assert (tmp_path / name).read_text() == (committed / name).read_text(), name
-    figures = sorted(p.name for p in committed.glob("*.png"))
-    assert figures == sorted(p.name for p in tmp_path.glob("*.png"))
+    build_leaderboard(committed / "results", tmp_path, default_registry(), test_suite="test",
+                      html_dir=tmp_path)
+    want, got = files(committed), files(tmp_path)
+    assert {"README.md", "online_tasks.csv", "scores.csv", "index.html",
+            "figures/online_heatmap.svg", "submissions/ucbvi.html"} <= set(want)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name] == want[name], name
 
 
 def test_the_paper_reference_covers_the_paper_tasks():

@@ -1,6 +1,7 @@
 """Without torch (the core install), everything but the foundation model works, and the
 foundation model says in one line how to install it."""
 
+import os
 import subprocess
 import sys
 
@@ -18,9 +19,16 @@ sys.meta_path.insert(0, Absent())
 
 
 def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
-    code = BLOCK_TORCH + f"from rlbench_icl.cli import main; sys.exit(main({list(args)!r}))\n"
+    """The CLI in a Python without torch: the finder is installed by a sitecustomize module,
+    so that every process the CLI starts (sealed agent processes too) lacks torch."""
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(BLOCK_TORCH)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    code = f"import sys; from rlbench_icl.cli import main; sys.exit(main({list(args)!r}))\n"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+                          cwd=tmp_path, timeout=300, env=env)
 
 
 def test_the_core_runs_without_torch(tmp_path):

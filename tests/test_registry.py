@@ -42,7 +42,7 @@ def test_environment_variable_adds_task_directories(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("edit, message", [
     (("horizon = 10", 'horizon = "ten"'), "field 'horizon' has the wrong type"),
-    (("horizon = 10", "horizon = 0"), "field 'horizon' must be >= 1"),
+    (("horizon = 10", "horizon = 0"), "field 'horizon' must be in 1..100,000, got 0"),
     (("horizon = 10\n", ""), r"missing field\(s\) \['horizon'\]"),
     (('builder = "riverswim"', 'builder = "riverswin"'),
      "unknown builder 'riverswin'. Did you mean 'riverswim'"),

@@ -138,17 +138,21 @@ def test_read_result_refuses_foreign_files(tmp_path):
         read_result(path)
 
 
-def test_a_worker_killed_by_its_agent_fails_only_its_runs(tmp_path, capsys):
+@pytest.mark.parametrize("mode, message", [
+    ([], "the agent process exited with code 3"),
+    (["--in-process"], "the worker process died"),
+])
+def test_a_process_killed_by_its_agent_fails_only_its_runs(tmp_path, capsys, mode, message):
     out = tmp_path / "results"
     code = main(["run", "--agent", f"{FAULTY}::faulty-exits", "--tasks",
                  "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "2", "--episodes", "3",
-                 "--protocol", "online", "--jobs", "2", "--quiet", "--out", str(out)])
+                 "--protocol", "online", "--jobs", "2", "--quiet", "--out", str(out), *mode])
     assert code == 1 and "2 runs failed" in capsys.readouterr().err
     for seed in (0, 1):
         ok = read_result(out / f"faulty-exits/online/RiverSwim6-v0/seed-{seed}.json")
         bad = read_result(out / f"faulty-exits/online/FrozenLake4x4-v0/seed-{seed}.json")
         assert ok["status"] == "ok"
-        assert bad["status"] == "failed" and "worker process died" in bad["error"]["message"]
+        assert bad["status"] == "failed" and message in bad["error"]["message"]
 
 
 def test_two_concurrent_runs_into_one_directory_do_no_work_twice(tmp_path):

@@ -24,14 +24,29 @@ def stored(tmp_path_factory, tiny_tasks) -> tuple[Path, Path]:
     return out, tiny_tasks
 
 
+KEY: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def key(tmp_path_factory) -> Path:
+    """The maintainers' signing key of these tests; its public half is trusted beside every
+    copy of the results (``copy``), and ``verify`` signs with it."""
+    path = tmp_path_factory.mktemp("keys") / "maintainer.key"
+    assert main(["keys", "new", str(path)]) == 0
+    KEY["private"] = path
+    return path
+
+
 def copy(stored, tmp_path) -> Path:
     shutil.copytree(stored[0], tmp_path / "results")
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    shutil.copy(KEY["private"].with_name("maintainer.key.pub"), tmp_path / "keys")
     return tmp_path / "results"
 
 
 def verify(results: Path, tasks: Path, *extra: str) -> int:
     return main(["verify", "--results", str(results), "--jobs", "1", "--task-path", str(tasks),
-                 *extra])
+                 "--sign", str(KEY["private"]), *extra])
 
 
 def test_untouched_results_verify_and_the_leaderboard_says_so(stored, tmp_path, capsys):
@@ -91,7 +106,8 @@ def test_a_new_submission_version_is_not_verified_against_old_files(stored, tmp_
         record = json.loads(path.read_text())
         record["submission"]["version"] = "0-old"
         path.write_text(json.dumps(record))
-    verdicts = verify_submission(results, "random", sample=2, task_paths=[str(stored[1])])
+    verdicts = verify_submission(results, "random", sample=2,
+                                 task_paths=[str(stored[1])]).verdicts
     assert len(verdicts) == 2 and all("a new version?" in v.problem for v in verdicts)
 
 
@@ -186,9 +202,32 @@ def test_a_second_sample_adds_to_the_stamp_and_forgets_nothing(stored, tmp_path)
 def test_verify_can_sample_the_runs_of_some_tasks_only(stored, tmp_path, capsys):
     results = copy(stored, tmp_path)
     none = verify_submission(results, "random", None, task_paths=[str(stored[1])],
-                             tasks=["TinyBandit-v0"])
+                             tasks=["TinyBandit-v0"]).verdicts
     chain = verify_submission(results, "random", None, task_paths=[str(stored[1])],
-                              tasks=["TinyChain-v0"])
+                              tasks=["TinyChain-v0"]).verdicts
     assert none == [] and len(chain) == 6 and all(v.problem is None for v in chain)
     assert verify(results, stored[1], "--tasks", "tiny", "--submission", "ucbvi") == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["ucbvi", "3", "3", "0"]
+
+
+def test_only_a_stamp_signed_by_a_trusted_key_counts(stored, tmp_path):
+    """Issue 24: a ten-line script could write a stamp that the leaderboard showed as
+    verified. Unsigned, signed by another key, or edited after signing, it does not count."""
+    from rlbench_icl.stamps import STAMP, load_private_key, new_key, sign
+
+    results = copy(stored, tmp_path)
+    assert main(["verify", "--results", str(results), "--jobs", "1", "--task-path",
+                 str(stored[1]), "--all", "--submission", "random"]) == 0  # unsigned
+    assert verification_status(results, "random") == "unsigned (6/6)"
+    assert verify(results, stored[1], "--all", "--submission", "random") == 0
+    assert verification_status(results, "random") == "6/6"
+    path = results / "random" / STAMP
+    stamp = json.loads(path.read_text())
+    edited = {**stamp, "differ": {}, "reproduced": {**stamp["reproduced"]}}
+    edited["reproduced"]["random/online/TinyChain-v0/seed-9.json"] = "0" * 64
+    path.write_text(json.dumps(edited))
+    assert verification_status(results, "random") == "forged"
+    new_key(tmp_path / "attacker.key")
+    stamp["signature"] = sign(stamp, load_private_key(tmp_path / "attacker.key"))
+    path.write_text(json.dumps(stamp))
+    assert verification_status(results, "random") == "forged"

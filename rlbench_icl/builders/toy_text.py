@@ -17,6 +17,9 @@ def gymnasium_toy_text(*, env_id: str, horizon: int, discount: float = 1.0,
     paid on a transition become ``R_next[s, a, s']``; ``mu0`` is the env's
     ``initial_state_distrib``.
     """
+    if ":" in env_id:  # gymnasium would import the module named before the colon
+        raise ValueError(f"env_id {env_id!r} must name a registered gymnasium environment; "
+                         "a task file never imports code")
     env = gymnasium.make(env_id, **env_kwargs).unwrapped
     S, A = env.observation_space.n, env.action_space.n
     P, R_next = np.zeros((S, A, S)), np.zeros((S, A, S))

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import scoring
 from ..protocols import SCORE_KEY
+from ..protocols.online import episodes_to_threshold
 from ..tasks import Task
 from .results import Results
 
@@ -67,6 +68,32 @@ class Ranked:
     aggregates: dict[str, tuple[float, float, float]]
 
 
+@dataclass
+class Ranking:
+    """One suite and protocol of the leaderboard: every entry, the ranked ones (best
+    first), the reference baseline of the P(> X) column and each other ranked entry's
+    P(X > base) with its CI, by name."""
+
+    suite: str
+    """``dev`` or ``test``: which ranking."""
+    selector: str
+    """The suite's selector, e.g. ``dev``, ``test`` or a tag."""
+    protocol: str
+    entries: list[Entry]
+    ranked: list[Ranked]
+    base: Ranked | None
+    poi: dict[str, tuple[float, float, float]]
+
+    @property
+    def incomplete(self) -> list[Entry]:
+        return [e for e in self.entries if not e.complete]
+
+    @property
+    def key(self) -> str:
+        """``online``, ``offline``, ``online_test``, ...: the prefix of its files."""
+        return self.protocol if self.suite == "dev" else f"{self.protocol}_{self.suite}"
+
+
 def make_entries(results: Results, protocol: str, suite: list[str], num_seeds: int
                  ) -> list[Entry]:
     """Entries of a protocol on the grid ``suite`` x seeds ``0..num_seeds-1``: one per
@@ -111,34 +138,103 @@ def score_matrix(entry: Entry, protocol: str) -> np.ndarray:
                       for t in entry.tasks] for s in entry.seeds])
 
 
-def offline_matrix(entry: Entry, size: int) -> np.ndarray:
-    """(runs, task x epsilon) normalised values at one dataset size."""
+def task_scores(entry: Entry, protocol: str) -> dict[str, np.ndarray]:
+    """Each task's scores over the entry's successful runs in the grid, in seed order (all
+    seeds for a complete entry; what it ran, for a partial view of an incomplete one);
+    tasks with no successful run are left out."""
+    by_task: dict[str, list[tuple[int, float]]] = {}
+    for r in entry.records:
+        if r["status"] == "ok":
+            by_task.setdefault(r["task"]["id"], []).append(
+                (r["seed"], r["result"]["scores"][SCORE_KEY[protocol]]))
+    return {t: np.array([v for _, v in sorted(by_task[t])]) for t in entry.tasks
+            if t in by_task}
+
+
+def seed_mean_ci(scores: np.ndarray, bootstrap: scoring.BootstrapConfig, stream: int
+                 ) -> tuple[float, float, float]:
+    """The mean of one task's scores over seeds, with a bootstrap CI over seeds."""
+    boot = scoring.stratified_resamples(scores[:, None], bootstrap, stream)
+    return (float(scores.mean()), *scoring.interval(boot.mean(axis=(1, 2)),
+                                                    bootstrap.confidence))
+
+
+def improvements(ranked: list[Ranked], base: Ranked | None, bootstrap: scoring.BootstrapConfig,
+                 *stream: str) -> dict[str, tuple[float, float, float]]:
+    """P(X > base) with its CI for every ranked X but the base, keyed by name; each from the
+    stream ``(*stream, X)`` (e.g. ``("online", "poi")`` gives ``online/X/poi``)."""
+    if base is None:
+        return {}
+    head, tail = stream[0], stream[1:]
+    return {r.entry.name: scoring.probability_of_improvement_with_ci(
+        r.matrix, base.matrix, bootstrap, stream_id(head, r.entry.name, *tail))
+        for r in ranked if r is not base}
+
+
+def offline_matrix(entry: Entry, size: int, epsilon: float | None = None) -> np.ndarray:
+    """(runs, task x epsilon) normalised values at one dataset size (and one behaviour
+    ``epsilon``, if given: then (runs, tasks))."""
     by_key = {(r["task"]["id"], r["seed"]): r for r in entry.records}
     return size_matrix([[by_key[(t, s)]["result"]["cells"] for t in entry.tasks]
-                        for s in entry.seeds], size)
+                        for s in entry.seeds], size, epsilon)
 
 
-def size_matrix(cells: list[list[list[dict]]], size: int) -> np.ndarray:
-    """(seeds, task x epsilon) normalised values at one dataset size, from the offline cells
-    of each seed's run of each task (``cells[seed][task]``)."""
+def size_matrix(cells: list[list[list[dict]]], size: int, epsilon: float | None = None
+                ) -> np.ndarray:
+    """(seeds, task x epsilon) normalised values at one dataset size (of one behaviour
+    ``epsilon``, if given), from the offline cells of each seed's run of each task
+    (``cells[seed][task]``)."""
     return np.array([[c["normalised_value"] for task_cells in seed_cells for c in task_cells
-                      if c["dataset_episodes"] == size] for seed_cells in cells])
+                      if c["dataset_episodes"] == size
+                      and (epsilon is None or c["epsilon"] == epsilon)]
+                     for seed_cells in cells])
 
 
-def curve_array(entry: Entry, key: str, fractions: np.ndarray, tasks: dict[str, Task]
+def binned_returns(record: dict, task: Task, key: str, points: int) -> np.ndarray | None:
+    """A successful online run's normalised ``key`` ("returns" or "policy_values"; None if
+    the run did not record it) averaged over ``points`` equal bins of its budget, so curves
+    of tasks with different budgets share an x axis (% of the budget)."""
+    values = record["result"]["episodes"][key]
+    if values is None:
+        return None
+    normalised = (task.normalise_return(np.asarray(values)) if key == "returns"
+                  else task.normalise(np.asarray(values)))
+    # each episode a unit interval: the bins' means from the cumulative sum at fractional
+    # edges, so a budget shorter than ``points`` still gives ``points`` values
+    edges = np.linspace(0, len(normalised), points + 1)
+    cumulative = np.interp(edges, np.arange(len(normalised) + 1),
+                           np.concatenate([[0.0], np.cumsum(normalised)]))
+    return np.diff(cumulative) / np.diff(edges)
+
+
+def curve_array(entry: Entry, key: str, points: int, tasks: dict[str, Task]
                 ) -> np.ndarray | None:
-    """(runs, tasks, points) normalised ``key`` values ("returns" or "policy_values") at
-    fractions of each task's budget; None if some run did not record them."""
+    """(runs, tasks, points) binned normalised ``key`` values of a complete entry
+    (``binned_returns``); None if some run did not record them."""
     by_key = {(r["task"]["id"], r["seed"]): r for r in entry.records}
-    out = np.empty((len(entry.seeds), len(entry.tasks), len(fractions)))
+    out = np.empty((len(entry.seeds), len(entry.tasks), points))
     for i, s in enumerate(entry.seeds):
         for j, t in enumerate(entry.tasks):
-            values = by_key[(t, s)]["result"]["episodes"][key]
-            if values is None:
+            curve = binned_returns(by_key[(t, s)], tasks[t], key, points)
+            if curve is None:
                 return None
-            normalised = (tasks[t].normalise_return(values) if key == "returns"
-                          else tasks[t].normalise(values))
-            out[i, j] = normalised[(fractions * len(values)).astype(int)]
+            out[i, j] = curve
+    return out
+
+
+def threshold_episodes(entry: Entry, tasks: dict[str, Task]
+                       ) -> dict[str, tuple[int, list[int]]]:
+    """Per task, the budget and each successful online run's episodes-to-threshold (the
+    first episode from which a 10-episode moving average of normalised returns reaches 0.9;
+    budget + 1 for a run that never does), in seed order."""
+    out: dict[str, tuple[int, list[int]]] = {}
+    for r in sorted(entry.records, key=lambda r: r["seed"]):
+        if r["status"] != "ok":
+            continue
+        task, budget = r["task"]["id"], r["settings"]["num_episodes"]
+        returns = tasks[task].normalise_return(np.asarray(r["result"]["episodes"]["returns"]))
+        out.setdefault(task, (budget, []))[1].append(episodes_to_threshold(returns)
+                                                     or budget + 1)
     return out
 
 

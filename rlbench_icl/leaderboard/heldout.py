@@ -17,8 +17,17 @@ import numpy as np
 from .. import scoring, store
 from ..families import INSTANCE_ID
 from ..protocols import SCORE_KEY
-from .entries import Entry, Ranked, stream_id
-from .render import csv_text, escape_markdown, fmt, fmt_ci, markdown_table
+from .entries import Entry, Ranked, seed_mean_ci, stream_id
+from .render import (
+    csv_interval,
+    csv_number,
+    csv_text,
+    escape_markdown,
+    fmt,
+    fmt_ci,
+    interval_headers,
+    markdown_table,
+)
 from .tables import gap_note
 
 TEST_TITLES = {
@@ -61,57 +70,68 @@ def rank_test(entries: list[Entry], protocol: str, bootstrap: scoring.BootstrapC
 
 def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: list[Ranked],
                      dev: dict[str, Ranked], base: Ranked | None,
+                     poi: dict[str, tuple[float, float, float]],
                      bootstrap: scoring.BootstrapConfig, verified: dict[str, str]) -> str:
-    """``<protocol>_test_leaderboard.csv``: the test ranking with each entry's dev IQM and
-    dev->test gap; returns the front page's section."""
+    """``<protocol>_test_leaderboard.csv``: the test ranking with P(X > ``base``) from
+    ``poi`` and each entry's dev IQM and dev->test gap; returns the front page's section."""
+    poi_name = f"P(> {base.entry.name if base else 'baseline'})"
     headers = ["rank", "submission", "test IQM [95% CI]", "median", "mean", "optimality gap",
-               f"P(> {base.entry.name if base else 'baseline'}) [95% CI]", "dev IQM",
-               "dev→test gap [95% CI]", "runs", "verified"]
-    rows = [_test_row(rank, r, protocol, dev.get(r.entry.name), base, bootstrap, verified)
-            for rank, r in enumerate(ranked, start=1)]
-    rows += [["—", escape_markdown(e.name) + " (incomplete)", gap_note(e, brief=True), "—",
-              "—", "—", "—", "—", "—", str(len(e.records)), verified[e.name]]
-             for e in entries if not e.complete]
-    store.write_atomic(out / f"{protocol}_test_leaderboard.csv",
-                       csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
+               f"{poi_name} [95% CI]", "dev IQM", "dev→test gap [95% CI]", "runs", "verified"]
+    csv_headers = ["rank", "submission", "status", *interval_headers("test IQM"), "median",
+                   "mean", "optimality gap", *interval_headers(poi_name), "dev IQM",
+                   *interval_headers("dev→test gap"), "runs", "verified", "note"]
+    rows, csv_rows = [], []
+    for rank, r in enumerate(ranked, start=1):
+        a, name = r.aggregates, r.entry.name
+        d = dev.get(name)
+        gap = None if d is None else scoring.iqm_difference_with_ci(
+            d.matrix, r.matrix, bootstrap, stream_id(protocol, name, "dev-test"))
+        rows.append([str(rank), escape_markdown(name), fmt_ci(*a["IQM"]), fmt(a["median"][0]),
+                     fmt(a["mean"][0]), fmt(a["optimality gap"][0]),
+                     fmt_ci(*poi[name]) if name in poi else "—",
+                     fmt(d.aggregates["IQM"][0]) if d else "—", fmt_ci(*gap) if gap else "—",
+                     str(r.matrix.size), verified[name]])
+        csv_rows.append([str(rank), name, "ranked", *csv_interval(a["IQM"]),
+                         *(csv_number(a[k][0]) for k in ("median", "mean", "optimality gap")),
+                         *csv_interval(poi.get(name)),
+                         csv_number(d.aggregates["IQM"][0] if d else None), *csv_interval(gap),
+                         str(r.matrix.size), verified[name], ""])
+    for e in entries:
+        if not e.complete:
+            rows.append(["—", escape_markdown(e.name) + " (incomplete)", gap_note(e, brief=True),
+                         "—", "—", "—", "—", "—", "—", str(len(e.records)), verified[e.name]])
+            csv_rows.append(["", e.name, "incomplete", *csv_interval(None), "", "", "",
+                             *csv_interval(None), "", *csv_interval(None), str(len(e.records)),
+                             verified[e.name], gap_note(e)])
+    store.write_atomic(out / f"{protocol}_test_leaderboard.csv", csv_text(csv_rows, csv_headers))
     return f"## {TEST_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
 
 
-def _test_row(rank: int, r: Ranked, protocol: str, dev: Ranked | None, base: Ranked | None,
-              bootstrap: scoring.BootstrapConfig, verified: dict[str, str]) -> list[str]:
-    a, name = r.aggregates, r.entry.name
-    poi = gap = dev_iqm = "—"
-    if base is not None and r is not base:
-        poi = fmt_ci(*scoring.probability_of_improvement_with_ci(
-            r.matrix, base.matrix, bootstrap, stream_id(protocol, name, "test-poi")))
-    if dev is not None:
-        dev_iqm = fmt(dev.aggregates["IQM"][0])
-        gap = fmt_ci(*scoring.iqm_difference_with_ci(
-            dev.matrix, r.matrix, bootstrap, stream_id(protocol, name, "dev-test")))
-    return [str(rank), escape_markdown(name), fmt_ci(*a["IQM"]), fmt(a["median"][0]),
-            fmt(a["mean"][0]), fmt(a["optimality gap"][0]), poi, dev_iqm, gap,
-            str(r.matrix.size), verified[name]]
+def family_means(ranked: list[Ranked], protocol: str, bootstrap: scoring.BootstrapConfig
+                 ) -> tuple[list[str], list[list[tuple[float, float, float]]]]:
+    """The families and, per family, each ranked entry's mean over its instances and seeds
+    with a bootstrap CI."""
+    if not ranked:
+        return [], []
+    families = family_matrix(ranked[0].entry, protocol)[0]
+    return families, [[seed_mean_ci(r.matrix[:, j], bootstrap,
+                                    stream_id(protocol, r.entry.name, family))
+                       for r in ranked] for j, family in enumerate(families)]
 
 
 def write_family_table(out: Path, protocol: str, ranked: list[Ranked],
-                       bootstrap: scoring.BootstrapConfig) -> str:
-    """``<protocol>_test_families.csv``: per family, each entry's mean over its instances
-    and seeds, with a bootstrap CI; returns the front page's section."""
+                       means: tuple[list[str], list[list[tuple[float, float, float]]]]) -> str:
+    """``<protocol>_test_families.csv`` from ``family_means``; returns the front page's
+    section."""
     if not ranked:
         return ""
-    families = family_matrix(ranked[0].entry, protocol)[0]
-    headers = ["family"] + [escape_markdown(r.entry.name) for r in ranked]
-    rows = []
-    for j, family in enumerate(families):
-        row = [family]
-        for r in ranked:
-            column = r.matrix[:, j]
-            boot = scoring.stratified_resamples(column[:, None], bootstrap,
-                                                stream_id(protocol, r.entry.name, family))
-            row.append(fmt_ci(column.mean(), *scoring.interval(boot.mean(axis=(1, 2)),
-                                                              bootstrap.confidence)))
-        rows.append(row)
-    store.write_atomic(out / f"{protocol}_test_families.csv",
-                       csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
+    families, cells = means
+    names = [r.entry.name for r in ranked]
+    rows = [[f] + [fmt_ci(*ci) for ci in row] for f, row in zip(families, cells, strict=True)]
+    csv_rows = [[f] + [c for ci in row for c in csv_interval(ci)]
+                for f, row in zip(families, cells, strict=True)]
+    store.write_atomic(out / f"{protocol}_test_families.csv", csv_text(
+        csv_rows, ["family"] + [h for n in names for h in interval_headers(n)]))
     return (f"### Test suite, {protocol}, per family: mean over instances and seeds "
-            f"[95% CI]\n\n{markdown_table(rows, headers)}\n")
+            f"[95% CI]\n\n"
+            f"{markdown_table(rows, ['family'] + [escape_markdown(n) for n in names])}\n")

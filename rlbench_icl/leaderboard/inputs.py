@@ -13,7 +13,15 @@ from pathlib import Path
 
 from .. import scoring, store
 from .entries import Ranked, stream_id
-from .render import csv_text, fmt, fmt_ci, markdown_table
+from .render import (
+    csv_interval,
+    csv_number,
+    csv_text,
+    fmt,
+    fmt_ci,
+    interval_headers,
+    markdown_table,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +44,7 @@ def write_inputs_table(out: Path, ranked: dict[str, list[Ranked]],
     front page's section ("" if no pair has both sides ranked anywhere)."""
     headers = ["model", "its inputs alone", "suite, protocol", "IQM model", "IQM inputs",
                "P(model > inputs) [95% CI]"]
-    rows = []
+    rows, csv_rows = [], []
     for model, inputs in pairs if pairs is not None else load_pairs():
         for where, entries in ranked.items():
             by_name = {r.entry.name: r for r in entries}
@@ -46,9 +54,12 @@ def write_inputs_table(out: Path, ranked: dict[str, list[Ranked]],
                     m.matrix, i.matrix, bootstrap, stream_id(where, model, "inputs", inputs))
                 rows.append([model, inputs, where, fmt(m.aggregates["IQM"][0]),
                              fmt(i.aggregates["IQM"][0]), fmt_ci(*poi)])
+                csv_rows.append([model, inputs, where, csv_number(m.aggregates["IQM"][0]),
+                                 csv_number(i.aggregates["IQM"][0]), *csv_interval(poi)])
     if not rows:
         return ""
-    store.write_atomic(out / "model_vs_inputs.csv", csv_text(rows, headers))
+    store.write_atomic(out / "model_vs_inputs.csv", csv_text(
+        csv_rows, headers[:-1] + interval_headers("P(model > inputs)")))
     return ("## What the network adds over its own inputs\n\nEach learned model against a "
             "submission that acts on the features it reads, with no learning.\n\n"
             + markdown_table(rows, headers) + "\n")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import store
-from .render import csv_text, escape_markdown, markdown_table, median_episodes
+from .render import csv_text, escape_markdown, markdown_table, median_episodes, median_number
 from .results import Results
 
 if sys.version_info >= (3, 11):
@@ -57,24 +57,31 @@ def write_paper_table(out: Path, results: Results, reference: PaperReference) ->
     """``paper_reproduction.csv``: every online submission with a successful run of a paper
     task, then the reference rows; returns the front page's section."""
     headers = ["submission"] + reference.tasks
-    rows = []
+    rows, csv_rows = [], []
     for (protocol, name), records in sorted(results.records.items()):
         if protocol != "online":
             continue
-        cells = [_median_solve([r for r in records
-                                if r["task"]["id"] == task and r["status"] == "ok"])
-                 for task in reference.tasks]
-        if any(c != "—" for c in cells):
-            rows.append([escape_markdown(name)] + cells)
+        solved = [_solve_episodes([r for r in records
+                                   if r["task"]["id"] == task and r["status"] == "ok"])
+                  for task in reference.tasks]
+        if any(solved):
+            rows.append([escape_markdown(name)] + [
+                f"{median_episodes(v, b)} (n={len(v)})" if v else "—" for b, v in solved])
+            csv_rows.append([name, ""] + [c for _, v in solved for c in (
+                (median_number(v), str(len(v))) if v else ("", ""))])
     rows += [[label] + [str(v) for v in values] for label, values in reference.rows]
-    store.write_atomic(out / "paper_reproduction.csv", csv_text(rows, headers))
+    csv_rows += [[label, "yes"] + [c for v in values for c in (str(v), "")]
+                 for label, values in reference.rows]
+    store.write_atomic(out / "paper_reproduction.csv", csv_text(
+        csv_rows, ["submission", "reference"] + [h for t in reference.tasks
+                                                 for h in (t, f"{t} n")]))
     return INTRO + markdown_table(rows, headers) + "\n"
 
 
-def _median_solve(runs: list[dict]) -> str:
-    """``median (n=runs)`` of episodes-to-solve, unsolved runs at budget + 1; "—" if none."""
+def _solve_episodes(runs: list[dict]) -> tuple[int, list[int]] | None:
+    """The budget and each run's episodes-to-solve (budget + 1 if unsolved); None if no
+    run."""
     if not runs:
-        return "—"
+        return None
     budget = runs[0]["settings"]["num_episodes"]
-    values = [r["result"]["scores"]["episodes_to_solve"] or budget + 1 for r in runs]
-    return f"{median_episodes(values, budget)} (n={len(runs)})"
+    return budget, [r["result"]["scores"]["episodes_to_solve"] or budget + 1 for r in runs]

@@ -27,6 +27,22 @@ def csv_text(rows: list[list], headers: list[str]) -> str:
     return buffer.getvalue()
 
 
+def interval_headers(name: str) -> list[str]:
+    """The numeric CSVs' three columns of an interval: ``name``, ``name low``, ``name high``
+    (the site reads this pattern back as one sortable interval)."""
+    return [name, f"{name} low", f"{name} high"]
+
+
+def csv_number(value: float | None, digits: int = 6) -> str:
+    """A CSV cell of a numeric table: fixed digits, empty for no value."""
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def csv_interval(ci: tuple[float, float, float] | None, digits: int = 6) -> list[str]:
+    """The three cells of ``interval_headers``: point, low, high (empty for no value)."""
+    return [csv_number(v, digits) for v in (ci if ci is not None else (None,) * 3)]
+
+
 def escape_markdown(text: str) -> str:
     """Submission metadata is untrusted: no HTML, no table breaks, no links injected."""
     out = str(text)
@@ -49,6 +65,12 @@ def median_episodes(values: list[int], budget: int) -> str:
     never got there count as budget + 1)."""
     value = float(np.median(values))
     return f"> {budget}" if value > budget else f"{value:g}"
+
+
+def median_number(values: list[int]) -> str:
+    """The numeric CSVs' median of episode counts (past the budget as it is: budget + 1
+    when most runs never got there)."""
+    return f"{float(np.median(values)):g}"
 
 
 def seed_ranges(seeds: list[int]) -> str:

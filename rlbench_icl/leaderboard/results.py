@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import store
 from ..protocols import online_scores, protocol_settings
@@ -30,11 +31,12 @@ class Results:
     tasks: dict[str, Task] = field(default_factory=dict)
 
 
-def load_results(results_dir: Path, registry: Registry) -> Results:
+def load_results(results_dir: Path, registry: Registry, progress: bool = False) -> Results:
     """Every acceptable record under ``results_dir`` (``seed-*.json`` and ``.json.gz``).
 
     Files are read in sorted path order, so which copy of a duplicated run is refused does
     not depend on the file system. Raises ``ResultFileError`` if the directory is missing.
+    ``progress`` shows a bar on stderr.
     """
     if not Path(results_dir).is_dir():
         raise store.ResultFileError(f"results directory {results_dir} does not exist")
@@ -43,7 +45,8 @@ def load_results(results_dir: Path, registry: Registry) -> Results:
         Path(results_dir).rglob("seed-*.json.gz"))
     seen: dict[tuple, str] = {}
     versions: dict[tuple, str] = {}
-    for path in sorted(paths):
+    for path in tqdm(sorted(paths), desc="results", unit="file", disable=not progress,
+                     leave=False):
         try:
             record = store.read_result(path)
             task = _check_record(path, Path(results_dir), record, registry)

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .. import scoring, store
-from ..protocols.online import episodes_to_threshold
-from ..tasks import Task
-from .entries import Entry, Ranked, stream_id
+from .entries import Entry, Ranked, seed_mean_ci, stream_id, task_scores
 from .render import (
+    csv_interval,
+    csv_number,
     csv_text,
     escape_markdown,
     fmt,
     fmt_ci,
+    interval_headers,
     markdown_table,
     median_episodes,
+    median_number,
     seed_ranges,
 )
 
@@ -36,38 +36,43 @@ given in full below the table."""
 
 
 def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: list[Ranked],
-                      base: Ranked | None, bootstrap: scoring.BootstrapConfig,
+                      base: Ranked | None, poi: dict[str, tuple[float, float, float]],
                       verified: dict[str, str]) -> str:
-    """``<protocol>_leaderboard.csv``: the ranked entries, then the incomplete ones with what
-    keeps them off the ranking (in full below the table if it is longer than
-    ``NOTE_WIDTH``)."""
+    """``<protocol>_leaderboard.csv``: the ranked entries, with P(X > ``base``) from ``poi``
+    (``entries.improvements``), then the incomplete ones with what keeps them off the
+    ranking (in full below the Markdown table if it is longer than ``NOTE_WIDTH``)."""
+    poi_name = f"P(> {base.entry.name if base else 'baseline'})"
     headers = ["rank", "submission", "IQM [95% CI]", "median", "mean", "optimality gap",
-               f"P(> {base.entry.name if base else 'baseline'}) [95% CI]", "runs", "failed",
-               "harness", "verified"]
-    rows = []
+               f"{poi_name} [95% CI]", "runs", "failed", "harness", "verified"]
+    csv_headers = (["rank", "submission", "status", *interval_headers("IQM"), "median", "mean",
+                    "optimality gap", *interval_headers(poi_name), "runs", "failed",
+                    "harness", "verified", "note"])
+    rows, csv_rows, in_full = [], [], []
     for rank, r in enumerate(ranked, start=1):
-        a = r.aggregates
-        poi = "—"
-        if base is not None and r is not base:
-            poi = fmt_ci(*scoring.probability_of_improvement_with_ci(
-                r.matrix, base.matrix, bootstrap, stream_id(protocol, r.entry.name, "poi")))
-        rows.append([str(rank), escape_markdown(r.entry.name), fmt_ci(*a["IQM"]),
+        a, name = r.aggregates, r.entry.name
+        harness = ", ".join(r.entry.harness_versions)
+        rows.append([str(rank), escape_markdown(name), fmt_ci(*a["IQM"]),
                      fmt(a["median"][0]), fmt(a["mean"][0]), fmt(a["optimality gap"][0]),
-                     poi, str(r.matrix.size), "0",
-                     escape_markdown(", ".join(r.entry.harness_versions)),
-                     verified[r.entry.name]])
-    in_full = []
+                     fmt_ci(*poi[name]) if name in poi else "—", str(r.matrix.size), "0",
+                     escape_markdown(harness), verified[name]])
+        csv_rows.append([str(rank), name, "ranked", *csv_interval(a["IQM"]),
+                         *(csv_number(a[k][0]) for k in ("median", "mean", "optimality gap")),
+                         *csv_interval(poi.get(name)), str(r.matrix.size), "0", harness,
+                         verified[name], ""])
     for e in entries:
         if not e.complete:
-            note = gap_note(e)
+            note = full = gap_note(e)
             if len(note) > NOTE_WIDTH:
                 in_full.append(f"- {escape_markdown(e.name)}: {note}")
                 note = gap_note(e, brief=True)
+            harness = ", ".join(e.harness_versions)
             rows.append(["—", escape_markdown(e.name) + " (incomplete)", note, "—", "—", "—",
                          "—", str(len(e.records)), str(len(e.failed)),
-                         escape_markdown(", ".join(e.harness_versions)), verified[e.name]])
-    store.write_atomic(out / f"{protocol}_leaderboard.csv",
-                       csv_text([[c.replace("\\", "") for c in row] for row in rows], headers))
+                         escape_markdown(harness), verified[e.name]])
+            csv_rows.append(["", e.name, "incomplete", *csv_interval(None), "", "", "",
+                             *csv_interval(None), str(len(e.records)), str(len(e.failed)),
+                             harness, verified[e.name], full])
+    store.write_atomic(out / f"{protocol}_leaderboard.csv", csv_text(csv_rows, csv_headers))
     section = f"## {FRONT_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
     if in_full:
         section += "\nNot ranked, in full:\n\n" + "".join(f"{line}\n" for line in in_full)
@@ -96,26 +101,31 @@ def _plural(count: int, noun: str) -> str:
 
 
 def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: list[str],
-                      bootstrap: scoring.BootstrapConfig) -> None:
-    """``<protocol>_tasks.md`` and ``.csv``: per task, each entry's mean over seeds with a
-    bootstrap CI over seeds."""
-    headers = ["task"] + [r.entry.name for r in ranked]
+                      bootstrap: scoring.BootstrapConfig, partial: list[Entry] = ()) -> None:
+    """``<protocol>_tasks.md`` and ``.csv``: per task, each ranked entry's mean over seeds
+    with a bootstrap CI over seeds, then each entry of ``partial`` (incomplete ones) on the
+    seeds it ran successfully, its column marked "(incomplete)" ("—" where it has none)."""
+    columns = [(r.entry.name, task_scores(r.entry, protocol)) for r in ranked]
+    columns += [(f"{e.name} (incomplete)", task_scores(e, protocol)) for e in partial]
+    names = [r.entry.name for r in ranked] + [e.name for e in partial]
     md_rows, csv_rows = [], []
-    for j, task in enumerate(suite):
+    for task in suite:
         md_row, csv_row = [task], [task]
-        for r in ranked:
-            column = r.matrix[:, j]
-            boot = scoring.stratified_resamples(column[:, None], bootstrap,
-                                                stream_id(protocol, r.entry.name, task))
-            lo, hi = scoring.interval(boot.mean(axis=(1, 2)), bootstrap.confidence)
-            md_row.append(f"{column.mean():.3f} [{lo:.3f}, {hi:.3f}]")
-            csv_row += [f"{column.mean():.6f}", f"{lo:.6f}", f"{hi:.6f}"]
+        for name, (_, scores) in zip(names, columns, strict=True):
+            ci = None
+            if task in scores:
+                ci = seed_mean_ci(scores[task], bootstrap, stream_id(protocol, name, task))
+            md_row.append(fmt_ci(*ci) if ci else "—")
+            csv_row += csv_interval(ci)
         md_rows.append(md_row)
         csv_rows.append(csv_row)
-    csv_headers = ["task"] + [f"{r.entry.name}:{k}" for r in ranked for k in ("mean", "low",
-                                                                              "high")]
+    headers = ["task"] + [escape_markdown(r.entry.name) for r in ranked] + [
+        escape_markdown(e.name) + " (incomplete)" for e in partial]
+    csv_headers = ["task"] + [h for label, _ in columns for h in interval_headers(label)]
     intro = (f"# Per-task {protocol} scores\n\nMean normalised score over seeds "
-             f"[95% bootstrap CI over seeds].\n\n")
+             f"[95% bootstrap CI over seeds]."
+             + (" An incomplete submission's column covers the seeds it ran." if partial
+                else "") + "\n\n")
     store.write_atomic(out / f"{protocol}_tasks.md", intro + markdown_table(md_rows, headers)
                        + "\n")
     store.write_atomic(out / f"{protocol}_tasks.csv", csv_text(csv_rows, csv_headers))
@@ -123,36 +133,34 @@ def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: lis
 
 def write_aggregates(out: Path, protocol: str, ranked: list[Ranked]) -> None:
     """``<protocol>_aggregates.csv``: every aggregate with its interval, six digits."""
-    rows = [[r.entry.name] + [f"{v:.6f}" for a in r.aggregates.values() for v in a]
+    rows = [[r.entry.name] + [v for a in r.aggregates.values() for v in csv_interval(a)]
             for r in ranked]
-    headers = ["submission"] + [f"{m}:{k}" for m in scoring.AGGREGATES
-                                for k in ("point", "low", "high")]
+    headers = ["submission"] + [h for m in scoring.AGGREGATES for h in interval_headers(m)]
     store.write_atomic(out / f"{protocol}_aggregates.csv", csv_text(rows, headers))
 
 
 def write_threshold_table(out: Path, ranked: list[Ranked], suite: list[str],
-                          tasks: dict[str, Task]) -> None:
+                          solve: dict[str, dict[str, tuple[int, list[int]]]]) -> None:
     """``online_threshold.md`` and ``.csv``: median episodes-to-threshold (a 10-episode
-    moving average of normalised returns reaching 0.9) per task, from the stored returns."""
-    headers = ["task"] + [r.entry.name for r in ranked]
-    rows = []
+    moving average of normalised returns reaching 0.9) per task, from ``solve``
+    (``entries.threshold_episodes`` of each ranked entry, by name). The CSV gives the
+    number (budget + 1 when most runs never reached it) and each task's budget."""
+    names = [r.entry.name for r in ranked]
+    rows, csv_rows = [], []
     for task_id in suite:
-        row = [task_id]
-        for r in ranked:
-            runs = [x for x in r.entry.records if x["task"]["id"] == task_id
-                    and x["seed"] in r.entry.seeds]
-            budget = runs[0]["settings"]["num_episodes"]
-            values = [episodes_to_threshold(tasks[task_id].normalise_return(
-                np.asarray(x["result"]["episodes"]["returns"]))) or budget + 1 for x in runs]
-            row.append(median_episodes(values, budget))
-        rows.append(row)
+        budget = solve[names[0]][task_id][0]
+        rows.append([task_id] + [median_episodes(solve[n][task_id][1], budget)
+                                 for n in names])
+        csv_rows.append([task_id, str(budget)] + [median_number(solve[n][task_id][1])
+                                                  for n in names])
     intro = ("# Episodes to threshold (online)\n\nThe first episode k from which the "
              "10-episode moving average of normalised returns reaches 0.9 (episodes k..k+9 "
              "average >= 0.9), median over seeds; runs that never reach it count as budget + 1 "
              "(shown \"> K\").\n\n")
-    store.write_atomic(out / "online_threshold.md", intro + markdown_table(rows, headers)
-                       + "\n")
-    store.write_atomic(out / "online_threshold.csv", csv_text(rows, headers))
+    store.write_atomic(out / "online_threshold.md", intro + markdown_table(
+        rows, ["task"] + [escape_markdown(n) for n in names]) + "\n")
+    store.write_atomic(out / "online_threshold.csv", csv_text(csv_rows,
+                                                              ["task", "budget"] + names))
 
 
 def write_offline_sizes_table(out: Path, ranked: list[Ranked], sizes: list[int],
@@ -163,6 +171,9 @@ def write_offline_sizes_table(out: Path, ranked: list[Ranked], sizes: list[int],
     # four digits: at large datasets IQMs differ in the fourth (0.9995 against 0.9993)
     rows = [[escape_markdown(r.entry.name)] + [fmt_ci(*v, digits=4) for v in values]
             for r, values in zip(ranked, iqms, strict=True)]
-    store.write_atomic(out / "offline_by_dataset_size.csv", csv_text(rows, headers))
+    csv_rows = [[r.entry.name] + [c for v in values for c in csv_interval(v)]
+                for r, values in zip(ranked, iqms, strict=True)]
+    store.write_atomic(out / "offline_by_dataset_size.csv", csv_text(
+        csv_rows, ["submission"] + [h for n in sizes for h in interval_headers(f"IQM at {n}")]))
     return ("### Offline IQM by dataset size (over tasks x behaviours)\n\n"
             + markdown_table(rows, headers) + "\n")

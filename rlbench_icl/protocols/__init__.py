@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..tasks import Task
 from .common import AgentError, check_action, check_policy, make_streams
-from .offline import OfflineSettings, collect_dataset, run_offline
+from .offline import OfflineSettings, collect_dataset, protocol_datasets, run_offline
 from .online import OnlineSettings, online_scores, run_online
 
 PROTOCOLS = ("online", "offline")
@@ -42,6 +42,7 @@ __all__ = [
     "collect_dataset",
     "make_streams",
     "online_scores",
+    "protocol_datasets",
     "protocol_settings",
     "run_offline",
     "run_online",

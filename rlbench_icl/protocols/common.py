@@ -45,6 +45,8 @@ def check_policy(policy, info: TaskInfo) -> np.ndarray:
     """The policy as a float array, or ``AgentError`` saying what is wrong with it."""
     S, A, H = info.num_states, info.num_actions, info.horizon
     allowed = [(S, A)] if info.objective == "discounted" else [(S, A), (H, S, A)]
+    if np.iscomplexobj(policy):
+        raise AgentError("policy has complex entries; expected real probabilities")
     try:
         arr = np.asarray(policy, dtype=np.float64)
     except (TypeError, ValueError):

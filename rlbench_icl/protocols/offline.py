@@ -4,12 +4,14 @@ is the policy's exact normalised value (no sampling noise enters it).
 Datasets come from behaviour policies ``eps * uniform + (1 - eps) * optimal`` (eps = 1 is
 uniform random). For each eps one dataset of the largest size is drawn and smaller sizes are
 its first episodes, so the datasets of one run are nested (as in the paper's growing datasets).
+``protocol_datasets`` yields them exactly as the agent receives them (the export reads it too).
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -65,6 +67,24 @@ def collect_dataset(task: Task, policy: np.ndarray, num_episodes: int,
                    num_episodes=num_episodes)
 
 
+def protocol_datasets(task: Task, settings: OfflineSettings, seed: int
+                      ) -> Iterator[tuple[float, int, Dataset]]:
+    """The datasets of one offline run, exactly as ``run_offline`` hands them to the agent.
+
+    Yields ``(epsilon, dataset_episodes, dataset)`` per cell, in the run's order: epsilons as
+    the settings list them, sizes ascending. Per epsilon one dataset of the largest size is
+    drawn (lazily, when its first cell is reached) from its own stream of the run, and each
+    cell gets a fresh copy of its first ``dataset_episodes`` episodes.
+    """
+    streams = _streams(task, settings, seed)
+    sizes = sorted(settings.dataset_episodes)
+    for i, eps in enumerate(settings.epsilons):
+        full = collect_dataset(task, behaviour_policy(task, eps), sizes[-1],
+                               streams[f"dataset-{i}"])
+        for n in sizes:
+            yield eps, n, full.first(n)
+
+
 def run_offline(task: Task, submission: Submission, settings: OfflineSettings, seed: int,
                 deadline: float | None = None) -> dict:
     """Score one offline run: every (epsilon, size) cell; returns ``{"cells", "scores"}``.
@@ -72,23 +92,21 @@ def run_offline(task: Task, submission: Submission, settings: OfflineSettings, s
     Raises:
         AgentError: the solver raised or returned a bad policy (the message names the cell).
     """
-    names = ("agent",) + tuple(f"dataset-{i}" for i in range(len(settings.epsilons)))
-    streams = make_streams(task.digest, "offline", settings.to_dict(), seed, names)
+    rng = _streams(task, settings, seed)["agent"]
     info = TaskInfo.from_task(task)
-    sizes = sorted(settings.dataset_episodes)
     cells = []
-    for i, eps in enumerate(settings.epsilons):
-        full = collect_dataset(task, behaviour_policy(task, eps), sizes[-1],
-                               streams[f"dataset-{i}"])
-        for n in sizes:
-            policy = _solve(submission, info, full.first(n), streams["agent"], eps, n,
-                            deadline)
-            value = task.policy_value(policy)
-            cells.append({"epsilon": eps, "dataset_episodes": n,
-                          "transitions": len(full.first(n)), "value": value,
-                          "normalised_value": float(task.normalise(value))})
+    for eps, n, dataset in protocol_datasets(task, settings, seed):
+        value = task.policy_value(_solve(submission, info, dataset, rng, eps, n, deadline))
+        cells.append({"epsilon": eps, "dataset_episodes": n, "transitions": len(dataset),
+                      "value": value, "normalised_value": float(task.normalise(value))})
     return {"cells": cells,
             "scores": {"offline_score": float(np.mean([c["normalised_value"] for c in cells]))}}
+
+
+def _streams(task: Task, settings: OfflineSettings, seed: int) -> dict[str, np.random.Generator]:
+    """The run's streams: the agent's, and one per epsilon for its dataset."""
+    names = ("agent",) + tuple(f"dataset-{i}" for i in range(len(settings.epsilons)))
+    return make_streams(task.digest, "offline", settings.to_dict(), seed, names)
 
 
 def _solve(submission, info, dataset, rng, eps, n, deadline) -> np.ndarray:

@@ -1,7 +1,13 @@
-"""One run in this process: resolve the task and submission, play the protocol, make a record.
+"""One run: resolve the task, play the protocol against the submission, make a record.
+
+A sealed run (the default) plays against the submission in a process of its own
+(``rlbench_icl.sealed``): this process holds the task, the simulator and the score, and
+never imports the submission's code. An in-process run imports it here (fast, for
+development; the leaderboard ranks sealed runs only); a time limit then interrupts a hung
+agent call with SIGALRM where it can.
 
 ``execute`` never raises: whatever goes wrong becomes a failed record that names the run, so
-a grid always completes. A time limit interrupts a hung agent call with SIGALRM where it can.
+a grid always completes.
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from pathlib import Path
 
 from ..contract import Submission
 from ..discovery import load
+from ..errors import bounded
 from ..protocols import run_offline, run_online, settings_from_dict
 from ..registry import BUILTIN_TASK_DIR, TASK_PATH_ENV, Registry, load_registry
+from ..sealed import Limits, sealed_submission
 from ..tasks import Task
 from .plan import RunSpec
+
+MAX_MESSAGE = 2_000
+MAX_TRACEBACK = 20_000
 
 
 def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
@@ -31,21 +42,59 @@ def execute(run: RunSpec) -> tuple[RunSpec, dict, float]:
         if task.digest != run.task["digest"]:
             raise RuntimeError("the task changed between planning and running")
         deadline = None if run.timeout is None else start + run.timeout
-        with _time_limit(run.timeout):
-            result = _run_protocol(run, task, load(run.submission_ref), deadline)
-    except Exception as exc:
-        record = failed_record(run, str(exc), traceback.format_exc())
+        with _submission(run) as submission:
+            result = _run_protocol(run, task, submission, deadline)
+    except (Exception, SystemExit) as exc:  # an in-process agent's sys.exit() too
+        record = failed_record(run, _message(exc), _traceback(exc))
     else:
         record = {**run.header(), "status": "ok", "error": None, "result": result}
     return run, record, time.monotonic() - start
 
 
+@contextmanager
+def _submission(run: RunSpec):
+    """The submission, sealed in its own process or loaded here (with SIGALRM limits)."""
+    if run.isolation == "sealed":
+        limits = Limits(wall_seconds=run.timeout, memory_bytes=run.memory)
+        with sealed_submission(run.submission_ref, limits) as submission:
+            yield submission
+    else:
+        with _time_limit(run.timeout):
+            yield load(run.submission_ref)
+
+
 def failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
-    """The record of a run that did not finish; the message starts with the run's cell."""
+    """The record of a run that did not finish; the message starts with the run's cell.
+    Message and traceback are bounded in size."""
     where = (f"agent {run.submission['name']}, task {run.task['id']}, {run.protocol}, "
              f"seed {run.seed}")
     return {**run.header(), "status": "failed", "result": None,
-            "error": {"message": f"{where}: {message}", "traceback": trace}}
+            "error": {"message": bounded(f"{where}: {message}", MAX_MESSAGE),
+                      "traceback": bounded(trace, MAX_TRACEBACK)}}
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"the agent called sys.exit({exc.code!r})"
+    try:
+        return str(exc)
+    except Exception:  # an exception whose text itself raises
+        return f"<{type(exc).__name__} whose message raised>"
+
+
+def _traceback(exc: BaseException) -> str:
+    """The agent process's traceback for a sealed run (found on the cause chain), else this
+    process's."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        remote = getattr(cause, "remote_traceback", None)
+        if remote:
+            return remote
+        cause = cause.__cause__
+    try:
+        return traceback.format_exc()
+    except Exception:  # e.g. a MemoryError while formatting
+        return ""
 
 
 def _run_protocol(run: RunSpec, task: Task, submission: Submission, deadline) -> dict:

@@ -15,6 +15,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import store
+from ..discovery import changed_files
+from ..errors import RlbenchIclError
 from .dispatch import execute_all
 from .plan import RunSpec
 
@@ -31,6 +33,10 @@ class GridReport:
     def failed(self) -> list[dict]:
         """The records whose run did not finish."""
         return [r for r in self.records if r["status"] != "ok"]
+
+
+class CodeChangedError(RlbenchIclError):
+    """Stored runs that a submission's changed code would silently reuse or overwrite."""
 
 
 class GridInterrupted(KeyboardInterrupt):
@@ -76,19 +82,38 @@ def _run_and_store(runs, out_dir: Path, jobs, force, backend, progress,
 
 
 def _reusable_records(runs, out_dir: Path, force: bool) -> tuple[dict[Path, dict], list]:
-    """The stored records that can be reused, by file, and the runs still to execute."""
+    """The stored records that can be reused, by file, and the runs still to execute.
+
+    Raises ``CodeChangedError`` if a stored run is the same run but from other code (the
+    submission's source or declared files changed, its version did not): reusing it would
+    show old numbers for new code, and re-running it silently would overwrite them."""
     stored: dict[Path, dict] = {}
     todo = []
     for run in runs:
         record = None if force else _stored_record(run, out_dir)
         if record is None:
             todo.append(run)
-        else:
+        elif store.identity(record) == run.identity():
             stored[run.path(out_dir)] = record
+        elif store.identity({**record, "code": run.code}) == run.identity():
+            raise CodeChangedError(_code_change_message(run, record, out_dir))
+        else:
+            todo.append(run)
     return stored, todo
 
 
+def _code_change_message(run: RunSpec, record: dict, out_dir: Path) -> str:
+    name, version = run.submission["name"], run.submission["version"]
+    what = ("were stored without a code hash (an older harness)" if not record.get("code")
+            else f"come from other code: {', '.join(changed_files(record['code'], run.code))} "
+                 "changed")
+    return (f"stored runs of {name} version {version} in {out_dir} {what}. Bump the "
+            f"submission's version to keep both, or re-run them with --force")
+
+
 def _stored_record(run: RunSpec, out_dir: Path) -> dict | None:
+    """The run's stored successful record, if readable (failures may be transient, such as
+    a timeout: they are run again)."""
     path = run.path(out_dir)
     if not path.exists():
         return None
@@ -96,9 +121,7 @@ def _stored_record(run: RunSpec, out_dir: Path) -> dict | None:
         record = store.read_result(path)
     except store.ResultFileError:
         return None
-    if record["status"] != "ok":  # failures may be transient (a timeout): run them again
-        return None
-    return record if store.identity(record) == run.identity() else None
+    return record if record["status"] == "ok" else None
 
 
 def _store(run: RunSpec, record: dict, seconds: float, out_dir: Path) -> dict:

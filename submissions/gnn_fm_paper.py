@@ -1,0 +1,57 @@
+"""gnn-fm-paper: the foundation model of Zighem & Vie (2026) as the paper designs it.
+
+"Reinforcement Learning Foundation Models Should Already Be A Thing", arXiv 2606.18812. A
+weight-tied graph attention network reads only the experience statistic (visit counts, mean
+rewards, empirical successors) and the task's horizon; no planner output, no exploration
+bonus. It was pretrained on the paper's synthetic prior and Poisson contexts, with the
+Boltzmann target softmax(Q* / 0.2 max|r|), never on a benchmark task. Its trainer and the three
+scales it was trained at are in experiments/paper_fm/; the shipped checkpoint, its config,
+log and model card in gnn_fm_paper_checkpoint/.
+
+Used as the paper uses it, with nothing tuned:
+- Online: after every episode the network reads all experience so far; the agent samples
+  softmax(logits / 1) and offers the greedy policy of the same logits for exploitation.
+- Offline: the greedy policy of the dataset's statistic.
+- 24 propagation rounds at inference (20 in training), the paper's evaluation setting.
+
+Every run records the SHA-256 of the weights in memory before and after it (frozen_state).
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from rlbench_icl import Dataset, Submission, TaskInfo
+from rlbench_icl.fm.policy import (
+    InContextAgent,
+    Reading,
+    checkpoint_version,
+    load_network,
+    offline_policy,
+    weights_hash,
+)
+
+CHECKPOINT = Path(__file__).with_name("gnn_fm_paper_checkpoint")
+TEMPERATURE = 1.0
+READING = Reading(rounds=24)
+
+
+def make_online_agent(info: TaskInfo, rng: np.random.Generator) -> InContextAgent:
+    return InContextAgent(load_network(CHECKPOINT), info, rng, READING, TEMPERATURE)
+
+
+def solve_offline(info: TaskInfo, dataset: Dataset, rng: np.random.Generator) -> np.ndarray:
+    return offline_policy(load_network(CHECKPOINT), info, dataset, READING)
+
+
+SUBMISSION = Submission(
+    name="gnn-fm-paper",
+    version=checkpoint_version("1", CHECKPOINT),
+    make_online_agent=make_online_agent,
+    solve_offline=solve_offline,
+    authors="rlbench-icl developers (the design of Zighem & Vie 2026)",
+    files=("gnn_fm_paper_checkpoint/model.safetensors",
+           "gnn_fm_paper_checkpoint/config.json"),
+    description="The paper's graph-attention FM: reads the statistic only; in context.",
+    frozen_state=lambda: weights_hash(load_network(CHECKPOINT)),
+)

@@ -1,0 +1,209 @@
+"""Issue 24: sealed runs. Each attack of tests/attack_submissions.py succeeds in-process
+(where that can be shown safely) and fails, with a clear record, when the agent is sealed in
+its own process; honest agents give the same records either way."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from rlbench_icl import store
+from rlbench_icl.cli import main
+from rlbench_icl.discovery import available, reference
+from rlbench_icl.sealed.confine import landlock_abi
+
+ATTACKS = Path(__file__).with_name("attack_submissions.py")
+TASK = "FrozenLake4x4-v0"
+
+
+def run(name: str, out: Path, *extra: str) -> int:
+    return main(["run", "--agent", f"{ATTACKS}::{name}", "--tasks", TASK, "--seeds", "1",
+                 "--episodes", "4", "--protocol", "online", "--jobs", "1", "--quiet",
+                 "--out", str(out), *extra])
+
+
+def record(out: Path, name: str) -> dict:
+    return store.read_result(next((out / name).rglob("seed-0.json*")))
+
+
+def test_walking_the_stack_finds_the_task_in_process_but_not_sealed(tmp_path):
+    assert run("frame-walker", tmp_path / "in", "--in-process") == 0
+    cheated = record(tmp_path / "in", "frame-walker")["result"]["scores"]
+    assert cheated["final_score"] == pytest.approx(1.0)  # the attack works in-process
+    assert run("frame-walker", tmp_path / "sealed") == 0
+    honest = record(tmp_path / "sealed", "frame-walker")["result"]["scores"]
+    assert honest["final_score"] < 0.5 and honest["online_score"] < 0.5
+
+
+def test_an_agent_process_cannot_build_tasks(tmp_path):
+    assert run("registry-reader", tmp_path / "in", "--in-process") == 0
+    cheated = record(tmp_path / "in", "registry-reader")
+    optimal = cheated["task"]["optimal_value"]  # its policy is the task's optimal one:
+    assert cheated["result"]["episodes"]["policy_values"][-1] > 0.99 * optimal
+    assert run("registry-reader", tmp_path / "sealed") == 1
+    failed = record(tmp_path / "sealed", "registry-reader")
+    assert "an agent process cannot build tasks" in failed["error"]["message"]
+
+
+@pytest.mark.parametrize("kind, extra, reason", [
+    ("swallows-timeout", ["--timeout", "3"], "passed its time limit of 3.0 s"),
+    ("eats-memory", ["--memory", "0.5"], "ran out of memory"),
+    ("sys-exit", [], "SystemExit(0)"),
+    ("os-exit", [], "the agent process exited with code 0"),
+    ("segfault", [], "killed by SIGSEGV"),
+    ("keyboard-interrupt", [], "KeyboardInterrupt()"),
+    ("bad-repr", [], "whose repr raised"),
+    ("huge-message", [], "characters cut"),
+])
+def test_every_way_an_agent_ends_is_a_one_line_failed_record(tmp_path, kind, extra, reason):
+    start = time.monotonic()
+    assert run(f"attack-{kind}", tmp_path, *extra) == 1
+    failed = record(tmp_path, f"attack-{kind}")
+    message = failed["error"]["message"]
+    assert failed["status"] == "failed" and reason in message and "\n" not in message
+    assert len(json.dumps(failed)) < 100_000
+    assert time.monotonic() - start < 60
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and b"pytest" not in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_no_process_an_agent_starts_outlives_its_run(tmp_path):
+    from attack_submissions import MARKER
+
+    assert run("attack-leaves-orphan", tmp_path) == 1
+    deadline = time.monotonic() + 5
+    while _processes_with(MARKER) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(MARKER) == []
+
+
+@pytest.mark.skipif(not landlock_abi(), reason="the kernel has no Landlock")
+def test_an_agent_cannot_write_outside_its_scratch_directory(tmp_path, monkeypatch):
+    target = tmp_path / "other-submission" / "online" / "seed-0.json"
+    target.parent.mkdir(parents=True)
+    target.write_text("stored")
+    monkeypatch.setenv("RLBENCH_ICL_ATTACK_TARGET", str(target))
+    assert run("attack-writes-elsewhere", tmp_path / "sealed") == 1
+    failed = record(tmp_path / "sealed", "attack-writes-elsewhere")
+    assert "PermissionError" in failed["error"]["message"]
+    assert target.read_text() == "stored"
+    assert run("attack-writes-elsewhere", tmp_path / "in", "--in-process") == 0
+    assert target.read_text() == "tampered"  # what sealing prevents
+
+
+def test_honest_agents_give_the_same_records_sealed_and_in_process(tmp_path):
+    for mode, extra in (("sealed", []), ("in-process", ["--in-process"])):
+        for agent in ("ucbvi", "psrl", "vi-lcb"):
+            assert main(["run", "--agent", agent, "--tasks", "quick", "--seeds", "1",
+                         "--episodes", "20", "--jobs", "2", "--quiet",
+                         "--out", str(tmp_path / mode), *extra]) == 0
+    sealed = sorted((tmp_path / "sealed").rglob("seed-*.json*"))
+    assert len(sealed) == 9
+    for path in sealed:
+        a = store.read_result(path)
+        b = store.read_result(tmp_path / "in-process" / path.relative_to(tmp_path / "sealed"))
+        assert (a.pop("isolation"), b.pop("isolation")) == ("sealed", "in-process")
+        assert a == b, path
+
+
+def test_looking_up_a_submission_by_name_imports_no_file(tmp_path):
+    (tmp_path / "evil.py").write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(tmp_path / 'imported')!r}).write_text('x')\n"
+        "from rlbench_icl import Submission\n"
+        "SUBMISSION = Submission(name='evil', version='1', solve_offline=print)\n")
+    (tmp_path / "good.py").write_text(
+        "from rlbench_icl import Submission\n"
+        "SUBMISSIONS = [Submission('good', '1', solve_offline=print)]\n")
+    assert set(available(tmp_path)) == {"evil", "good"}
+    assert reference("good", tmp_path).endswith("good.py::good")
+    assert not (tmp_path / "imported").exists()
+
+
+@pytest.mark.parametrize("agent, said", [
+    ("os:system", "a builtin_function_or_method"),
+    ("os:abort", "a builtin_function_or_method"),
+    ("builtins:exit", "a Quitter"),
+])
+def test_a_reference_to_something_else_is_refused_in_one_line(tmp_path, capsys, agent, said):
+    assert main(["run", "--agent", agent, "--tasks", "Bandit10-v0", "--out",
+                 str(tmp_path), "--in-process"]) == 2
+    err = capsys.readouterr().err
+    assert "neither a Submission nor a Python function" in err and said in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_input_edges_get_clear_refusals(tmp_path):
+    """Issue 24's input edges: ids with a trailing newline, oversized budgets, overflowing
+    rewards, a task file that would import code, complex policies, private result files."""
+    import numpy as np
+
+    from rlbench_icl import TaskInfo, load_registry
+    from rlbench_icl.errors import TaskFileError
+    from rlbench_icl.protocols import AgentError
+    from rlbench_icl.protocols.common import check_policy
+    from rlbench_icl.store import write_atomic
+    from rlbench_icl.tasks import TASK_ID
+
+    assert TASK_ID.match("Maze-v0") and not TASK_ID.match("Maze-v0\n")
+    assert not TASK_ID.match("M" * 200 + "-v0")
+    chain = ('builder = "distractor_chain"\nparams = {num_states = 5, start = 2, '
+             'near_reward = 0.1, far_reward = %s, slip = 0.2}\n')
+    cases = {
+        "horizon = 1000000000\nepisodes = 10\n" + chain % "1.0": "'horizon' must be in 1..",
+        "horizon = 10\nepisodes = 10\n" + chain % "1e300": "rewards must be finite",
+        'horizon = 10\nepisodes = 10\nbuilder = "gymnasium_toy_text"\n'
+        'params = {env_id = "this:FrozenLake-v1"}\n': "a task file never imports code",
+    }
+    for i, (body, message) in enumerate(cases.items()):
+        directory = tmp_path / f"case{i}"
+        directory.mkdir()
+        (directory / "t.toml").write_text(
+            f'[[task]]\nid = "Edge{i}-v0"\ndescription = "x"\ntags = ["edge"]\n{body}')
+        with pytest.raises(TaskFileError, match=message):
+            load_registry([directory]).make(f"Edge{i}-v0")
+    info = TaskInfo(2, 2, 3, 1.0, "finite", (0.0, 1.0), "deterministic", 0)
+    with pytest.raises(AgentError, match="complex"):
+        check_policy(np.full((2, 2), 0.5 + 0j), info)
+    write_atomic(tmp_path / "r.json", "{}")
+    assert (tmp_path / "r.json").stat().st_mode & 0o044  # readable by others, as umask says
+
+
+def test_the_wire_refuses_what_could_run_code_or_exhaust_memory():
+    import io
+    import struct
+
+    import numpy as np
+
+    from rlbench_icl.sealed import wire
+
+    stream = io.BytesIO()
+    wire.send(stream, {"op": "x"}, [np.arange(6, dtype=np.int64).reshape(2, 3)])
+    wire.send_act(stream, 0, 4, 7, [4, 1, 0.5, 5, True])
+    stream.seek(0)
+    header, arrays = wire.receive(stream)
+    assert header == {"op": "x"} and arrays[0].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert wire.receive(stream)[0] == {"op": "act", "agent": 0, "state": 4, "step": 7,
+                                       "observe": [4, 1, 0.5, 5, True]}
+    hostile = [
+        b'{"arrays": [{"dtype": "|O", "shape": [1]}]}',  # an object array: pickles
+        b'{"arrays": [{"dtype": "<f8", "shape": [1000000000000]}]}',  # 8 TB
+        b'[1, 2]',
+    ]
+    for body in hostile:
+        with pytest.raises(wire.WireError):
+            wire.receive(io.BytesIO(struct.pack("<I", len(body)) + body))
+    with pytest.raises(wire.WireError, match="over the bound"):
+        wire.receive(io.BytesIO(struct.pack("<I", wire.MAX_HEADER_BYTES + 1)))
