@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from scipy import stats
 
 from .conformance import check_agent
 from .contract import Submission
-from .discovery import code_identity, load, reference, register_object, submission_code
+from .discovery import code_identity, reference, register_object, submission_code
 from .errors import SubmissionError
 from .leaderboard import LONG_COLUMNS, Results, long_scores, rescore
 from .leaderboard import load_results as _load_records
@@ -35,7 +35,7 @@ from .protocols import PROTOCOLS
 from .registry import Registry, load_registry
 from .runner import plan_runs, run_grid
 from .runner.plan import TIMEOUT_BASE
-from .sealed import DEFAULT_MEMORY, Limits, sealed_submission
+from .sealed import DEFAULT_MEMORY, Limits, opened_submission
 
 
 @dataclass
@@ -108,7 +108,10 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
     else:
         ref = reference(agent)
     isolation = "in-process" if in_process else "sealed"
-    with _loaded(ref, agent, in_process, memory) as submission:
+    limits = Limits(TIMEOUT_BASE, memory)
+    opened = nullcontext(agent) if isinstance(agent, Submission) else opened_submission(
+        ref, in_process, limits)
+    with opened as submission:
         wanted = tuple(p for p in protocols if p in submission.protocols)
         if not wanted:
             raise SubmissionError(f"{submission.name} supports {submission.protocols}, not "
@@ -143,15 +146,3 @@ def code_identity_of_object(submission: Submission) -> dict | None:
     except TypeError:
         return None
     return code_identity(source, submission.files) if source.is_file() else None
-
-
-@contextmanager
-def _loaded(ref: str, agent, in_process: bool, memory: int | None):
-    """The submission to check and plan with: the object itself, loaded here, or sealed."""
-    if isinstance(agent, Submission):
-        yield agent
-    elif in_process:
-        yield load(ref)
-    else:
-        with sealed_submission(ref, Limits(TIMEOUT_BASE, memory)) as submission:
-            yield submission

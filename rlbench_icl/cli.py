@@ -8,7 +8,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 from tabulate import tabulate
@@ -386,7 +385,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     writable_dir(args.out)  # before minutes of checks and runs
     ref = reference(args.agent)
     isolation = "in-process" if args.in_process else "sealed"
-    with _checked_submission(ref, isolation, args.memory) as submission:
+    from .runner.plan import TIMEOUT_BASE
+    from .sealed import Limits, opened_submission
+
+    limits = Limits(wall_seconds=TIMEOUT_BASE, memory_bytes=args.memory)
+    with opened_submission(ref, args.in_process, limits) as submission:
         wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
         protocols = tuple(p for p in wanted if p in submission.protocols)
         if not protocols:
@@ -416,20 +419,6 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
-
-
-@contextmanager
-def _checked_submission(ref: str, isolation: str, memory: int | None):
-    """The submission to check and plan with: loaded here for an in-process grid, else in
-    a sealed process of its own (this process never imports its code)."""
-    if isolation == "in-process":
-        yield load(ref)
-        return
-    from .runner.plan import TIMEOUT_BASE
-    from .sealed import Limits, sealed_submission
-
-    with sealed_submission(ref, Limits(wall_seconds=TIMEOUT_BASE, memory_bytes=memory)) as s:
-        yield s
 
 
 def _limits_note(runs, args) -> str:

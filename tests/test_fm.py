@@ -567,3 +567,13 @@ def test_steps_left_examples_draw_late_steps_and_priors_without_them_draw_nothin
         PriorConfig(steps_left=-0.1)
     with pytest.raises(ValueError, match="tie_break"):
         FeatureConfig(tie_break=1.0)
+
+
+def test_training_with_dropout_leaves_torchs_global_generator_alone(tmp_path):
+    """Dropout draws from the network's own generator (STYLE: randomness is an argument)."""
+    config = TrainConfig(model=dataclasses.replace(SMALL, dropout=0.1), steps=2, batch_size=2,
+                         micro_batch=2, warmup_steps=1, validation_mdps=2, validate_every=2,
+                         checkpoint_every=2)
+    before = torch.get_rng_state()
+    train(config, seed=0, out_dir=tmp_path, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -46,9 +46,26 @@ class ModelConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
 
 
+class SeededDropout(nn.Module):
+    """Dropout that draws its masks from ``generator`` (a ``torch.Generator`` the trainer
+    seeds per step), never from torch's global one; the same arithmetic as ``F.dropout``
+    (Bernoulli(1 - p) mask divided by 1 - p). Identity in eval mode or with p = 0."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        noise = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator)
+        return x * noise.div_(1.0 - self.p)
+
+
 class MLP(nn.Sequential):
     def __init__(self, d_in: int, d_hidden: int, d_out: int, dropout: float = 0.0):
-        super().__init__(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout),
+        super().__init__(nn.Linear(d_in, d_hidden), nn.GELU(), SeededDropout(dropout),
                          nn.Linear(d_hidden, d_out))
 
 
@@ -103,6 +120,10 @@ class PolicyNetwork(nn.Module):
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
         self.head = MLP(3 * d, d, 1, config.dropout)
+        self.dropout_generator = torch.Generator()
+        for module in self.modules():
+            if isinstance(module, SeededDropout):
+                module.generator = self.dropout_generator
 
     def forward(self, batch: Batch, num_rounds: int | None = None):
         """Returns ``(logits (B, S, A), loss or None)``; invalid actions get -inf logits.

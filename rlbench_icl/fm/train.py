@@ -2,8 +2,8 @@
 
 Seeded and resumable: the batch of step t is drawn from ``default_rng([seed, t])``, so a run
 resumed from its last checkpoint draws exactly the batches it would have drawn, and dropout
-masks come from torch's generator seeded from (seed, step) too. Parameters are initialised
-from a ``torch.Generator``; with one thread every step is deterministic.
+masks come from the network's own generator, seeded from (seed, step) too. Parameters are
+initialised from a ``torch.Generator``; with one thread every step is deterministic.
 Validation uses MDPs from the same prior on a separate stream — never a benchmark task.
 
 Files in ``out_dir``: ``checkpoint.pt`` (model + optimiser + step, written atomically, read
@@ -151,7 +151,7 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
                disable=not progress)
     for step in bar:
         _set_lr(optimiser, config, step)
-        _seed_dropout(seed, step)
+        _seed_dropout(model, seed, step)
         loss = _train_step(model, optimiser, config, np.random.default_rng([seed, step]))
         bar.set_postfix(loss=f"{loss:.3f}")
         last = step + 1 == config.steps
@@ -232,10 +232,11 @@ def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
     return total
 
 
-def _seed_dropout(seed: int, step: int) -> None:
-    """Seed torch's global generator (dropout's) from (seed, step), so that a resumed run
-    draws the same dropout masks as an uninterrupted one; no other step draws from it."""
-    torch.manual_seed(int(np.random.SeedSequence([seed, step, 1]).generate_state(1)[0]))
+def _seed_dropout(model: PolicyNetwork, seed: int, step: int) -> None:
+    """Seed the network's dropout generator from (seed, step), so that a resumed run draws
+    the same dropout masks as an uninterrupted one."""
+    model.dropout_generator.manual_seed(
+        int(np.random.SeedSequence([seed, step, 1]).generate_state(1)[0]))
 
 
 def _set_lr(optimiser, config: TrainConfig, step: int) -> None:

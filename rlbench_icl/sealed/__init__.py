@@ -12,6 +12,14 @@ read files: this is process isolation, not a sandbox against a submitter who rea
 public task files; reviewers read the code of anything the leaderboard ranks.
 """
 
-from .proxy import DEFAULT_MEMORY, AgentProcess, Limits, RemoteAgent, sealed_submission
+from .proxy import (
+    DEFAULT_MEMORY,
+    AgentProcess,
+    Limits,
+    RemoteAgent,
+    opened_submission,
+    sealed_submission,
+)
 
-__all__ = ["DEFAULT_MEMORY", "AgentProcess", "Limits", "RemoteAgent", "sealed_submission"]
+__all__ = ["DEFAULT_MEMORY", "AgentProcess", "Limits", "RemoteAgent", "opened_submission",
+           "sealed_submission"]

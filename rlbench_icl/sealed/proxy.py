@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..contract import Dataset, Submission, TaskInfo
+from ..discovery import load
 from ..errors import SubmissionError
 from ..protocols import AgentError
 from . import wire
@@ -226,6 +227,17 @@ def sealed_submission(ref: str, limits: Limits = Limits()):
         yield _remote_submission(process, reply)
     finally:
         process.close()
+
+
+@contextmanager
+def opened_submission(ref: str, in_process: bool, limits: Limits = Limits()):
+    """The submission ``ref`` to check and plan a grid with: imported here for an
+    in-process grid, else running sealed for the duration of the block."""
+    if in_process:
+        yield load(ref)
+        return
+    with sealed_submission(ref, limits) as submission:
+        yield submission
 
 
 def _remote_submission(process: AgentProcess, reply: dict) -> Submission:
