@@ -523,6 +523,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             unloadable += 1
             continue
         verdicts = checked.verdicts
+        if len(checked.stored_code) > 1:
+            print(f"{name}: its stored runs come from {len(checked.stored_code)} code "
+                  "hashes: " + ", ".join(f"{sha[:12]} ({count} runs)" for sha, count
+                                        in checked.stored_code.items())
+                  + f"; the code now is {checked.code_sha256[:12]}", file=sys.stderr)
         write_stamp(args.results, name, verdicts, args.seed, checked.code_sha256, args.sign)
         bad = [v for v in verdicts if v.problem]
         failed += len(bad)

@@ -11,6 +11,7 @@ records are what its code produces.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +30,25 @@ from .stamps import Verdict, record_hash
 
 def result_files(results_dir: Path, submission: str) -> list[Path]:
     """The submission's successful stored runs, sorted (failed runs are not verified)."""
+    return stored_runs(results_dir, submission)[0]
+
+
+def stored_runs(results_dir: Path, submission: str) -> tuple[list[Path], dict[str, int]]:
+    """The submission's successful stored runs, sorted, and how many of its stored runs
+    record each code hash (``"not recorded"`` for runs from before code hashes)."""
     root = Path(results_dir) / submission
     paths = sorted(root.glob("*/*/seed-*.json")) + sorted(root.glob("*/*/seed-*.json.gz"))
-    ok = []
+    ok, hashes = [], Counter()
     for path in sorted(paths):
         try:
-            if store.read_result(path)["status"] == "ok":
-                ok.append(path)
+            record = store.read_result(path)
         except store.ResultFileError:
             ok.append(path)  # unreadable: verification will say so
-    return ok
+            continue
+        hashes[str((record.get("code") or {}).get("sha256", "not recorded"))] += 1
+        if record["status"] == "ok":
+            ok.append(path)
+    return ok, dict(sorted(hashes.items()))
 
 
 def sample_files(paths: Sequence[Path], sample: int | None, seed: int) -> list[Path]:
@@ -52,10 +62,12 @@ def sample_files(paths: Sequence[Path], sample: int | None, seed: int) -> list[P
 
 @dataclass(frozen=True)
 class Verification:
-    """One verdict per sampled file, and the hash of the code that re-ran them."""
+    """One verdict per sampled file, the hash of the code that re-ran them, and how many
+    stored runs record each code hash (more than one: runs of different code)."""
 
     verdicts: list[Verdict]
     code_sha256: str
+    stored_code: dict[str, int]
 
 
 def verify_submission(results_dir: Path, submission: str, sample: int | None = 10,
@@ -70,7 +82,7 @@ def verify_submission(results_dir: Path, submission: str, sample: int | None = 1
     re-run is sealed (``rlbench_icl.sealed``), so this process never runs submission code,
     and only sealed stored runs can be verified."""
     results_dir = Path(results_dir)
-    files = result_files(results_dir, submission)
+    files, stored_code = stored_runs(results_dir, submission)
     if tasks is not None:
         files = [f for f in files if f.parent.name in set(tasks)]
     chosen = sample_files(files, sample, seed)
@@ -98,7 +110,7 @@ def verify_submission(results_dir: Path, submission: str, sample: int | None = 1
         problem = frozen_state_problem(original) or first_difference(
             _canonical(original), _canonical(record))
         verdicts.append(Verdict(rel, problem, None if problem else record_hash(original)))
-    return Verification(sorted(verdicts, key=lambda v: v.path), code["sha256"])
+    return Verification(sorted(verdicts, key=lambda v: v.path), code["sha256"], stored_code)
 
 
 def frozen_state_problem(record: dict) -> str | None:

@@ -125,6 +125,25 @@ def test_other_settings_duplicates_and_mixed_versions_are_refused(results, regis
     assert "mixed with version 1" in refused["vi-lcb/offline/TinyBandit-v0/seed-2.json"]
 
 
+def test_runs_of_several_code_hashes_are_flagged(results, registry, tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    clean = build_leaderboard(copy, tmp_path / "clean", registry, FAST, suite_tag="tiny",
+                              seeds=SEEDS, figures=False)
+    path = copy / "ucbvi/online/TinyChain-v0/seed-0.json"
+    record = json.loads(path.read_text())
+    record["code"]["sha256"] = "f" * 64
+    path.write_text(json.dumps(record))
+    mixed = build_leaderboard(copy, tmp_path / "mixed", registry, FAST, suite_tag="tiny",
+                              seeds=SEEDS, figures=False)
+    assert mixed["online"] == clean["online"]  # flagged, not refused
+    flag = "runs of 2 different code hashes"
+    assert flag not in (tmp_path / "clean" / "README.md").read_text()
+    line = next(x for x in (tmp_path / "mixed" / "README.md").read_text().splitlines()
+                if "| ucbvi" in x)
+    assert flag in line
+
+
 def fail(path: Path, seed: int | None = None) -> None:
     """Turn a stored run into a failed one (at ``seed``, if given, in its file)."""
     record = json.loads(path.read_text())

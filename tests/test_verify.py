@@ -231,3 +231,16 @@ def test_only_a_stamp_signed_by_a_trusted_key_counts(stored, tmp_path):
     stamp["signature"] = sign(stamp, load_private_key(tmp_path / "attacker.key"))
     path.write_text(json.dumps(stamp))
     assert verification_status(results, "random") == "forged"
+
+
+def test_verify_names_the_code_hashes_of_mixed_runs(stored, tmp_path, capsys):
+    results = copy(stored, tmp_path)
+    path = results / "ucbvi" / "online" / "TinyChain-v0" / "seed-2.json"
+    record = json.loads(path.read_text())
+    record["code"]["sha256"] = "e" * 64
+    path.write_text(json.dumps(record))
+    assert verify(results, stored[1], "--all", "--submission", "ucbvi") == 1
+    err = capsys.readouterr().err
+    assert "ucbvi: its stored runs come from 2 code hashes" in err
+    assert "eeeeeeeeeeee (1 runs)" in err and "(2 runs)" in err
+    assert "the submission's code changed since this run" in err  # the odd one is refused

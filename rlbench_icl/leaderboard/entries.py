@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +49,25 @@ class Entry:
     """Refused files of this submission and protocol that claim a cell of the grid (or no
     cell at all: a file out of place)."""
     harness_versions: list[str]
+    in_process: list[tuple[str, int]] = field(default_factory=list)
+    """(task, seed) cells of the grid whose run was not sealed (``--in-process``, or a
+    record from before sealed runs): listed, never ranked."""
+    code_hashes: list[str] = field(default_factory=list)
+    """The distinct code hashes (``record["code"]["sha256"]``) its runs in the grid record;
+    more than one means runs of different code under one version."""
 
     @property
     def complete(self) -> bool:
+        """Whether it is ranked: every cell run successfully."""
         return not (self.missing or self.failed or self.refused)
+
+    @property
+    def status(self) -> str:
+        """``ranked``, ``incomplete`` (runs missing, failed or refused) or ``in-process``
+        (every run there but not all sealed)."""
+        if self.complete:
+            return "ranked"
+        return "incomplete" if self.missing or self.failed or self.refused else "in-process"
 
     @property
     def grid_size(self) -> int:
@@ -107,12 +122,16 @@ def make_entries(results: Results, protocol: str, suite: list[str], num_seeds: i
             continue
         grid = [r for r in in_suite if r["seed"] < num_seeds]
         status = {(r["task"]["id"], r["seed"]): r["status"] for r in grid}
+        unsealed = {(r["task"]["id"], r["seed"]) for r in grid if r.get("isolation") != "sealed"}
         entries.append(Entry(
             name, in_suite[0]["submission"], grid, suite, seeds,
             missing=[c for c in cells if c not in status],
             failed=[c for c in cells if status.get(c, "ok") != "ok"],
             refused=_refused_in_grid(results, name, protocol, suite, num_seeds),
-            harness_versions=sorted({r["harness_version"] for r in grid})))
+            harness_versions=sorted({r["harness_version"] for r in grid}),
+            in_process=[c for c in cells if c in unsealed],
+            code_hashes=sorted({str(r["code"]["sha256"]) for r in grid
+                                if isinstance(r.get("code"), dict)})))
     return entries
 
 

@@ -98,9 +98,9 @@ def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: lis
                          str(r.matrix.size), verified[name], ""])
     for e in entries:
         if not e.complete:
-            rows.append(["—", escape_markdown(e.name) + " (incomplete)", gap_note(e, brief=True),
+            rows.append(["—", escape_markdown(e.name) + f" ({e.status})", gap_note(e, brief=True),
                          "—", "—", "—", "—", "—", "—", str(len(e.records)), verified[e.name]])
-            csv_rows.append(["", e.name, "incomplete", *csv_interval(None), "", "", "",
+            csv_rows.append(["", e.name, e.status, *csv_interval(None), "", "", "",
                              *csv_interval(None), "", *csv_interval(None), str(len(e.records)),
                              verified[e.name], gap_note(e)])
     store.write_atomic(out / f"{protocol}_test_leaderboard.csv", csv_text(csv_rows, csv_headers))

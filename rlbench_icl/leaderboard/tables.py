@@ -50,7 +50,7 @@ def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: li
     rows, csv_rows, in_full = [], [], []
     for rank, r in enumerate(ranked, start=1):
         a, name = r.aggregates, r.entry.name
-        harness = ", ".join(r.entry.harness_versions)
+        harness = harness_text(r.entry)
         rows.append([str(rank), escape_markdown(name), fmt_ci(*a["IQM"]),
                      fmt(a["median"][0]), fmt(a["mean"][0]), fmt(a["optimality gap"][0]),
                      fmt_ci(*poi[name]) if name in poi else "—", str(r.matrix.size), "0",
@@ -65,11 +65,11 @@ def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: li
             if len(note) > NOTE_WIDTH:
                 in_full.append(f"- {escape_markdown(e.name)}: {note}")
                 note = gap_note(e, brief=True)
-            harness = ", ".join(e.harness_versions)
-            rows.append(["—", escape_markdown(e.name) + " (incomplete)", note, "—", "—", "—",
+            harness = harness_text(e)
+            rows.append(["—", escape_markdown(e.name) + f" ({e.status})", note, "—", "—", "—",
                          "—", str(len(e.records)), str(len(e.failed)),
                          escape_markdown(harness), verified[e.name]])
-            csv_rows.append(["", e.name, "incomplete", *csv_interval(None), "", "", "",
+            csv_rows.append(["", e.name, e.status, *csv_interval(None), "", "", "",
                              *csv_interval(None), str(len(e.records)), str(len(e.failed)),
                              harness, verified[e.name], full])
     store.write_atomic(out / f"{protocol}_leaderboard.csv", csv_text(csv_rows, csv_headers))
@@ -77,6 +77,15 @@ def write_front_table(out: Path, protocol: str, entries: list[Entry], ranked: li
     if in_full:
         section += "\nNot ranked, in full:\n\n" + "".join(f"{line}\n" for line in in_full)
     return section
+
+
+def harness_text(entry: Entry) -> str:
+    """The harness versions of its runs, and a warning when they record more than one code
+    hash (runs of different code under one submission version)."""
+    text = ", ".join(entry.harness_versions)
+    if len(entry.code_hashes) > 1:
+        text += f"; runs of {len(entry.code_hashes)} different code hashes"
+    return text
 
 
 def gap_note(entry: Entry, brief: bool = False) -> str:
@@ -93,6 +102,10 @@ def gap_note(entry: Entry, brief: bool = False) -> str:
                 f"{t} {seed_ranges([s for u, s in cells if u == t])}" for t in tasks))
     if entry.refused:
         parts.append(_plural(entry.refused, "refused file"))
+    if entry.in_process:
+        head = _plural(len(entry.in_process), "in-process run")
+        parts.append(head if brief else f"{head} (only sealed runs are ranked: re-run "
+                     "without --in-process)")
     return ", ".join(parts) + ": in full below the table" if brief else "; ".join(parts)
 
 
@@ -106,7 +119,7 @@ def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: lis
     with a bootstrap CI over seeds, then each entry of ``partial`` (incomplete ones) on the
     seeds it ran successfully, its column marked "(incomplete)" ("—" where it has none)."""
     columns = [(r.entry.name, task_scores(r.entry, protocol)) for r in ranked]
-    columns += [(f"{e.name} (incomplete)", task_scores(e, protocol)) for e in partial]
+    columns += [(f"{e.name} ({e.status})", task_scores(e, protocol)) for e in partial]
     names = [r.entry.name for r in ranked] + [e.name for e in partial]
     md_rows, csv_rows = [], []
     for task in suite:
@@ -120,7 +133,7 @@ def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: lis
         md_rows.append(md_row)
         csv_rows.append(csv_row)
     headers = ["task"] + [escape_markdown(r.entry.name) for r in ranked] + [
-        escape_markdown(e.name) + " (incomplete)" for e in partial]
+        escape_markdown(e.name) + f" ({e.status})" for e in partial]
     csv_headers = ["task"] + [h for label, _ in columns for h in interval_headers(label)]
     intro = (f"# Per-task {protocol} scores\n\nMean normalised score over seeds "
              f"[95% bootstrap CI over seeds]."

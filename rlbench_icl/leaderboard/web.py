@@ -213,7 +213,7 @@ def csv_table(text: str, table_id: str, caption: str, root: str, digits: int = 3
         for row, raw in zip(rows, body, strict=True):
             row["cells"].append(_cell(name, [raw[j] for j in index], numeric, digits, root,
                                       linked))
-            row["incomplete"] |= name == "status" and raw[index[0]] == "incomplete"
+            row["incomplete"] |= name == "status" and raw[index[0]] not in ("ranked", "")
     return Table(table_id, caption, columns, rows)
 
 
@@ -359,7 +359,7 @@ def _task_table(site: Site, ranking: Ranking, task_id: str, linked: dict) -> Tab
     for e in [r.entry for r in ranking.ranked] + ranking.incomplete:
         if task_id in (scores := site.scores(ranking, e)):
             values, ci = scores[task_id]
-            rows.append([e.name, "ranked" if e.complete else "incomplete",
+            rows.append([e.name, e.status,
                          *csv_interval(ci), str(len(values))])
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
