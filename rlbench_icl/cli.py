@@ -115,6 +115,7 @@ def _add_leaderboard_parser(commands) -> None:
                        help="also write a self-contained static web site into DIR (no "
                             "network needed; DIR may be OUT itself; default: no site)")
     board.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_json(board, "the rankings (aggregates with their CIs) and refused files")
     _add_instances(board)
     _add_task_path(board)
     board.set_defaults(command=cmd_leaderboard, command_name="leaderboard")
@@ -460,7 +461,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                                 **({} if args.suite is None else {"suite_tag": args.suite}),
                                 instance_seed=args.instance_seed, instances=args.instances,
                                 html_dir=None if args.html is None else writable_dir(args.html),
-                                progress=not args.quiet)
+                                progress=not (args.quiet or args.json))
+    if args.json:
+        return _print_json({"standings": summary["standings"], "out": str(args.out),
+                            "refused": [{"path": p, "reason": r} for p, r in summary["refused"]]})
     for protocol in ("test online", "test offline", "online", "offline"):
         if protocol in summary:
             print(f"{protocol}: {', '.join(summary[protocol]) or 'no complete submission'}")

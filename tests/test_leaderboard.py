@@ -262,3 +262,29 @@ def test_committed_results_store_the_scores_of_the_current_harness():
             if not same:
                 stale.append(f"{path.relative_to(ROOT)}: {key}")
     assert not stale, stale[:5]
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised():
+    from rlbench_icl.leaderboard.render import csv_text
+
+    text = csv_text([["=HYPERLINK(\"http://x\")", "-0.25", "+1", "@SUM(A1)", "-cmd", "0.5"]],
+                    ["a", "b", "c", "d", "e", "f"])
+    row = text.splitlines()[1]
+    assert row == "\"'=HYPERLINK(\"\"http://x\"\")\",-0.25,+1,'@SUM(A1),'-cmd,0.5"
+
+
+def test_leaderboard_json_gives_the_rankings_with_their_intervals(results, tiny_tasks, tmp_path,
+                                                                  capsys):
+    assert main(["leaderboard", "--results", str(results), "--out", str(tmp_path / "out"),
+                 "--suite", "tiny", "--seeds", str(SEEDS), "--test", "", "--resamples", "200",
+                 "--task-path", str(tiny_tasks), "--json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert captured.err == ""  # no progress bars around the JSON
+    online = next(s for s in data["standings"] if s["protocol"] == "online")
+    assert [r["rank"] for r in online["ranked"]] == [1, 2]
+    best = online["ranked"][0]
+    assert best["submission"] == "ucbvi" and best["IQM"][1] <= best["IQM"][0] <= best["IQM"][2]
+    csv_row = (tmp_path / "out" / "online_leaderboard.csv").read_text().splitlines()[1]
+    assert csv_row.split(",")[3] == f"{best['IQM'][0]:.6f}"
+    assert data["refused"] == [] and online["baseline"] == "ucbvi"

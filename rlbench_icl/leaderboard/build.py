@@ -31,6 +31,7 @@ from .paper import load_paper_reference, write_paper_table
 from .render import escape_markdown
 from .results import Results, load_results
 from .tables import (
+    gap_note,
     write_aggregates,
     write_front_table,
     write_offline_sizes_table,
@@ -99,11 +100,28 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
         write_site(Path(html_dir), out, Site(
             results, rankings, verified, [(s.stem, s.caption) for s in specs], bootstrap,
             _site_intro(results, bootstrap, suite_tag, len(suite), test_suite)), progress)
-    summary: dict = {"refused": results.refused}
+    summary: dict = {"refused": results.refused, "standings": [standings(r) for r in rankings]}
     for r in rankings:
         summary[r.protocol if r.suite == "dev" else f"test {r.protocol}"] = [
             x.entry.name for x in r.ranked]
     return summary
+
+
+def standings(ranking: Ranking) -> dict:
+    """One ranking as plain data (``leaderboard --json``): the ranked entries, best first,
+    with their aggregates and P(> base) as [point, low, high], then the unranked ones with
+    what keeps them off."""
+    base = ranking.base.entry.name if ranking.base else None
+    ranked = [{"rank": i, "submission": r.entry.name, "runs": int(r.matrix.size),
+               **{k: [float(x) for x in v] for k, v in r.aggregates.items()},
+               "probability_of_improvement": [float(x) for x in ranking.poi[r.entry.name]]
+               if r.entry.name in ranking.poi else None}
+              for i, r in enumerate(ranking.ranked, start=1)]
+    unranked = [{"submission": e.name, "status": e.status, "note": gap_note(e)}
+                for e in ranking.incomplete]
+    return {"suite": ranking.suite, "selector": ranking.selector,
+            "protocol": ranking.protocol, "baseline": base, "ranked": ranked,
+            "unranked": unranked}
 
 
 def _rankings(results: Results, dev: tuple[str, list[str], int],

@@ -19,12 +19,30 @@ def markdown_table(rows: list[list], headers: list[str]) -> str:
 
 
 def csv_text(rows: list[list], headers: list[str]) -> str:
-    """CSV with ``\\n`` line ends whatever the platform."""
+    """CSV with ``\\n`` line ends whatever the platform; text cells that a spreadsheet would
+    run as a formula are neutralised (``neutral_cell``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([neutral_cell(h) for h in headers])
+    writer.writerows([neutral_cell(c) for c in row] for row in rows)
     return buffer.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral_cell(cell):
+    """A cell that starts like a spreadsheet formula (``=``, ``+``, ``-``, ``@``, tab, CR)
+    and is not a number gets a leading ``'``, so opening a leaderboard CSV never runs a
+    formula from a submission's name or metadata (OWASP's CSV-injection rule). Numbers,
+    negative ones included, are kept as they are."""
+    if not isinstance(cell, str) or not cell.startswith(FORMULA_START):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
 
 
 def interval_headers(name: str) -> list[str]:
