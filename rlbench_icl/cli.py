@@ -377,7 +377,9 @@ def _print_json(data) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from . import store
     from .runner import plan_runs, run_grid, summary_rows
+    from .runner.summary import missing_for_ranking
 
     registry = load_registry(args.task_path)
     task_ids = registry.select(args.tasks, args.instance_seed, args.instances)
@@ -396,6 +398,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not protocols:
             raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
                                   f"not {args.protocol}")
+        if not args.quiet and not args.json:
+            print(f"checking {submission.name} against the contract on small MDPs ...",
+                  file=sys.stderr, flush=True)
         check_agent(submission, protocols)
         runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
                          args.episodes, [str(Path(p).resolve()) for p in args.task_path],
@@ -407,17 +412,27 @@ def cmd_run(args: argparse.Namespace) -> int:
                           progress=not args.quiet,
                           isolate=args.backend != "loky" and isolation == "in-process")
     rows, iqm = summary_rows(report.records)
+    missing = [] if args.episodes is not None else missing_for_ranking(
+        registry, args.out, submission.name, protocols)
     if args.json:
-        _print_json(_run_summary(report, rows, iqm, args.out))
+        _print_json({**_run_summary(report, rows, iqm, args.out),
+                     "missing_for_ranking": missing})
     else:
         print(tabulate(rows, headers=["protocol", "task", "runs", "failed", "mean score",
                                       "s.e."], floatfmt=".3f"))
         for protocol, value in iqm.items():
             print(f"{protocol} IQM over all runs: {value:.3f}")
         print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
+        for m in missing:
+            print(f"for a ranking on {m['suite']} ({m['protocol']}): {m['missing']} of "
+                  f"{m['of']} runs missing in {args.out}/ (e.g. {m['example']}); add them "
+                  f"with: rlbench-icl run --agent {args.agent} {m['command']}")
     if report.failed:
-        print(f"{len(report.failed)} runs failed, e.g. {report.failed[0]['error']['message']}",
-              file=sys.stderr)
+        first = report.failed[0]
+        path = store.result_path(args.out, first["submission"]["name"], first["protocol"],
+                                 first["task"]["id"], first["seed"])
+        print(f"{len(report.failed)} runs failed, e.g. {first['error']['message']} (its "
+              f"traceback is stored in {path}, under error.traceback)", file=sys.stderr)
         return 1
     return 0
 

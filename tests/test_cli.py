@@ -87,3 +87,35 @@ def test_run_prints_json_on_stdout_and_progress_elsewhere(tmp_path, capsys):
     assert main(args) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["reused"] == 4 and again["iqm"] == first["iqm"]
+
+
+def test_run_says_what_a_ranking_still_needs(tmp_path, capsys):
+    assert main(["run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "2",
+                 "--protocol", "online", "--out", str(tmp_path), "--jobs", "1",
+                 "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    dev = next(x for x in lines if x.startswith("for a ranking on dev (online)"))
+    total = int(dev.split(" of ")[1].split()[0])
+    assert f": {total - 2} of {total} runs missing" in dev  # its 2 dev runs are stored
+    assert dev.endswith("rlbench-icl run --agent random --tasks dev --seeds 10 --protocol "
+                        "online")
+    assert any(x.startswith("for a ranking on test (online)") for x in lines)
+    assert main(["run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "1",
+                 "--protocol", "online", "--out", str(tmp_path), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err  # not --quiet: a status line before the check's seconds
+    assert err.index("checking random against the contract") < err.index("sealed runs:")
+    assert not any("(offline)" in x for x in lines)  # only the protocols it ran
+
+
+def test_a_failed_run_says_where_its_traceback_is(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    faulty = Path(__file__).with_name("faulty_submissions.py")
+    assert main(["run", "--agent", f"{faulty}::faulty-raises", "--tasks", "FrozenLake4x4-v0",
+                 "--seeds", "1", "--episodes", "3", "--protocol", "online", "--jobs", "1",
+                 "--quiet", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    stored = Path(err.split("traceback is stored in ")[1].split(",")[0])
+    assert stored.is_file()
+    assert "Traceback" in json.loads(stored.read_text())["error"]["traceback"]

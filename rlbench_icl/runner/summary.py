@@ -1,12 +1,15 @@
-"""The numbers ``rlbench-icl run`` prints after a grid: per-cell means and per-protocol IQM."""
+"""What ``rlbench-icl run`` prints after a grid: per-cell means, per-protocol IQM, and what is
+still missing for a leaderboard ranking."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
+from .. import store
 from ..protocols import SCORE_KEY
 
 
@@ -26,3 +29,27 @@ def summary_rows(records: Sequence[dict]) -> tuple[list[list], dict[str, float]]
         rows.append([protocol, task_id, len(group), len(group) - len(scores), mean, se])
     iqm = {p: float(stats.trim_mean(s, 0.25)) for p, s in by_protocol.items() if s}
     return rows, iqm
+
+
+def missing_for_ranking(registry, out_dir: Path, submission: str, protocols: Sequence[str]
+                        ) -> list[dict]:
+    """For each declared suite (``dev``, ``test``) and protocol: how many runs of the
+    leaderboard's ranking grid (every suite task, seeds ``0..seeds-1``) have no stored
+    result under ``out_dir``, with an example, and the command that adds them."""
+    missing = []
+    for name, suite in registry.suites.items():
+        tasks = registry.select(name)
+        for protocol in protocols:
+            absent = [(t, s) for t in tasks for s in range(suite.seeds)
+                      if not _stored(out_dir, submission, protocol, t, s)]
+            if absent:
+                missing.append({
+                    "suite": name, "protocol": protocol, "missing": len(absent),
+                    "of": len(tasks) * suite.seeds, "example": f"{absent[0][0]} seed {absent[0][1]}",
+                    "command": f"--tasks {name} --seeds {suite.seeds} --protocol {protocol}"})
+    return missing
+
+
+def _stored(out_dir: Path, submission: str, protocol: str, task_id: str, seed: int) -> bool:
+    path = store.result_path(out_dir, submission, protocol, task_id, seed)
+    return path.exists() or path.with_name(path.name + ".gz").exists()
