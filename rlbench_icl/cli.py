@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -470,13 +471,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     registry = load_registry(args.task_path)
     if not args.results.is_dir():
         raise ResultFileError(f"results directory {args.results} does not exist")
+    figures = _installed("matplotlib")
+    if not figures:
+        print("matplotlib is not installed: writing the tables and the site without figures "
+              "(add them with pip install -e '.[plots]')", file=sys.stderr)
     summary = build_leaderboard(args.results, writable_dir(args.out), registry,
                                 BootstrapConfig(resamples=args.resamples),
                                 seeds=args.seeds, test_suite=args.test or None,
                                 **({} if args.suite is None else {"suite_tag": args.suite}),
                                 instance_seed=args.instance_seed, instances=args.instances,
                                 html_dir=None if args.html is None else writable_dir(args.html),
-                                progress=not (args.quiet or args.json))
+                                figures=figures, progress=not (args.quiet or args.json))
     if args.json:
         return _print_json({"standings": summary["standings"], "out": str(args.out),
                             "refused": [{"path": p, "reason": r} for p, r in summary["refused"]]})
@@ -489,6 +494,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.html is not None:
         print(f"wrote {args.html / 'index.html'}")
     return 0
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a finder that refuses it
+        return False
 
 
 def cmd_pack(args: argparse.Namespace) -> int:

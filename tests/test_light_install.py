@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-# A finder that makes torch and safetensors absent, as on a core install.
+# A finder that makes the extras' packages absent, as on a core install.
 BLOCK_TORCH = """
 import importlib.abc, sys
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split('.')[0] in ('torch', 'safetensors'):
+        if name.split('.')[0] in ('torch', 'safetensors', 'matplotlib'):
             raise ModuleNotFoundError(f'No module named {name!r}', name=name.split('.')[0])
 sys.meta_path.insert(0, Absent())
 """
@@ -52,3 +52,21 @@ def test_the_foundation_model_says_how_to_install_it(tmp_path, args):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install -e '.[fm]'" in lines[0], out.stderr
+
+
+def test_the_leaderboard_without_matplotlib_writes_tables_and_says_how_to_add_figures(
+        tmp_path):
+    run = cli("run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "2",
+              "--protocol", "online", "--jobs", "1", "--quiet", "--out", "r",
+              tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    board = cli("leaderboard", "--results", "r", "--out", "lb", "--suite", "Bandit10-v0",
+                "--seeds", "2", "--test", "", "--resamples", "100", "--quiet", "--html", "lb",
+                tmp_path=tmp_path)
+    assert board.returncode == 0, board.stderr
+    assert board.stderr.strip() == ("matplotlib is not installed: writing the tables and the "
+                                    "site without figures (add them with pip install -e "
+                                    "'.[plots]')")
+    assert (tmp_path / "lb" / "online_leaderboard.csv").is_file()
+    assert (tmp_path / "lb" / "index.html").is_file()
+    assert not (tmp_path / "lb" / "figures").exists()
