@@ -12,6 +12,9 @@ import numpy as np
 from rlbench_icl import Submission
 
 MARKER = "rlbench-icl-attack-orphan"
+ORPHAN = [sys.executable, "-I", "-c", "import time; time.sleep(300)", MARKER]
+"""A process that lives five minutes with MARKER on its command line (``sleep 300 MARKER``
+would refuse the extra argument and exit at once, leaving nothing behind to find)."""
 
 
 class Honest:
@@ -122,12 +125,28 @@ class Misbehaving(Honest):
             f.write("tampered")
 
     def _leaves_orphan(self):
-        subprocess.Popen(["sleep", "300", MARKER])
+        subprocess.Popen(ORPHAN)
         os._exit(0)
 
 
 def _misbehaving(kind):
     return type(f"Misbehaving_{kind}", (Misbehaving,), {"kind": kind})
+
+
+EXITS = ("sys-exit", "os-exit", "segfault", "eats-memory", "swallows-timeout",
+         "keyboard-interrupt", "leaves-orphan")
+FIRST_EXIT_STATES = 6
+
+
+class ExitsByTask(Misbehaving):
+    """Ends in the way ``EXITS[S - FIRST_EXIT_STATES]`` says on a task of S states, and
+    plays honestly on any other: one grid over tasks of several sizes meets every exit."""
+
+    def __init__(self, info, rng):
+        super().__init__(info, rng)
+        index = info.num_states - FIRST_EXIT_STATES
+        self.attacking = 0 <= index < len(EXITS)
+        self.kind = EXITS[index] if self.attacking else ""
 
 
 KINDS = ("swallows-timeout", "eats-memory", "sys-exit", "os-exit", "segfault",
@@ -138,4 +157,5 @@ SUBMISSIONS = [
     Submission("frame-walker", "1", FrameWalker),
     Submission("registry-reader", "1", RegistryReader),
     *[Submission(f"attack-{kind}", "1", _misbehaving(kind)) for kind in KINDS],
+    Submission("attack-exits-by-task", "1", ExitsByTask),
 ]

@@ -4,6 +4,7 @@ its own process; honest agents give the same records either way."""
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from rlbench_icl import store
 from rlbench_icl.cli import main
 from rlbench_icl.discovery import available, reference
 from rlbench_icl.sealed.confine import landlock_abi
+from rlbench_icl.sealed.proxy import ZYGOTE_MODULE
 
 ATTACKS = Path(__file__).with_name("attack_submissions.py")
 TASK = "FrozenLake4x4-v0"
@@ -80,13 +82,151 @@ def _processes_with(marker: str) -> list[int]:
 
 
 def test_no_process_an_agent_starts_outlives_its_run(tmp_path):
-    from attack_submissions import MARKER
+    from attack_submissions import MARKER, ORPHAN
 
+    with subprocess.Popen(ORPHAN) as orphan:  # the attack's process lives and can be found
+        time.sleep(0.2)
+        found = _processes_with(MARKER)
+        orphan.kill()
+    assert found == [orphan.pid]
     assert run("attack-leaves-orphan", tmp_path) == 1
     deadline = time.monotonic() + 5
     while _processes_with(MARKER) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _processes_with(MARKER) == []
+
+
+EXIT_REASONS = {  # the record of each exit of attack_submissions.EXITS
+    "sys-exit": "call act, episode 0, step 0: SystemExit(0)",
+    "os-exit": "the agent process exited with code 0",
+    "segfault": "the agent process was killed by SIGSEGV",
+    "eats-memory": "ran out of memory",
+    "swallows-timeout": "passed its time limit of 5.0 s; the agent process was killed",
+    "keyboard-interrupt": "KeyboardInterrupt()",
+    "leaves-orphan": "the agent process exited with code 0",
+}
+
+
+@pytest.fixture(scope="module")
+def exit_tasks(tmp_path_factory) -> Path:
+    """A task directory: a RiverSwim chain for each exit of ``EXITS`` (by its number of
+    states) and one more, played honestly; all tagged ``exits``."""
+    from attack_submissions import EXITS, FIRST_EXIT_STATES
+
+    directory = tmp_path_factory.mktemp("exit-tasks")
+    (directory / "exits.toml").write_text("".join(
+        f'[[task]]\nid = "Exits{S}-v0"\ndescription = "x"\ntags = ["exits"]\n'
+        f'builder = "riverswim"\nhorizon = 5\nepisodes = 3\n[task.params]\nnum_states = {S}\n'
+        for S in range(FIRST_EXIT_STATES, FIRST_EXIT_STATES + len(EXITS) + 1)))
+    return directory
+
+
+@pytest.mark.parametrize("backend", ["loky", "dask"])
+def test_every_exit_fails_only_its_run_on_loky_and_dask(tmp_path, capsys, exit_tasks,
+                                                        backend):
+    """Issue 24: with two loky workers, and on a real Dask LocalCluster, every exit gives a
+    one-line failed record, the honest run beside them is stored ok, and no agent process,
+    nor anything it started, outlives the grid. On Dask the workers survive, and the fork
+    servers they started end with them."""
+    from distributed import LocalCluster
+
+    if backend == "loky":
+        _run_every_exit(tmp_path, capsys, exit_tasks, "--jobs", "2")
+        return
+    before = _fork_servers(_process_table())
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        workers = set(cluster.scheduler_info["workers"])
+        _run_every_exit(tmp_path, capsys, exit_tasks, "--backend", "dask", "--scheduler",
+                        cluster.scheduler_address)
+        assert set(cluster.scheduler_info["workers"]) == workers  # none died, none replaced
+        table = _process_table()
+        in_workers = {pid for pid in _fork_servers(table) - before
+                      if table[pid][0] != os.getpid()}  # not this process's own
+        assert 0 < len(in_workers) <= 2
+    assert _gone(in_workers)
+
+
+def _run_every_exit(out: Path, capsys, exit_tasks: Path, *where: str) -> None:
+    from attack_submissions import EXITS, FIRST_EXIT_STATES
+
+    # --timeout 5: the honest run must fit in it even as a cold worker's first (the registry
+    # read and the fork server started: over 2 s on a loaded machine)
+    code = main(["run", "--agent", f"{ATTACKS}::attack-exits-by-task", "--tasks", "exits",
+                 "--task-path", str(exit_tasks), "--seeds", "1", "--protocol", "online",
+                 "--timeout", "5", "--memory", "0.5", "--quiet", "--out", str(out), *where])
+    assert code == 1 and f"{len(EXITS)} runs failed" in capsys.readouterr().err
+    assert _left_behind() == []
+    records = {r["task"]["id"]: r for r in map(store.read_result, out.rglob("seed-0.json*"))}
+    assert len(records) == len(EXITS) + 1
+    assert records.pop(f"Exits{FIRST_EXIT_STATES + len(EXITS)}-v0")["status"] == "ok"
+    for i, kind in enumerate(EXITS):
+        failed = records[f"Exits{FIRST_EXIT_STATES + i}-v0"]
+        message = failed["error"]["message"]
+        assert failed["status"] == "failed" and "\n" not in message, kind
+        assert EXIT_REASONS[kind] in message, (kind, message)
+
+
+def _process_table() -> dict[int, tuple[int, bytes]]:
+    """pid -> (parent pid, command line) of every process (a zombie's command line is
+    empty)."""
+    table = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        table[int(pid)] = (int(stat.rpartition(")")[2].split()[1]), cmdline)
+    return table
+
+
+def _fork_servers(table) -> set[int]:
+    """The fork servers this test process started, directly or through its workers (an
+    agent process, forked from one, has the same command line but a fork server parent)."""
+    def zygote(pid):
+        return ZYGOTE_MODULE.encode() in table.get(pid, (0, b""))[1]
+
+    def ours(pid):
+        while pid > 1 and pid != os.getpid():
+            pid = table.get(pid, (0, b""))[0]
+        return pid == os.getpid()
+
+    return {pid for pid, (parent, _) in table.items()
+            if zygote(pid) and not zygote(parent) and ours(pid)}
+
+
+def _left_behind(grace: float = 5.0) -> list[int]:
+    """Agent processes of this test's fork servers (zombies too), and processes started by
+    the orphan attack, still there ``grace`` seconds on."""
+    from attack_submissions import MARKER
+
+    deadline = time.monotonic() + grace
+    while True:
+        table = _process_table()
+        servers = _fork_servers(table)
+        found = [pid for pid, (parent, cmdline) in table.items()
+                 if parent in servers or (MARKER.encode() in cmdline
+                                          and b"pytest" not in cmdline)]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def _gone(pids: set[int], grace: float = 10.0) -> bool:
+    """Whether the processes end (or are zombies) within ``grace`` seconds."""
+    def alive(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + grace
+    while any(map(alive, pids)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @pytest.mark.skipif(not landlock_abi(), reason="the kernel has no Landlock")
