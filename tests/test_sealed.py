@@ -347,3 +347,18 @@ def test_the_wire_refuses_what_could_run_code_or_exhaust_memory():
             wire.receive(io.BytesIO(struct.pack("<I", len(body)) + body))
     with pytest.raises(wire.WireError, match="over the bound"):
         wire.receive(io.BytesIO(struct.pack("<I", wire.MAX_HEADER_BYTES + 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroups")
+def test_an_agent_session_keeps_the_harness_niceness():
+    """``setsid`` puts the agent in a new autogroup, whose weight ignores niceness: the fork
+    server gives that group the niceness of the harness (``nice -n 7 rlbench-icl run``)."""
+    import subprocess
+    import sys
+
+    code = ("import os; os.setsid(); from rlbench_icl.sealed.zygote import _keep_niceness; "
+            "before = open('/proc/self/autogroup').read().split()[-1]; _keep_niceness(); "
+            "print(before, open('/proc/self/autogroup').read().split()[-1])")
+    out = subprocess.run(["nice", "-n", "7", sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["0", "7"]

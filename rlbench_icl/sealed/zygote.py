@@ -55,6 +55,7 @@ def _fork(channel: socket.socket, fds: list[int], limits: dict, environ: dict) -
         try:
             channel.close()
             os.setsid()
+            _keep_niceness()
             os.environ.clear()  # the harness's environment now, not when the zygote started
             os.environ.update(environ)
             null = os.open(os.devnull, os.O_RDONLY)
@@ -91,3 +92,15 @@ def _status(pid: int, statuses: dict[int, int]) -> int | None:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def _keep_niceness() -> None:
+    """A new session is a new scheduling autogroup on Linux (when autogroups are on), and an
+    autogroup's weight ignores the niceness of its processes: without this, the agents of a
+    harness started with ``nice -n 19`` would compete at full weight. Give the agent's new
+    autogroup the process's own niceness (best effort: no autogroups, no change)."""
+    try:
+        with open("/proc/self/autogroup", "w") as group:
+            group.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
+    except OSError:
+        pass
