@@ -90,10 +90,6 @@ def _status(pid: int, statuses: dict[int, int]) -> int | None:
     return statuses[pid]
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
-
-
 def _keep_niceness() -> None:
     """A new session is a new scheduling autogroup on Linux (when autogroups are on), and an
     autogroup's weight ignores the niceness of its processes: without this, the agents of a
@@ -104,3 +100,7 @@ def _keep_niceness() -> None:
             group.write(str(os.getpriority(os.PRIO_PROCESS, 0)))
     except OSError:
         pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
