@@ -1,9 +1,16 @@
-"""The front-door documents name only paths that exist."""
+"""The front-door documents name only paths that exist, and their agent examples run."""
 
+import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse
+
+import rlbench_icl as rl
+from rlbench_icl.protocols import protocol_settings
+from rlbench_icl.protocols.offline import protocol_datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ["README.md", "CONTRIBUTING.md", "CHANGELOG.md", "experiments/README.md",
@@ -35,3 +42,65 @@ def test_every_path_a_document_names_exists(doc):
 def test_the_path_finder_sees_paths():
     assert named_paths("see `rlbench_icl/fm/policy.py`, `x.py` and python benchmarks/b.py") \
         == {"rlbench_icl/fm/policy.py", "benchmarks/b.py"}
+
+
+def test_the_readme_sparse_example_plans_on_a_sparse_p_and_beats_random(tmp_path, monkeypatch):
+    text = (ROOT / "README.md").read_text()
+    example = re.search(r"<!-- sparse-example -->\n```python\n(.*?)```", text, re.S)[1]
+    planned = []
+
+    def spy(P, R, horizon, discount=1.0):
+        planned.append(P)
+        return rl.dynprog.backward_induction(P, R, horizon, discount)
+
+    monkeypatch.setattr(rl, "backward_induction", spy)  # what the example imports
+    namespace = {}
+    exec(compile(example, "README.md sparse example", "exec"), namespace)
+    tasks = "RiverSwim6-v0,PaperGrid5x5-v0"  # a finite-horizon task and a discounted one
+    mine = rl.evaluate(namespace["SUBMISSION"], tasks=tasks, seeds=1, episodes=200,
+                       out=tmp_path / "mine", progress=False)
+    random = rl.evaluate("random", tasks=tasks, seeds=1, episodes=200, protocols=["online"],
+                         in_process=True, out=tmp_path / "random", progress=False)
+    assert mine.failed() == [] and len(mine) == 2
+    assert planned and all(scipy.sparse.issparse(P) for P in planned)
+    baseline = {r["task"]: r["score"] for r in random.rows}
+    for row in mine.rows:
+        assert row["score"] > baseline[row["task"]] + 0.5, row
+
+
+def test_the_readme_dataset_table_gives_every_field_and_its_dtype():
+    text = (ROOT / "README.md").read_text()
+    table = text.split("The `Dataset` (")[1].split("\n\n")[1]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+)", table, re.M)
+    assert [name for name, _ in rows] == [f.name for f in dataclasses.fields(rl.Dataset)]
+    task = rl.default_registry().make("FrozenLake4x4-v0")
+    _, _, dataset = next(protocol_datasets(task, protocol_settings(task, "offline"), seed=0))
+    for name, dtype in rows:
+        value = getattr(dataset, name)
+        assert (value.dtype.name if isinstance(value, np.ndarray) else type(value).__name__
+                ) == dtype, name
+
+
+def test_the_readme_policy_rule_quotes_the_error_a_per_step_discounted_policy_gets():
+    class PerStep:
+        def __init__(self, info, rng):
+            self.info = info
+
+        def act(self, state, step):
+            return 0
+
+        def observe(self, *transition):
+            pass
+
+        def end_episode(self):
+            pass
+
+        def policy(self):
+            i = self.info
+            return np.full((i.horizon, i.num_states, i.num_actions), 1 / i.num_actions)
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    quoted = re.search(r"\.\.\. on (AgentCheck\S+: call policy.*?\]) ```", text)[1]
+    with pytest.raises(rl.AgentCheckError) as error:
+        rl.check_agent(rl.Submission(name="per-step", version="1", make_online_agent=PerStep))
+    assert str(error.value).endswith(quoted)
