@@ -423,11 +423,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                                       "s.e."], floatfmt=".3f"))
         for protocol, value in iqm.items():
             print(f"{protocol} IQM over all runs: {value:.3f}")
-        print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
         for m in missing:
             print(f"for a ranking on {m['suite']} ({m['protocol']}): {m['missing']} of "
                   f"{m['of']} runs missing in {args.out}/ (e.g. {m['example']}); add them "
                   f"with: rlbench-icl run --agent {args.agent} {m['command']}")
+        print(f"{report.executed} runs executed, {report.skipped} reused from {args.out}/")
     if report.failed:
         first = report.failed[0]
         path = store.result_path(args.out, first["submission"]["name"], first["protocol"],

@@ -68,13 +68,13 @@ def test_a_hung_agent_on_dask_times_out_and_the_grid_completes(tmp_path, capsys)
     faulty = Path(__file__).with_name("faulty_submissions.py")
     code = main(["run", "--agent", f"{faulty}::faulty-hangs", "--tasks",
                  "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "1", "--episodes", "3",
-                 "--protocol", "online", "--backend", "dask", "--jobs", "2", "--timeout", "2",
+                 "--protocol", "online", "--backend", "dask", "--jobs", "2", "--timeout", "5",
                  "--quiet", "--out", str(tmp_path)])
     assert code == 1 and "1 runs failed" in capsys.readouterr().err
     found = files(tmp_path)
     assert len(found) == 2
     for name, data in found.items():
-        assert (b"time limit of 2.0 s" in data) == ("FrozenLake" in name), name
+        assert (b"time limit of 5.0 s" in data) == ("FrozenLake" in name), name
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):

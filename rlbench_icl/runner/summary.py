@@ -46,7 +46,8 @@ def missing_for_ranking(registry, out_dir: Path, submission: str, protocols: Seq
             if absent:
                 missing.append({
                     "suite": name, "protocol": protocol, "missing": len(absent),
-                    "of": len(tasks) * suite.seeds, "example": f"{absent[0][0]} seed {absent[0][1]}",
+                    "of": len(tasks) * suite.seeds,
+                    "example": f"{absent[0][0]} seed {absent[0][1]}",
                     "command": f"--tasks {name} --seeds {suite.seeds} --protocol {protocol}"})
     return missing
 
