@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 2000
@@ -41,9 +40,17 @@ class BootstrapConfig:
 
 
 def iqm(scores: np.ndarray) -> np.ndarray:
-    """Interquartile mean over the last two axes: (..., runs, tasks) -> (...)."""
+    """Interquartile mean over the last two axes: (..., runs, tasks) -> (...): the mean of
+    the middle half of the values (``scipy.stats.trim_mean(flat, 0.25)``), NaN if a value is
+    NaN."""
     flat = scores.reshape(*scores.shape[:-2], -1)
-    return stats.trim_mean(flat, 0.25, axis=-1)
+    cut = flat.shape[-1] // 4
+    # the middle half summed in sorted order: the same order on every machine (trim_mean's
+    # partition leaves it to the numpy build's selection algorithm), and numpy's SIMD sort
+    # is ~8x faster than its two-pivot partition on a (2000, 200) bootstrap
+    ordered = np.sort(flat, axis=-1)  # NaNs sort last
+    out = ordered[..., cut:flat.shape[-1] - cut].mean(axis=-1)
+    return np.where(np.isnan(ordered[..., -1]), np.nan, out)[()]
 
 
 def median(scores: np.ndarray) -> np.ndarray:
@@ -65,10 +72,17 @@ AGGREGATES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 def stratified_resamples(scores: np.ndarray, config: BootstrapConfig,
                          stream: int = 0) -> np.ndarray:
     """(resamples, runs, tasks): runs drawn with replacement independently per task."""
-    runs, tasks = scores.shape
+    index = resample_index(scores.shape, config, stream)
+    return scores[index, np.arange(scores.shape[1])]
+
+
+def resample_index(shape: tuple[int, int], config: BootstrapConfig, stream: int = 0
+                   ) -> np.ndarray:
+    """(resamples, runs, tasks): the run drawn at each place of each resample of a
+    ``shape`` = (runs, tasks) matrix, from the stream ``(config.seed, stream)``."""
+    runs, tasks = shape
     rng = np.random.default_rng([config.seed, stream])
-    index = rng.integers(0, runs, size=(config.resamples, runs, tasks))
-    return np.take_along_axis(scores[None], index, axis=1)
+    return rng.integers(0, runs, size=(config.resamples, runs, tasks))
 
 
 def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -84,6 +98,14 @@ def aggregate_with_ci(scores: np.ndarray, config: BootstrapConfig = BootstrapCon
     resampled = stratified_resamples(scores, config, stream)
     return {name: (float(fn(scores)), *interval(fn(resampled), config.confidence))
             for name, fn in AGGREGATES.items()}
+
+
+def iqm_with_ci(scores: np.ndarray, config: BootstrapConfig = BootstrapConfig(),
+                stream: int = 0) -> tuple[float, float, float]:
+    """``aggregate_with_ci(...)["IQM"]`` without the other three aggregates."""
+    _check_matrix(scores)
+    boot = iqm(stratified_resamples(scores, config, stream))
+    return (float(iqm(scores)), *interval(boot, config.confidence))
 
 
 def iqm_difference_with_ci(x: np.ndarray, y: np.ndarray,
@@ -113,11 +135,27 @@ def probability_of_improvement_with_ci(x: np.ndarray, y: np.ndarray,
     _check_matrix(y)
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"X and Y cover {x.shape[1]} and {y.shape[1]} tasks")
-    rx = stratified_resamples(x, config, 2 * stream)
-    ry = stratified_resamples(y, config, 2 * stream + 1)
-    boot = np.concatenate([probability_of_improvement(rx[i:i + 250], ry[i:i + 250])
-                           for i in range(0, config.resamples, 250)])
+    # a resample's runs are the original runs, each drawn some number of times per task: its
+    # win and tie counts are those draw counts contracted with the original runs' win and
+    # tie matrices, exact integers (the same numbers as comparing every resampled pair of
+    # runs, ~3x faster)
+    cx = _draw_counts(resample_index(x.shape, config, 2 * stream), x.shape[0])
+    cy = _draw_counts(resample_index(y.shape, config, 2 * stream + 1), y.shape[0])
+    pairs = x.shape[0] * y.shape[0]
+    greater, ties = (np.ascontiguousarray(np.einsum("trl,trl->rt", cx @ outcome, cy)) / pairs
+                     for outcome in ((x.T[:, :, None] > y.T[:, None, :]).astype(float),
+                                     (x.T[:, :, None] == y.T[:, None, :]).astype(float)))
+    boot = (greater + 0.5 * ties).mean(axis=-1)
     return (float(probability_of_improvement(x, y)), *interval(boot, config.confidence))
+
+
+def _draw_counts(index: np.ndarray, runs: int) -> np.ndarray:
+    """(tasks, resamples, runs): how often each run is drawn in each resample of each task,
+    from a (resamples, draws, tasks) ``index`` (``resample_index``)."""
+    resamples, _, tasks = index.shape
+    cell = (np.arange(tasks) * resamples + np.arange(resamples)[:, None, None]) * runs
+    counts = np.bincount((cell + index).ravel(), minlength=tasks * resamples * runs)
+    return counts.reshape(tasks, resamples, runs).astype(float)
 
 
 def performance_profile(scores: np.ndarray, thresholds: np.ndarray,
@@ -125,10 +163,12 @@ def performance_profile(scores: np.ndarray, thresholds: np.ndarray,
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fraction of run-task scores > tau for each threshold, with CI bands (each (T,))."""
     _check_matrix(scores)
-    resampled = stratified_resamples(scores, config, stream)
     point = (scores.ravel()[None, :] > thresholds[:, None]).mean(axis=1)
-    flat = resampled.reshape(config.resamples, -1)
-    boot = np.stack([(flat > t).mean(axis=1) for t in thresholds], axis=1)
+    # a resample's count above each threshold from its draw counts (``_draw_counts``) and the
+    # original runs' (tasks, runs, thresholds) indicators: exact integers, one product
+    counts = _draw_counts(resample_index(scores.shape, config, stream), scores.shape[0])
+    above = (scores.T[:, :, None] > thresholds).astype(float)
+    boot = np.tensordot(counts, above, axes=([0, 2], [0, 1])) / scores.size
     tail = 100 * (1 - config.confidence) / 2
     lo, hi = np.percentile(boot, [tail, 100 - tail], axis=0)
     return point, lo, hi
@@ -138,15 +178,28 @@ def iqm_curve(curves: np.ndarray, config: BootstrapConfig = BootstrapConfig(),
               stream: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM over (runs, tasks) at each point of ``curves`` (runs, tasks, points), with CIs."""
     runs, tasks, points = curves.shape
-    rng = np.random.default_rng([config.seed, stream])
-    index = rng.integers(0, runs, size=(config.resamples, runs, tasks))
-    point = iqm(np.moveaxis(curves, 2, 0))
+    index = resample_index((runs, tasks), config, stream)
+    point = _partitioned_iqm(np.moveaxis(curves, 2, 0))
     boot = np.empty((config.resamples, points))
-    for p in range(points):
-        boot[:, p] = iqm(np.take_along_axis(curves[None, :, :, p], index, axis=1))
+    for p in range(points):  # one point at a time: a 3-d mean may sum in another order
+        boot[:, p] = _partitioned_iqm(np.ascontiguousarray(curves[..., p])[
+            index, np.arange(tasks)])
     tail = 100 * (1 - config.confidence) / 2
     lo, hi = np.percentile(boot, [tail, 100 - tail], axis=0)
     return point, lo, hi
+
+
+def _partitioned_iqm(scores: np.ndarray) -> np.ndarray:
+    """``iqm`` with ``scipy.stats.trim_mean``'s arithmetic: the mean of the middle half in
+    the order a two-pivot partition leaves it. Kept for ``iqm_curve``: the committed
+    sample-efficiency figure was drawn from float32 curves this way, and a float32 sum in
+    sorted order moves its SVG and PDF coordinates in the sixth digit (sorting would save
+    ~4 s of the figure set: benchmarks/bench_leaderboard.py)."""
+    flat = scores.reshape(*scores.shape[:-2], -1)
+    size = flat.shape[-1]
+    cut = size // 4
+    middle = np.partition(flat, (cut, size - cut - 1), axis=-1)[..., cut:size - cut]
+    return middle.mean(axis=-1)
 
 
 def _check_matrix(scores: np.ndarray) -> None:

@@ -75,7 +75,7 @@ def result_path(out_dir: Path, submission: str, protocol: str, task_id: str, see
                                   "digit)")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ResultFileError(f"seed {seed!r} must be a non-negative integer")
-    return Path(out_dir) / submission / protocol / task_id / f"seed-{seed}.json"
+    return Path(out_dir, submission, protocol, task_id, f"seed-{seed}.json")
 
 
 def check_location(root: Path, path: Path, record: dict) -> None:
@@ -85,7 +85,8 @@ def check_location(root: Path, path: Path, record: dict) -> None:
                            record["task"]["id"], record["seed"])
     if str(path).endswith(".gz"):
         expected = expected.with_suffix(".json.gz")
-    if expected.resolve() != Path(path).resolve():
+    # the same path needs no resolving (two system calls per component, per file)
+    if expected != Path(path) and expected.resolve() != Path(path).resolve():
         raise ResultFileError(f"{path}: its content says it belongs at {expected}")
 
 
@@ -191,7 +192,11 @@ def _schema_problem(record: dict) -> str | None:
 
 
 def _numbers(values) -> bool:
-    return isinstance(values, list) and len(values) > 0 and all(
+    if not isinstance(values, list) or not values:
+        return False
+    # JSON numbers decode to exactly int or float: their types in one C-level pass, the
+    # per-value check (subclasses, minus bool) only if another type is there
+    return set(map(type, values)) <= {int, float} or all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 

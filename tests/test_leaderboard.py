@@ -139,8 +139,8 @@ def test_runs_of_several_code_hashes_are_flagged(results, registry, tmp_path):
     assert mixed["online"] == clean["online"]  # flagged, not refused
     flag = "runs of 2 different code hashes"
     assert flag not in (tmp_path / "clean" / "README.md").read_text()
-    line = next(x for x in (tmp_path / "mixed" / "README.md").read_text().splitlines()
-                if "| ucbvi" in x)
+    online = (tmp_path / "mixed" / "README.md").read_text().split("\n## Online")[1]
+    line = next(x for x in online.splitlines() if "| ucbvi" in x)
     assert flag in line
 
 
@@ -288,3 +288,27 @@ def test_leaderboard_json_gives_the_rankings_with_their_intervals(results, tiny_
     csv_row = (tmp_path / "out" / "online_leaderboard.csv").read_text().splitlines()[1]
     assert csv_row.split(",")[3] == f"{best['IQM'][0]:.6f}"
     assert data["refused"] == [] and online["baseline"] == "ucbvi"
+
+
+def test_the_ablation_table_shows_the_declared_submissions_where_they_are_ranked(
+        results, registry, tmp_path):
+    summary = build_leaderboard(results, tmp_path / "out", registry, FAST, suite_tag="tiny",
+                                seeds=SEEDS, figures=False)
+    page = (tmp_path / "out" / "README.md").read_text()
+    section = page.split("## Ablation")[1].split("\n## ")[0]
+    rows = {line.split("|")[2].strip(): line for line in section.splitlines()
+            if line.startswith("| ") and "role" not in line}
+    assert set(rows) == {"ucbvi", "vi-lcb"}  # declared and ranked; random is not declared
+    assert rows["ucbvi"].count("—") == 1 and rows["vi-lcb"].count("—") == 1
+    csv_rows = (tmp_path / "out" / "ablation.csv").read_text().splitlines()
+    assert csv_rows[0].startswith("role,submission,IQM dev online,IQM dev online low")
+    ucbvi = next(r for r in csv_rows if ",ucbvi," in r).split(",")
+    online = csv_iqm(tmp_path / "out" / "online_leaderboard.csv", "ucbvi")
+    assert ucbvi[2] == online and summary["online"][0] == "ucbvi"
+
+
+def csv_iqm(path: Path, name: str) -> str:
+    import csv
+
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    return next(r for r in rows if r["submission"] == name)["IQM"]

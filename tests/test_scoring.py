@@ -69,3 +69,33 @@ def test_bad_matrices_are_refused():
         scoring.aggregate_with_ci(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="finite"):
         scoring.aggregate_with_ci(np.array([[np.nan]]))
+
+
+def test_iqm_is_the_trimmed_mean_and_propagates_nan():
+    from scipy import stats
+
+    rng = np.random.default_rng(2)
+    for runs, tasks in [(1, 1), (3, 5), (10, 20), (7, 3)]:
+        m = np.round(rng.random((6, runs, tasks)), 1)  # ties at the cuts
+        np.testing.assert_allclose(scoring.iqm(m), stats.trim_mean(
+            m.reshape(6, -1), 0.25, axis=-1), rtol=1e-13)
+    m[2, 0, 0] = np.nan
+    assert np.isnan(scoring.iqm(m)[2]) and not np.isnan(scoring.iqm(m)[[0, 1, 3]]).any()
+
+
+def test_bootstraps_from_draw_counts_equal_comparing_every_resample():
+    """P(X > Y) and the performance profile count a resample's wins and runs above a
+    threshold from its draw counts: exactly the numbers of the resampled matrices."""
+    rng = np.random.default_rng(5)
+    x, y = np.round(rng.random((6, 9)), 1), np.round(rng.random((4, 9)), 1)  # ties
+    cfg = scoring.BootstrapConfig(resamples=300, seed=1)
+    rx = scoring.stratified_resamples(x, cfg, 14)
+    ry = scoring.stratified_resamples(y, cfg, 15)
+    boot = scoring.probability_of_improvement(rx, ry)
+    assert scoring.probability_of_improvement_with_ci(x, y, cfg, 7) == (
+        float(scoring.probability_of_improvement(x, y)), *scoring.interval(boot, 0.95))
+    thresholds = np.array([0.5, 0.0, 0.3, 0.3, 1.0])
+    flat = scoring.stratified_resamples(x, cfg, 3).reshape(300, -1)
+    boot = np.stack([(flat > t).mean(axis=1) for t in thresholds], axis=1)
+    _, lo, hi = scoring.performance_profile(x, thresholds, cfg, 3)
+    np.testing.assert_array_equal([lo, hi], np.percentile(boot, [2.5, 97.5], axis=0))

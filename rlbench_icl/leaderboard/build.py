@@ -25,7 +25,7 @@ from .entries import (
     threshold_episodes,
 )
 from .heldout import family_means, rank_test, write_family_table, write_test_table
-from .inputs import write_inputs_table
+from .inputs import write_ablation_table, write_inputs_table
 from .long import long_scores, write_long_scores
 from .paper import load_paper_reference, write_paper_table
 from .render import escape_markdown
@@ -165,7 +165,9 @@ def _write_tables(out: Path, rankings: list[Ranking], verified: dict[str, dict[s
                                             family_means(r.ranked, r.protocol, bootstrap)))
     by_where = {f"{r.selector} {r.protocol}": r.ranked for r in rankings}
     inputs = write_inputs_table(out, by_where, bootstrap)
-    return first + [s for s in [inputs] if s] + sections
+    ablation = write_ablation_table(out, {f"{r.suite} {r.protocol}": r.ranked
+                                          for r in rankings})
+    return first + [s for s in [inputs, ablation] if s] + sections
 
 
 def _write_figures(out: Path, rankings: list[Ranking], bootstrap: scoring.BootstrapConfig,
@@ -282,7 +284,8 @@ def front_page(sections: list[str], results: Results, bootstrap: scoring.Bootstr
         *(["- Test suite CSVs: ranking ([online](online_test_leaderboard.csv), "
            "[offline](offline_test_leaderboard.csv)), per family "
            "([online](online_test_families.csv), [offline](offline_test_families.csv)); "
-           "the model against its inputs: [csv](model_vs_inputs.csv)."] if test_note else []),
+           "the model against its inputs: [csv](model_vs_inputs.csv); the ablation table: "
+           "[csv](ablation.csv)."] if test_note else []),
         "- CSV of the tables above: [online](online_leaderboard.csv), "
         "[offline](offline_leaderboard.csv)"
         + (", [paper reproduction](paper_reproduction.csv)." if paper else "."),

@@ -290,7 +290,7 @@ def offline_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
     (point, low, high) over tasks x behaviours at each of those sizes."""
     sizes = sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
                                       for r in ranked for rec in r.entry.records]))
-    iqms = [[scoring.aggregate_with_ci(offline_matrix(r.entry, n), bootstrap,
-                                       stream_id("offline", r.entry.name, str(n)))["IQM"]
-             for n in sizes] for r in ranked]
+    iqms = [[scoring.iqm_with_ci(offline_matrix(r.entry, n), bootstrap,
+                                 stream_id("offline", r.entry.name, str(n))) for n in sizes]
+            for r in ranked]
     return sizes, iqms

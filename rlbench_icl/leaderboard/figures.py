@@ -228,18 +228,11 @@ def _offline_sizes(stem: Path, ranking: Ranking, bootstrap: scoring.BootstrapCon
     for eps in epsilons:
         curves = {}
         for r in ranking.ranked:
-            iqms = [_iqm_ci(offline_matrix(r.entry, n, eps), bootstrap,
-                            stream_id("offline", r.entry.name, str(n), f"eps={eps:g}"))
-                    for n in sizes]
+            iqms = [scoring.iqm_with_ci(offline_matrix(r.entry, n, eps), bootstrap, stream_id(
+                "offline", r.entry.name, str(n), f"eps={eps:g}")) for n in sizes]
             curves[r.entry.name] = (np.array(sizes), *np.array(iqms).T)
         label = "uniform random" if eps == 1.0 else f"ε = {eps:g}"
         panels.append((f"behaviour: {label}", curves))
     return draw.bands(stem, panels, styles, "dataset size (episodes)",
                       "Offline IQM by dataset size and behaviour (dev suite, 95% CIs)",
                       xscale="log", ylabel="IQM normalised value")
-
-
-def _iqm_ci(matrix: np.ndarray, bootstrap: scoring.BootstrapConfig, stream: int
-            ) -> tuple[float, float, float]:
-    boot = scoring.iqm(scoring.stratified_resamples(matrix, bootstrap, stream))
-    return (float(scoring.iqm(matrix)), *scoring.interval(boot, bootstrap.confidence))

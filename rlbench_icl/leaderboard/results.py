@@ -45,11 +45,12 @@ def load_results(results_dir: Path, registry: Registry, progress: bool = False) 
         Path(results_dir).rglob("seed-*.json.gz"))
     seen: dict[tuple, str] = {}
     versions: dict[tuple, str] = {}
+    settings: dict[tuple[str, str], dict] = {}
     for path in tqdm(sorted(paths), desc="results", unit="file", disable=not progress,
                      leave=False):
         try:
             record = store.read_result(path)
-            task = _check_record(path, Path(results_dir), record, registry)
+            task = _check_record(path, Path(results_dir), record, registry, settings)
             _check_unique(path, record, seen, versions)
         except store.ResultFileError as exc:
             results.refused.append((str(path.relative_to(results_dir)), str(exc)))
@@ -61,8 +62,10 @@ def load_results(results_dir: Path, registry: Registry, progress: bool = False) 
     return results
 
 
-def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> Task:
-    """The record's task, if the task, its digest, the file's place and the settings fit."""
+def _check_record(path: Path, root: Path, record: dict, registry: Registry,
+                  settings: dict[tuple[str, str], dict]) -> Task:
+    """The record's task, if the task, its digest, the file's place and the settings fit
+    (``settings``: each (task, protocol)'s declared settings, filled as they are needed)."""
     task_id = record["task"]["id"]
     if not registry.knows(task_id):
         raise store.ResultFileError(f"{path}: task {task_id!r} is not in the registry")
@@ -72,7 +75,10 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry) -> T
                                     f"does not match the registry's {task.digest[:12]} for "
                                     f"{task_id} (the task changed: re-run it)")
     store.check_location(root, path, record)
-    wanted = protocol_settings(task, record["protocol"]).to_dict()
+    key = (task_id, record["protocol"])
+    if key not in settings:
+        settings[key] = protocol_settings(task, record["protocol"]).to_dict()
+    wanted = settings[key]
     if record["settings"] != wanted:
         raise store.ResultFileError(f"{path}: settings {record['settings']} are not the "
                                     f"task's {wanted} (a run with --episodes?)")

@@ -48,6 +48,7 @@ TABLES = [  # the index page's tables, in order: file, title, digits
     ("offline_test_families.csv", "Test suite, offline, per family: mean over instances and "
      "seeds [95% CI]", 3),
     ("model_vs_inputs.csv", "What the network adds over its own inputs", 3),
+    ("ablation.csv", "Ablation: what each part of the foundation model adds (IQM)", 3),
     ("online_leaderboard.csv", "Dev suite. " + FRONT_TITLES["online"], 3),
     ("offline_leaderboard.csv", "Dev suite. " + FRONT_TITLES["offline"], 3),
     ("offline_by_dataset_size.csv", "Offline IQM by dataset size (over tasks x behaviours)",
