@@ -8,7 +8,7 @@ import sys
 import pytest
 
 # A finder that makes the extras' packages absent, as on a core install.
-BLOCK_TORCH = """
+BLOCK_EXTRAS = """
 import importlib.abc, sys
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
@@ -23,7 +23,7 @@ def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
     so that every process the CLI starts (sealed agent processes too) lacks torch."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(BLOCK_TORCH)
+    (site / "sitecustomize.py").write_text(BLOCK_EXTRAS)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
     code = f"import sys; from rlbench_icl.cli import main; sys.exit(main({list(args)!r}))\n"

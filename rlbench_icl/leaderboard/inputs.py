@@ -35,16 +35,18 @@ else:  # pragma: no cover - Python 3.10
 PAIRS_FILE = Path(__file__).resolve().parent / "model_inputs.toml"
 
 
+def _declared(path: Path) -> dict:
+    return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+
+
 def load_pairs(path: Path = PAIRS_FILE) -> list[tuple[str, str]]:
     """(model, inputs) submission names."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return [(pair["model"], pair["inputs"]) for pair in data["pair"]]
+    return [(pair["model"], pair["inputs"]) for pair in _declared(path)["pair"]]
 
 
 def load_ablation(path: Path = PAIRS_FILE) -> list[tuple[str, str]]:
     """(submission, role) rows of the ablation table, in order."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    return [(row["submission"], row["role"]) for row in data["ablation"]["rows"]]
+    return [(row["submission"], row["role"]) for row in _declared(path)["ablation"]["rows"]]
 
 
 ABLATION_COLUMNS = ("dev online", "test online", "dev offline", "test offline")
