@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import joblib
-
 from .errors import BackendError
 
 BACKENDS = ("loky", "dask", "ray")
@@ -28,6 +26,8 @@ def execution_backend(name: str, jobs: int, scheduler: str | None = None) -> Ite
             cluster of ``jobs`` single-threaded worker processes is started on loopback.
             ``ray``: a Ray address, or None for a local Ray.
     """
+    import joblib  # here: the CLI names the backends without paying joblib's 0.15 s start
+
     if name == "loky":
         yield
     elif name == "dask":

@@ -11,12 +11,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tabulate import tabulate
-
 from ._version import __version__
-from .backends import BACKENDS, execution_backend
-from .conformance import check_agent
-from .discovery import EXTRAS, available, load, reference, submission_code
+from .backends import BACKENDS
 from .errors import (
     BackendError,
     MissingExtraError,
@@ -46,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the machine's, not the input's: a full disk, a lost mount
         print(f"rlbench-icl {args.command_name}: error: {exc}", file=sys.stderr)
         return 1
+
+
+# Each command imports what it needs when it runs (tabulate, joblib, the runner, the
+# submissions), so that ``--help`` and a mistyped option answer at once.
 
 
 def _make_parser() -> argparse.ArgumentParser:
@@ -323,6 +323,8 @@ def _add_task_path(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     registry = load_registry(args.task_path)
     tasks = [_task_fields(registry.make(task_id))
              for task_id in registry.select(args.tasks, args.instance_seed, args.instances)]
@@ -378,7 +380,12 @@ def _print_json(data) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     from . import store
+    from .backends import execution_backend
+    from .conformance import check_agent
+    from .discovery import reference, submission_code
     from .runner import plan_runs, run_grid, summary_rows
     from .runner.summary import missing_for_ranking
 
@@ -512,6 +519,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fm(args: argparse.Namespace) -> int:
+    from .discovery import EXTRAS
+
     try:
         from .fm.train import load_config, train
     except ModuleNotFoundError as exc:
@@ -528,6 +537,8 @@ def cmd_train_fm(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     from .stamps import load_private_key, write_stamp
     from .verify import verify_submission
 
@@ -595,6 +606,10 @@ def cmd_datasets_export(args: argparse.Namespace) -> int:
 def cmd_agents(args: argparse.Namespace) -> int:
     """Lists every submission, so it imports them all (in this process: nothing here scores
     or verifies); one that cannot load is named with the reason, once per file."""
+    from tabulate import tabulate
+
+    from .discovery import available, load
+
     loaded, reasons = [], {}
     for name, ref in sorted(available().items()):
         try:

@@ -13,10 +13,9 @@ non-zero transitions, not S*A*S. Agents call these on their empirical models too
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 
 SPARSE_MIN_STATES = 64
 SPARSE_MAX_DENSITY = 0.1
@@ -30,8 +29,17 @@ def flat_transitions(P: np.ndarray):
     S, A = P.shape[0], P.shape[1]
     flat = P.reshape(S * A, S)
     if S >= SPARSE_MIN_STATES and np.count_nonzero(flat) <= SPARSE_MAX_DENSITY * flat.size:
+        import scipy.sparse  # here, not at the top: scipy costs a CLI start 0.3 s
+
         return scipy.sparse.csr_array(flat)
     return flat
+
+
+def issparse(matrix) -> bool:
+    """Whether ``matrix`` is a ``scipy.sparse`` one, without importing scipy: none can exist
+    before ``scipy.sparse`` is imported."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(matrix)
 
 
 def backward_induction(P, R: np.ndarray, horizon: int, discount: float = 1.0
@@ -82,7 +90,9 @@ def policy_chain(P, R: np.ndarray, policy: np.ndarray):
     """The Markov chain ``P_pi`` (S, S) and reward ``r_pi`` (S,) of a stationary policy."""
     flat, S, A = _check_model(P, R)
     r_pi = np.einsum("sa,sa->s", policy, R)
-    if scipy.sparse.issparse(flat):
+    if issparse(flat):
+        import scipy.sparse
+
         rows = np.repeat(np.arange(S), A)
         weights = scipy.sparse.csr_array((policy.ravel(), (rows, np.arange(S * A))),
                                          shape=(S, S * A))
@@ -117,7 +127,9 @@ def discounted_policy_value(P, R: np.ndarray, policy: np.ndarray, discount: floa
         raise ValueError(f"infinite-horizon values need discount in [0, 1), got {discount}")
     policy = _check_policy(policy, S, A, horizon=None)
     P_pi, r_pi = policy_chain(flat, R, policy)
-    if scipy.sparse.issparse(P_pi):
+    if issparse(P_pi):
+        import scipy.sparse.linalg
+
         system = scipy.sparse.identity(S, format="csc") - discount * P_pi.tocsc()
         return scipy.sparse.linalg.spsolve(system, r_pi)
     system = np.eye(S) - discount * P_pi

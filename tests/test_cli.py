@@ -29,6 +29,19 @@ def test_core_imports_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_help_imports_only_what_parsing_needs():
+    """``--help`` starts fast because the heavy modules load when a command runs (timed in
+    benchmarks/bench_cli_start.py); this names any that creeps back into the start."""
+    heavy = ("scipy", "joblib", "tabulate", "torch", "matplotlib", "rliable", "pandas",
+             "rlbench_icl.runner", "rlbench_icl.leaderboard")
+    code = ("import sys\nfrom rlbench_icl.cli import main\n"
+            "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.splitlines()[-1] == "[]"
+
+
 def test_ctrl_c_is_one_line_saying_what_is_kept(tmp_path):
     import signal
     import subprocess
