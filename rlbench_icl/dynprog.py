@@ -12,6 +12,7 @@ non-zero transitions, not S*A*S. Agents call these on their empirical models too
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 
@@ -22,8 +23,17 @@ SPARSE_MAX_DENSITY = 0.1
 GREEDY_TIE_TOL = 1e-12
 
 
-def flat_transitions(P: np.ndarray):
-    """``P`` as an (S*A, S) matrix: ``scipy.sparse`` when large and sparse, else dense."""
+def flat_transitions(P):
+    """``P`` as an (S*A, S) matrix: ``scipy.sparse`` CSR when large and sparse, else dense.
+
+    ``P`` is the (S, A, S) array, its flat (S*A, S) form, or a sparse (S*A, S) matrix. The
+    choice depends on the transitions only, never on the form they came in: an MDP stored
+    sparse gets the very matrix its dense form would, so their values are the same bits."""
+    if issparse(P):
+        S = P.shape[1]
+        if S >= SPARSE_MIN_STATES and P.nnz <= SPARSE_MAX_DENSITY * P.shape[0] * S:
+            return P
+        return P.toarray()
     if P.ndim == 2:
         return P
     S, A = P.shape[0], P.shape[1]
@@ -106,9 +116,47 @@ def greedy_policy(Q: np.ndarray) -> np.ndarray:
     Ties break towards the lowest action index, after treating values within
     ``GREEDY_TIE_TOL`` of the maximum as tied (so float noise never decides).
     """
-    best = Q >= Q.max(axis=-1, keepdims=True) - GREEDY_TIE_TOL
-    first = np.argmax(best, axis=-1)
-    return np.eye(Q.shape[-1])[first]
+    return np.eye(Q.shape[-1])[greedy_actions(Q)]
+
+
+def greedy_actions(Q: np.ndarray, best_value: np.ndarray | None = None) -> np.ndarray:
+    """The action indices of ``greedy_policy(Q)``: shape (...,) for ``Q`` (..., S, A).
+    ``best_value``: ``Q.max(axis=-1)`` if the caller has it already."""
+    if best_value is None:
+        best_value = Q.max(axis=-1)
+    return np.argmax(Q >= best_value[..., None] - GREEDY_TIE_TOL, axis=-1)
+
+
+def optimal_actions(P, R: np.ndarray, horizon: int, discount: float = 1.0) -> np.ndarray:
+    """``greedy_actions`` of ``backward_induction``'s Q, (H, S), without keeping Q: memory
+    S * H small integers instead of S * A * H floats (a million-state task's exact values)."""
+    flat, S, A = _check_model(P, R)
+    actions = np.empty((horizon, S), dtype=np.min_scalar_type(A - 1))
+    V = np.zeros(S)
+    for h in range(horizon - 1, -1, -1):
+        Q = R + discount * (flat @ V).reshape(S, A)  # backward_induction's numbers
+        V = functools.reduce(np.maximum, Q.T)  # Q.max(axis=1), 4x faster for small A
+        actions[h] = greedy_actions(Q, V)
+    return actions
+
+
+def actions_value(P, R: np.ndarray, actions: np.ndarray, discount: float = 1.0
+                  ) -> np.ndarray:
+    """Finite-horizon value at step 0, (S,), of the deterministic policy taking
+    ``actions[h, s]``: the same numbers as ``policy_value`` of its one-hot (H, S, A) form,
+    whose sum over actions adds only exact zeros, in memory S instead of S * A * H.
+
+    A sparse ``P`` multiplies only the chosen (s, a) rows: each row's sum is the same
+    sequence of additions as in the whole product, at 1/A of its cost."""
+    flat, S, A = _check_model(P, R)
+    V, states = np.zeros(S), np.arange(S)
+    for h in range(len(actions) - 1, -1, -1):
+        if issparse(flat):
+            rows = states * A + actions[h]
+            V = R[states, actions[h]] + discount * (flat[rows] @ V)
+        else:
+            V = (R + discount * (flat @ V).reshape(S, A))[states, actions[h]]
+    return V
 
 
 def uniform_policy(num_states: int, num_actions: int) -> np.ndarray:

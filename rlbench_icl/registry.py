@@ -253,7 +253,9 @@ def build_task(spec: TaskSpec) -> Task:
     except Exception as exc:  # any builder failure is the task file's error, named as such
         raise TaskFileError(f"{spec.source}: task {spec.id!r}: builder {spec.builder!r} "
                             f"failed: {type(exc).__name__}: {exc}") from exc
-    largest = float(np.max(np.abs(mdp.R_next if mdp.R_next is not None else mdp.R)))
+    rewards = mdp.R if mdp.R_next is None else (
+        mdp.R_next.data if mdp.is_sparse else mdp.R_next)
+    largest = float(np.max(np.abs(rewards), initial=0.0))
     if not largest <= MAX_REWARD:
         raise TaskFileError(f"{where}: rewards must be finite and at most {MAX_REWARD:g} in "
                             f"absolute value (found {largest:g})")

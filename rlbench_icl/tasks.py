@@ -83,14 +83,29 @@ class Task:
         return dynprog.backward_induction(self.transitions, m.R, m.horizon, m.discount)[0]
 
     @cached_property
+    def optimal_actions(self) -> np.ndarray:
+        """The optimal policy's actions, (H, S) or (S,); for ``finite`` tasks computed
+        without keeping ``optimal_q`` (S * A * H floats)."""
+        m = self.mdp
+        if m.objective == "discounted":
+            return dynprog.greedy_actions(self.optimal_q)
+        return dynprog.optimal_actions(self.transitions, m.R, m.horizon, m.discount)
+
+    @cached_property
     def optimal_policy(self) -> np.ndarray:
-        """A deterministic optimal policy, (H, S, A) or (S, A) like ``optimal_q``."""
-        return dynprog.greedy_policy(self.optimal_q)
+        """A deterministic optimal policy, (H, S, A) or (S, A) like ``optimal_q``:
+        ``greedy_policy(optimal_q)``, ties to the lowest action."""
+        return np.eye(self.mdp.num_actions)[self.optimal_actions]
 
     @cached_property
     def optimal_value(self) -> float:
-        """V*(mu0), exact."""
-        return self.policy_value(self.optimal_policy)
+        """V*(mu0), exact: the value of ``optimal_policy``."""
+        m = self.mdp
+        if m.objective == "discounted":
+            return self.policy_value(self.optimal_policy)
+        values = dynprog.actions_value(self.transitions, m.R, self.optimal_actions,
+                                       m.discount)
+        return float(m.mu0 @ values)
 
     @cached_property
     def random_value(self) -> float:
@@ -132,9 +147,12 @@ class Task:
 def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> float:
     """Exact value from mu0 of a (S, A) or (H, S, A) policy under the MDP's objective.
 
-    ``transitions``: the MDP's ``P`` in flat form (``dynprog.flat_transitions``), if cached.
+    ``transitions``: the MDP's ``P`` in flat form (``dynprog.flat_transitions``), if cached
+    (a task's scores use it; without it a dense ``P`` is used as it is).
     """
-    P = mdp.P if transitions is None else transitions
+    if transitions is None:
+        transitions = dynprog.flat_transitions(mdp.P) if mdp.is_sparse else mdp.P
+    P = transitions
     if mdp.objective == "discounted":
         if np.ndim(policy) != 2:
             raise ValueError("the discounted objective scores stationary (S, A) policies; "

@@ -23,7 +23,7 @@ from importlib.metadata import entry_points
 from .arrays import arrays
 from .bandits import bernoulli_bandit, gap_bandit
 from .chains import deep_sea, distractor_chain, riverswim
-from .garnet import garnet
+from .garnet import garnet, sparse_garnet
 from .gridworlds import gridworld
 from .layouts import lava_bridge, random_lake, random_maze, rooms, windy_grid
 from .toy_text import gymnasium_toy_text
@@ -42,6 +42,7 @@ BUILDERS = {
     "random_maze": random_maze,
     "riverswim": riverswim,
     "rooms": rooms,
+    "sparse_garnet": sparse_garnet,
     "windy_grid": windy_grid,
 }
 ENTRY_POINT_GROUP = "rlbench_icl.builders"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..contract import Dataset, Submission, TaskInfo
-from ..simulate import Simulator, UniformStream
+from ..simulate import Simulator, UniformStream, uses_list_tables
 from ..tasks import Task
 from .common import AgentError, check_policy, make_streams
 
@@ -50,7 +50,9 @@ def collect_dataset(task: Task, policy: np.ndarray, num_episodes: int,
     m = task.mdp
     sim, uniforms = Simulator(m, rng), UniformStream(rng)
     cdfs = np.cumsum(np.broadcast_to(policy, (m.horizon, m.num_states, m.num_actions)),
-                     axis=-1)[..., :-1].tolist()
+                     axis=-1)[..., :-1]
+    if uses_list_tables(m):
+        cdfs = cdfs.tolist()
     rows: list[tuple] = []
     for k in range(num_episodes):
         state = sim.reset()
