@@ -46,6 +46,7 @@ TASK_PATH_ENV = "RLBENCH_ICL_TASK_PATH"
 BUILTIN_TASK_DIR = Path(__file__).resolve().parent.parent / "tasks"
 
 DEFAULT_DATASET_EPISODES = (5, 50, 500)
+LARGE = "large"  # the tag of tasks too big to start by accident: `all` and other tags skip them
 DEFAULT_EPSILONS = (1.0, 0.5, 0.1)  # uniform random, and two epsilon-optimal mixtures
 
 REQUIRED = {"id": str, "description": str, "tags": list, "builder": str, "horizon": int,
@@ -147,7 +148,8 @@ class Registry:
     def select(self, selector: str, instance_seed: int | None = None,
                instances: int | None = None) -> list[str]:
         """Task ids matching a comma-separated list of task ids, instance ids, suite names,
-        family ids, tags, or ``all`` (every fixed task).
+        family ids, tags, or ``all`` (every fixed task but the ``large`` ones, which only their
+        ids and the tag ``large`` select: 10^4 to 10^6 states, not to start by accident).
 
         A suite gives its fixed tasks and ``instances`` instances of each of its families,
         drawn from ``instance_seed``: the suite's own unless given here. A family (by id, or
@@ -179,6 +181,10 @@ class Registry:
                                    f"({', '.join(self._suites) or 'none declared'})")
         return tasks + self.instances(families, instance_seed or 0, instances or 0)
 
+    def _everyday(self, task_ids: list[str]) -> list[str]:
+        """``task_ids`` without the ``large`` ones (named by id or by that tag only)."""
+        return [i for i in task_ids if LARGE not in self._specs[i].tags]
+
     def _families_of(self, selector: str) -> list[str]:
         families = []
         for word in (w.strip() for w in selector.split(",") if w.strip()):
@@ -188,13 +194,14 @@ class Registry:
     def _match(self, word: str) -> tuple[list[str], list[str]]:
         """(task ids, family ids) a selector word names."""
         if word == "all":
-            return self.ids, []
+            return self._everyday(self.ids), []
         if word in self._specs or INSTANCE_ID.match(word):
             return [word], []
         if word in self._families:
             return [], [word]
         if word in self.tags():
-            return ([i for i in self.ids if word in self._specs[i].tags],
+            tagged = [i for i in self.ids if word in self._specs[i].tags]
+            return (tagged if word == LARGE else self._everyday(tagged),
                     [f for f in self.family_ids if word in self._families[f].tags])
         known = self.ids + self.family_ids + list(self._suites) + self.tags() + ["all"]
         raise UnknownNameError(_unknown_message("task id, suite, family or tag", word, known))

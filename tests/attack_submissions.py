@@ -65,7 +65,7 @@ class RegistryReader(Honest):
         import rlbench_icl
 
         registry = rlbench_icl.default_registry()
-        for task_id in registry.ids:
+        for task_id in registry.select("all"):
             spec = registry.spec(task_id)
             if spec.horizon == self.info.horizon:
                 task = registry.make(task_id)

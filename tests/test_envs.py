@@ -8,7 +8,7 @@ from gymnasium.utils.env_checker import check_env
 import rlbench_icl  # noqa: F401  (registers the environments)
 from rlbench_icl import Simulator, default_registry
 
-IDS = default_registry().ids
+IDS = default_registry().select("all")
 
 
 @pytest.mark.parametrize("task_id", IDS)

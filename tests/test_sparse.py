@@ -18,7 +18,7 @@ from rlbench_icl.tasks import Task
 def scored_task_ids() -> list[str]:
     """The fixed tasks and the dev and test suites' instances: every task with results."""
     registry = default_registry()
-    return sorted({*registry.ids, *registry.select("dev"), *registry.select("test")})
+    return sorted({*registry.select("all"), *registry.select("dev"), *registry.select("test")})
 
 
 def sparse_form(mdp: TabularMDP) -> TabularMDP:
@@ -107,3 +107,24 @@ def test_a_bad_sparse_model_is_named_like_a_dense_one():
                    horizon=2)
     with pytest.raises(ValueError, match="terminal state 0 must be absorbing"):
         make(good, terminal=np.array([True, False, False]))
+
+
+def test_large_tasks_are_selected_only_by_name_or_their_tag():
+    registry = default_registry()
+    large = registry.select("large")
+    assert {"Garnet10k-v0", "Garnet1M-v0", "DeepSea316-v0"} <= set(large)
+    for selector in ("all", "full", "garnet", "exploration", "dev", "test"):
+        assert not set(registry.select(selector)) & set(large), selector
+    assert registry.select("Garnet1M-v0") == ["Garnet1M-v0"]
+
+
+@pytest.mark.parametrize("task_id", ["Garnet10k-v0", "DeepSea100-v0"])
+def test_a_large_task_is_sparse_and_exactly_valued(task_id):
+    task = default_registry().make(task_id)
+    m = task.mdp
+    assert m.is_sparse and m.num_states >= 10_000
+    assert m.P.nnz == m.num_transitions <= 5 * m.num_states * m.num_actions
+    assert task.optimal_value > task.random_value
+    if task_id.startswith("DeepSea"):  # bsuite's optimum: 1 - move_cost
+        assert task.optimal_value == pytest.approx(0.99)
+    assert task.optimal_actions.shape == (m.horizon, m.num_states)

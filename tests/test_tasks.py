@@ -8,7 +8,7 @@ from rlbench_icl import default_registry, discounted_optimal_values
 REGISTRY = default_registry()
 
 
-@pytest.fixture(scope="module", params=REGISTRY.ids)
+@pytest.fixture(scope="module", params=REGISTRY.select("all"))
 def task(request):
     return REGISTRY.make(request.param)
 

@@ -41,24 +41,29 @@ def deep_sea(*, size: int, mapping_seed: int, move_cost: float = 0.01, horizon: 
     of ``move_cost / size``; the other means "left": column - 1, free (both clipped to the grid).
     Right in the last column pays +1. After ``size`` steps the episode ends. Optimal return
     ``1 - move_cost``; a random agent finds it with probability ``2**-size``.
+
+    Built as one successor per (s, a), so sizes in the hundreds (10^5 states and more) are
+    stored sparse by ``TabularMDP``.
     """
+    import scipy.sparse  # the successor lists become a (S*A, S) matrix
+
     horizon = size if horizon is None else horizon
     N = size
     S, end = N * N + 1, N * N
     right_action = np.random.default_rng(mapping_seed).integers(0, 2, size=(N, N))
-    P, R = np.zeros((S, 2, S)), np.zeros((S, 2))
-    for row in range(N):
-        for col in range(N):
-            s = row * N + col
-            for a in (0, 1):
-                moves_right = a == right_action[row, col]
-                next_col = min(col + 1, N - 1) if moves_right else max(col - 1, 0)
-                P[s, a, end if row == N - 1 else (row + 1) * N + next_col] = 1.0
-                R[s, a] = (-move_cost / N + (col == N - 1)) if moves_right else 0.0
-    terminal = np.eye(S, dtype=bool)[end]
-    P, R = make_absorbing(P, R, terminal)
-    return TabularMDP(P=P, R=R, mu0=np.eye(S)[0], horizon=horizon, discount=discount,
-                      terminal=terminal)
+    row, col = np.divmod(np.arange(N * N), N)
+    moves_right = np.stack([right_action.ravel() == a for a in (0, 1)], axis=1)  # (N*N, 2)
+    next_col = np.where(moves_right, np.minimum(col + 1, N - 1)[:, None],
+                        np.maximum(col - 1, 0)[:, None])
+    successor = np.where(row[:, None] == N - 1, end, (row[:, None] + 1) * N + next_col)
+    successor = np.concatenate([successor, [[end, end]]])  # the end state is absorbing
+    R = np.zeros((S, 2))
+    R[:end] = np.where(moves_right, -move_cost / N + (col == N - 1)[:, None], 0.0)
+    P = scipy.sparse.csr_array((np.ones(2 * S), successor.ravel(), np.arange(2 * S + 1)),
+                               shape=(2 * S, S))
+    states = np.arange(S)
+    return TabularMDP(P=P, R=R, mu0=(states == 0).astype(float), horizon=horizon,
+                      discount=discount, terminal=states == end)
 
 
 def distractor_chain(*, num_states: int, start: int, near_reward: float, far_reward: float,
