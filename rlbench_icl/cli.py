@@ -261,6 +261,9 @@ def _add_run_parser(commands) -> None:
     run.add_argument("--force", action="store_true", help="re-run runs already stored")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_isolation(run)
+    run.add_argument("--memory-budget", type=_positive_float, default=None, metavar="GIB",
+                     help="refuse, before running, a task whose runs would need more than "
+                          "this for the harness (default: half of this machine's memory)")
     _add_json(run, "the runs' counts, per-task means, IQMs and failures")
     _add_instances(run)
     _add_task_path(run)
@@ -412,7 +415,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_agent(submission, protocols)
         runs = plan_runs(ref, submission, registry, task_ids, protocols, range(args.seeds),
                          args.episodes, [str(Path(p).resolve()) for p in args.task_path],
-                         args.timeout, isolation, args.memory, submission_code(ref, submission))
+                         args.timeout, isolation, args.memory, submission_code(ref, submission),
+                         None if args.memory_budget is None else int(args.memory_budget * 2**30))
     if not args.quiet and not args.json:
         print(_limits_note(runs, args), file=sys.stderr)
     with execution_backend(args.backend, args.jobs, args.scheduler):

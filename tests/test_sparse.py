@@ -128,3 +128,16 @@ def test_a_large_task_is_sparse_and_exactly_valued(task_id):
     if task_id.startswith("DeepSea"):  # bsuite's optimum: 1 - move_cost
         assert task.optimal_value == pytest.approx(0.99)
     assert task.optimal_actions.shape == (m.horizon, m.num_states)
+
+
+def test_a_task_above_the_memory_budget_is_refused_before_any_run(tmp_path, capsys):
+    from rlbench_icl.cli import main
+
+    out = tmp_path / "results"
+    code = main(["run", "--agent", "random", "--tasks", "DeepSea100-v0", "--seeds", "1",
+                 "--memory-budget", "0.001", "--out", str(out), "--quiet", "--in-process"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "task DeepSea100-v0 (10,001 states, 2 actions, 20,002 transitions" in err
+    assert "above the memory budget of 1 MiB" in err
+    assert not any(out.rglob("*.json"))
