@@ -17,16 +17,30 @@ The figure specs and the site are caught from one build (``captured``, which swa
 implementations are kept below and swapped in by ``previous()``: reading checked every
 number's type one by one, resolved every file's path and rebuilt each file's protocol
 settings; the bootstrap took the IQM with ``scipy.stats.trim_mean`` (a two-pivot
-partition), gathered resamples with ``take_along_axis``, compared every resampled pair of
-runs for P(X > Y), counted the performance profile one threshold at a time and computed all
-four aggregates for the offline-size table's IQM; ``draw.save`` called ``savefig`` for each
-format, each first drawing the figure with output disabled (the PNG's to solve the layout),
-and matplotlib placed every title. Both give the same bytes (``tests/test_leaderboard.py -k
-committed`` checks the current code's).
+partition), gathered resamples with ``take_along_axis`` (then by (run, task) index pairs;
+now one gather through flat indices), compared every resampled pair of runs for P(X > Y),
+counted the performance profile one threshold at a time and computed all four aggregates
+for the offline-size table's IQM; the sample-efficiency IQM curves summed each point's
+middle half in the order a partition leaves it; binning a run's curve made its bin edges
+anew each time; ``draw.save`` called ``savefig`` for each format, each first drawing the
+figure with output disabled (the PNG's to solve the layout), and matplotlib placed every
+title; the per-task small multiples shared one x axis over every panel (matplotlib then
+checks all of them on each use of a panel's limits), with empty axes filling the last row,
+and placed each panel's empty axis labels by measuring its tick labels; the heatmaps' cell
+texts took part in the layout; the site computed again the per-task
+intervals the tables had computed, and rendered every table cell through a template
+macro. All give the same bytes as the current code but the sample-efficiency curves
+(``tests/test_leaderboard.py -k committed`` checks the current code's).
 
-Last, the trade-offs that would change bytes, measured, not made: the sample-efficiency IQM
-curves in partition order (kept: the committed figure's bytes) against sorted order (as
-``scoring.iqm``), and the time spent subsetting the PDFs' Type 42 fonts (fontTools).
+Changed bytes, on purpose: the sample-efficiency curves' IQM is now summed in sorted
+order, as ``scoring.iqm`` (float32 sums in another order move the curves in the sixth
+digit: ``online_sample_efficiency.png``, ``.pdf`` and ``.svg``), which made that figure's
+bootstrap ~4x cheaper.
+
+Last, a cost measured, not cut: subsetting the PDFs' Type 42 fonts (fontTools), a fixed
+cost per PDF (two per PDF where a text holds a ligature). matplotlib has no setting that
+skips it and still embeds TrueType fonts: ``pdf.fonttype: 3`` gives Type 3 fonts, which
+publishers refuse, and ``pdf.use14corefonts`` embeds none.
 
 Goals: tables <= 10 s (issue 23); tables + figures + site under 30 s (issue 22).
 
@@ -47,6 +61,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.backends import _backend_pdf_ps  # noqa: E402
@@ -57,18 +72,19 @@ from rlbench_icl.leaderboard import (  # noqa: E402
     build,
     build_leaderboard,
     draw,
+    entries,
     figures,
     results,
+    tables,
     web,
+    web_assets,
 )
 from rlbench_icl.leaderboard.entries import (  # noqa: E402
-    curve_array,
-    make_entries,
     offline_matrix,
-    rank_entries,
+    seed_mean_ci,
     stream_id,
+    task_scores,
 )
-from rlbench_icl.leaderboard.figures import CURVE_POINTS  # noqa: E402
 from rlbench_icl.leaderboard.style import load_styles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,15 +134,26 @@ def _profile_before(scores, thresholds, config, stream=0):
     return point, *np.percentile(boot, [tail, 100 - tail], axis=0)
 
 
-def _iqm_curve(curves, config, stream, iqm):
-    """``scoring.iqm_curve`` with the given IQM (both versions gather the same resamples)."""
+def _partitioned_iqm(scores: np.ndarray) -> np.ndarray:
+    """The curves' IQM before: ``trim_mean``'s arithmetic, the middle half summed in the
+    order a two-pivot partition leaves it."""
+    flat = scores.reshape(*scores.shape[:-2], -1)
+    size = flat.shape[-1]
+    cut = size // 4
+    middle = np.partition(flat, (cut, size - cut - 1), axis=-1)[..., cut:size - cut]
+    return middle.mean(axis=-1)
+
+
+def _iqm_curve_before(curves, config, stream=0):
     runs, tasks, points = curves.shape
     index = scoring.resample_index((runs, tasks), config, stream)
+    point = _partitioned_iqm(np.moveaxis(curves, 2, 0))
     boot = np.empty((config.resamples, points))
     for p in range(points):
-        boot[:, p] = iqm(np.take_along_axis(curves[None, :, :, p], index, axis=1))
+        boot[:, p] = _partitioned_iqm(np.ascontiguousarray(curves[..., p])[
+            index, np.arange(tasks)])
     tail = 100 * (1 - config.confidence) / 2
-    return iqm(np.moveaxis(curves, 2, 0)), *np.percentile(boot, [tail, 100 - tail], axis=0)
+    return point, *np.percentile(boot, [tail, 100 - tail], axis=0)
 
 
 def _offline_size_iqms_before(ranked, bootstrap):
@@ -147,6 +174,72 @@ def _save_before(fig, stem: Path) -> list[Path]:
     return paths
 
 
+def _grid_axes_before(fig, count, columns, **gridspec):
+    rows = -(-count // columns)
+    axes = fig.subplots(rows, columns, squeeze=False, sharex=True,
+                        gridspec_kw=gridspec).ravel()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return list(axes[:count])
+
+
+def _annotate_before(ax, mean, spread):
+    for i in range(mean.shape[0]):
+        for j in range(mean.shape[1]):
+            if np.isfinite(mean[i, j]):
+                ax.text(j, i, f"{mean[i, j]:.2f}\n±{spread[i, j]:.2f}", ha="center",
+                        va="center", fontsize=5, color="white" if mean[i, j] < 0.6 else
+                        "black")
+
+
+def _task_intervals_before(entry, protocol, bootstrap):
+    """The task tables' intervals, computed there and not kept."""
+    return {t: (v, seed_mean_ci(v, bootstrap, stream_id(protocol, entry.name, t)))
+            for t, v in task_scores(entry, protocol).items()}
+
+
+def _site_scores_before(site, ranking, entry):
+    """``web.Site.scores`` computing the intervals again, kept by the site."""
+    kept = site.__dict__.setdefault("_scores_before", {})
+    key = (ranking.key, entry.name)
+    if key not in kept:
+        kept[key] = _task_intervals_before(entry, ranking.protocol, site.bootstrap)
+    return kept[key]
+
+
+MACROS_BEFORE = """{% macro table(t) -%}
+<div class="tools"><input type="search" class="filter" data-table="{{ t.id }}"
+ placeholder="Filter rows" aria-label="Filter the rows of {{ t.caption }}"></div>
+<div class="scroll"><table id="{{ t.id }}" class="sortable">
+<caption{% if not t.show_caption %} class="hidden"{% endif %}>{{ t.caption }}</caption>
+<thead><tr>{% for c in t.columns %}<th scope="col" data-type="{{ c.type }}"
+ aria-sort="none"><button type="button">{{ c.name }}</button></th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in t.rows %}<tr{% if row.incomplete %} class="incomplete"{% endif %}>
+{%- for cell in row.cells %}<td data-sort="{{ cell.sort }}">
+{%- if cell.href %}<a href="{{ cell.href }}">{{ cell.text }}</a>{% else %}{{ cell.text }}{% endif %}
+{%- if cell.ci %} <span class="ci">{{ cell.ci }}</span>{% endif %}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table></div>
+{%- endmacro %}
+"""
+
+
+def _environment_before() -> jinja2.Environment:
+    """The site's templates with the table as a macro."""
+    extends = '{% extends "base.html" %}\n'
+    pages = {name: text.replace(extends, extends.rstrip() + '{% from "macros.html" import '
+                                'table %}\n', 1)
+             for name, text in (("index.html", web_assets.INDEX),
+                                ("tasks.html", web_assets.TASKS),
+                                ("submission.html", web_assets.SUBMISSION),
+                                ("task.html", web_assets.TASK))}
+    return jinja2.Environment(
+        loader=jinja2.DictLoader({"base.html": web_assets.BASE, "macros.html": MACROS_BEFORE,
+                                  **pages}),
+        autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
 @contextlib.contextmanager
 def previous():
     """The previous implementation of every replaced step, swapped in, then restored."""
@@ -159,10 +252,14 @@ def previous():
              (scoring, "stratified_resamples", _resamples_before),
              (scoring, "probability_of_improvement_with_ci", _poi_with_ci_before),
              (scoring, "performance_profile", _profile_before),
-             (scoring, "iqm_curve", lambda c, cfg, s=0:
-              _iqm_curve(c, cfg, s, _iqm_before)),
+             (scoring, "iqm_curve", _iqm_curve_before),
              (build, "offline_size_iqms", _offline_size_iqms_before),
-             (draw, "save", _save_before), (draw, "RC", rc)]
+             (draw, "save", _save_before), (draw, "RC", rc),
+             (draw, "_grid_axes", _grid_axes_before), (draw, "_annotate", _annotate_before),
+             (tables, "task_intervals", _task_intervals_before),
+             (web.Site, "scores", _site_scores_before),
+             (web, "_environment", _environment_before),
+             (entries, "_bins", entries._bins.__wrapped__)]  # uncached
     with swapped(swaps):
         scoring.AGGREGATES["IQM"] = _iqm_before
         try:
@@ -214,15 +311,24 @@ def captured(results_dir: Path, out: Path) -> tuple[list, Path, web.Site]:
     return seen["specs"], out, seen["site"]
 
 
+def fresh(site: web.Site, intervals: list[tuple]) -> web.Site:
+    """``site`` as the build hands it over: its entries hold the per-task intervals the
+    tables computed (``intervals``, saved after the build), none of the site's own."""
+    for entry, saved in intervals:
+        entry.intervals.clear()
+        entry.intervals.update(saved)
+    return dataclasses.replace(site, _online={})
+
+
 def timings(results_dir: Path, repeats: int, tmp: Path, specs: list, out: Path,
             site: web.Site) -> dict[tuple[str, str], float]:
     """Best CPU seconds of each step and version; the figures one by one, so that a busy
     moment of the machine hits both versions of one figure rather than one version."""
+    tables_done = [(e, dict(e.intervals)) for r in site.rankings for e in r.entries]
     work = [("read", lambda: results.load_results(results_dir, default_registry())),
             ("tables", lambda: build_once(results_dir, tmp / "tables", False, False))]
     work += [(f"figure {s.stem}", lambda s=s: s.draw(tmp / "figures" / s.stem)) for s in specs]
-    work.append(("site", lambda: web.write_site(out, out, dataclasses.replace(
-        site, _scores={}, _online={}))))  # a fresh site: it caches its per-task intervals
+    work.append(("site", lambda: web.write_site(out, out, fresh(site, tables_done))))
     best: dict[tuple[str, str], float] = {}
     for _ in range(repeats):
         for name, fn in work:
@@ -231,28 +337,6 @@ def timings(results_dir: Path, repeats: int, tmp: Path, specs: list, out: Path,
                     seconds = cpu(fn)
                 best[name, version] = min(best.get((name, version), np.inf), seconds)
     return best
-
-
-def curve_tradeoff(results_dir: Path) -> tuple[float, float]:
-    """CPU seconds of the sample-efficiency figure's IQM curves: partition order (kept)
-    against sorted order."""
-    registry = default_registry()
-    loaded = results.load_results(results_dir, registry)
-    entries = make_entries(loaded, "online", registry.select("dev"), build.NUM_SEEDS)
-    config = scoring.BootstrapConfig()
-    curves = [(r.entry.name, key, curve_array(r.entry, key, CURVE_POINTS, loaded.tasks))
-              for r in rank_entries(entries, "online", config)
-              for key in ("returns", "policy_values")]
-    curves = [(c.astype(np.float32), stream_id("online", n, k)) for n, k, c in curves
-              if c is not None]
-
-    def draw_curves():
-        for c, stream in curves:
-            scoring.iqm_curve(c, config, stream)
-
-    kept = cpu(draw_curves)
-    with swapped([(scoring, "_partitioned_iqm", scoring.iqm)]):
-        return kept, cpu(draw_curves)
 
 
 def font_subsetting(specs: list, tmp: Path) -> tuple[float, int]:
@@ -297,11 +381,8 @@ def main() -> None:
     for step, by_version in rows.items():
         print(f"{step:<26}{by_version['current']:9.1f}{by_version['previous']:10.1f}")
     print("(read is part of tables; goals: tables <= 10 s, tables + figures + site < 30 s)")
-    kept, sorted_ = curve_tradeoff(args.results)
-    print(f"trade-off: sample-efficiency IQM curves {kept:.1f} s in partition order (kept), "
-          f"{sorted_:.1f} s sorted (changes online_sample_efficiency.png/.pdf/.svg)")
-    print(f"kept: Type 42 font subsetting of the PDFs {subsetting[0]:.1f} s "
-          f"({subsetting[1]} calls)")
+    print(f"of the figures: Type 42 font subsetting of the PDFs {subsetting[0]:.1f} s "
+          f"({subsetting[1]} subsets), kept (no matplotlib setting skips it)")
 
 
 if __name__ == "__main__":

@@ -99,3 +99,23 @@ def test_bootstraps_from_draw_counts_equal_comparing_every_resample():
     boot = np.stack([(flat > t).mean(axis=1) for t in thresholds], axis=1)
     _, lo, hi = scoring.performance_profile(x, thresholds, cfg, 3)
     np.testing.assert_array_equal([lo, hi], np.percentile(boot, [2.5, 97.5], axis=0))
+
+
+def test_resamples_pick_each_tasks_drawn_runs():
+    """``stratified_resamples`` gathers through flat indices: the same values as indexing
+    by the drawn (run, task) pairs."""
+    scores = np.random.default_rng(3).random((5, 7))
+    cfg = scoring.BootstrapConfig(resamples=50, seed=2)
+    index = scoring.resample_index(scores.shape, cfg, 9)
+    np.testing.assert_array_equal(scoring.stratified_resamples(scores, cfg, 9),
+                                  scores[index, np.arange(7)])
+
+
+def test_iqm_curve_is_the_iqm_of_each_point_with_one_draw_of_runs():
+    curves = np.random.default_rng(4).random((6, 5, 3)).astype(np.float32)
+    cfg = scoring.BootstrapConfig(resamples=200, seed=1)
+    point, lo, hi = scoring.iqm_curve(curves, cfg, 8)
+    boot = np.stack([scoring.iqm(scoring.stratified_resamples(curves[..., p], cfg, 8))
+                     for p in range(3)], axis=1)
+    np.testing.assert_array_equal(point, [scoring.iqm(curves[..., p]) for p in range(3)])
+    np.testing.assert_array_equal([lo, hi], np.percentile(boot, [2.5, 97.5], axis=0))

@@ -254,3 +254,13 @@ def test_a_numeric_csv_becomes_a_sortable_table_of_intervals():
     assert (x["cells"][2].text, x["cells"][2].ci, x["cells"][2].sort) == (
         "0.500", "[0.250, 0.750]", "0.5")
     assert y["incomplete"] and not x["incomplete"] and y["cells"][2].sort == ""
+
+
+def test_a_table_escapes_every_text_it_joins():
+    from rlbench_icl.leaderboard.web import Cell, Table, table_html
+
+    bad = "<script>\"x\"&'y'</script>"
+    html = str(table_html(Table(bad, bad, [{"name": bad, "type": bad}], [
+        {"cells": [Cell(bad, bad, bad, bad)], "incomplete": True}], show_caption=False)))
+    assert "<script>" not in html and html.count("&lt;script&gt;&#34;x&#34;&amp;&#39;y&#39;") == 10
+    assert '<caption class="hidden">' in html and '<tr class="incomplete"><td' in html

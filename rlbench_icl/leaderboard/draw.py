@@ -162,10 +162,10 @@ def small_multiples(stem: Path, panels: dict[str, dict[str, tuple[np.ndarray, np
     rows = -(-len(panels) // columns)
     width, height, legend_width = 2.0 * columns + 0.7, 1.45 * rows + 1.0, 2.0
     fig = plt.figure(figsize=(width + legend_width, height))
-    axes = fig.subplots(rows, columns, squeeze=False, sharex=True, gridspec_kw=dict(
-        left=0.6 / (width + legend_width), right=width / (width + legend_width),
-        bottom=0.5 / height, top=1 - 0.5 / height, wspace=0.35, hspace=0.5)).ravel()
-    for ax, (key, curves) in zip(axes, panels.items(), strict=False):
+    axes = _grid_axes(fig, len(panels), columns, left=0.6 / (width + legend_width),
+                      right=width / (width + legend_width), bottom=0.5 / height,
+                      top=1 - 0.5 / height, wspace=0.35, hspace=0.5)
+    for ax, (key, curves) in zip(axes, panels.items(), strict=True):
         for name, (x, y) in curves.items():
             ax.plot(x, y, color=styles[name].colour, linestyle=styles[name].line,
                     linewidth=1.0)
@@ -173,8 +173,6 @@ def small_multiples(stem: Path, panels: dict[str, dict[str, tuple[np.ndarray, np
         ax.tick_params(labelsize=6, length=2, pad=1)
         ax.yaxis.set_major_locator(MaxNLocator(3))
         ax.xaxis.set_major_locator(FixedLocator([0, 50, 100]))
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
     fig.text(0.5 * width / (width + legend_width), 0.1 / height, xlabel, ha="center")
     fig.text(0.1 / (width + legend_width), 0.5, ylabel, rotation=90, va="center")
     fig.suptitle(title, x=0.5 * width / (width + legend_width))
@@ -184,6 +182,23 @@ def small_multiples(stem: Path, panels: dict[str, dict[str, tuple[np.ndarray, np
     fig.legend(handles=handles, loc="upper left", frameon=False,
                bbox_to_anchor=(width / (width + legend_width) + 0.01, 1 - 0.5 / height))
     return save(fig, stem)
+
+
+def _grid_axes(fig, count: int, columns: int, **gridspec) -> list:
+    """``count`` axes filling a grid of ``columns`` row by row, x tick labels on the last
+    row only, no axis labels. The x axes are not shared (every panel has the same x, so
+    the same limits): matplotlib checks every shared sibling each time an axes' limits are
+    read. The (empty) axis labels get a fixed place: placing them, matplotlib would measure
+    every tick label again at each draw."""
+    rows = -(-count // columns)
+    grid = fig.add_gridspec(rows, columns, **gridspec)
+    axes = [fig.add_subplot(grid[i // columns, i % columns]) for i in range(count)]
+    for ax in axes:
+        ax.xaxis.set_label_coords(0.5, 0.0)
+        ax.yaxis.set_label_coords(0.0, 0.5)
+    for ax in axes[:(rows - 1) * columns]:
+        ax.tick_params(axis="x", which="both", labelbottom=False)
+    return axes
 
 
 @styled
@@ -197,18 +212,21 @@ def heatmap(stem: Path, rows: list[str], names: list[str], mean: np.ndarray,
     ax.set_facecolor("#dddddd")
     image = ax.imshow(np.ma.masked_invalid(mean), cmap=HEATMAP, vmin=0.0, vmax=1.0,
                       aspect="auto")
-    for i in range(len(rows)):
-        for j in range(len(names)):
-            if np.isfinite(mean[i, j]):
-                light = mean[i, j] < 0.6
-                ax.text(j, i, f"{mean[i, j]:.2f}\n±{spread[i, j]:.2f}", ha="center",
-                        va="center", fontsize=5, color="white" if light else "black")
+    _annotate(ax, mean, spread)
     labels = [styles[n].label(n) + (" (incomplete)" if n in marked else "") for n in names]
     ax.set_xticks(range(len(names)), labels, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(len(rows)), rows, fontsize=7)
     ax.set_title(title)
     fig.colorbar(image, ax=ax, shrink=0.6, label="mean score")
     return save(fig, stem)
+
+
+def _annotate(ax, mean: np.ndarray, spread: np.ndarray) -> None:
+    """Each finite cell's mean and ``± spread``, left out of the layout: inside the axes
+    they cannot widen it, and constrained layout would measure every one of them."""
+    for i, j in zip(*np.nonzero(np.isfinite(mean)), strict=True):
+        ax.text(j, i, f"{mean[i, j]:.2f}\n±{spread[i, j]:.2f}", ha="center", va="center",
+                fontsize=5, color="white" if mean[i, j] < 0.6 else "black", in_layout=False)
 
 
 @styled

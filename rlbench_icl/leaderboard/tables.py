@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import scoring, store
-from .entries import Entry, Ranked, seed_mean_ci, stream_id, task_scores
+from .entries import Entry, Ranked, task_intervals
 from .render import (
     csv_interval,
     csv_number,
@@ -118,16 +118,14 @@ def write_task_tables(out: Path, protocol: str, ranked: list[Ranked], suite: lis
     """``<protocol>_tasks.md`` and ``.csv``: per task, each ranked entry's mean over seeds
     with a bootstrap CI over seeds, then each entry of ``partial`` (incomplete ones) on the
     seeds it ran successfully, its column marked "(incomplete)" ("—" where it has none)."""
-    columns = [(r.entry.name, task_scores(r.entry, protocol)) for r in ranked]
-    columns += [(f"{e.name} ({e.status})", task_scores(e, protocol)) for e in partial]
-    names = [r.entry.name for r in ranked] + [e.name for e in partial]
+    columns = [(r.entry.name, task_intervals(r.entry, protocol, bootstrap)) for r in ranked]
+    columns += [(f"{e.name} ({e.status})", task_intervals(e, protocol, bootstrap))
+                for e in partial]
     md_rows, csv_rows = [], []
     for task in suite:
         md_row, csv_row = [task], [task]
-        for name, (_, scores) in zip(names, columns, strict=True):
-            ci = None
-            if task in scores:
-                ci = seed_mean_ci(scores[task], bootstrap, stream_id(protocol, name, task))
+        for _, intervals in columns:
+            ci = intervals[task][1] if task in intervals else None
             md_row.append(fmt_ci(*ci) if ci else "—")
             csv_row += csv_interval(ci)
         md_rows.append(md_row)

@@ -7,7 +7,8 @@ links; ``tasks.html``; a page per submission (metadata, code hash, verified stat
 results) and per task (exact values, description, reference, scores, learning curves).
 
 Every user-supplied string (submission metadata, refused files' reasons) goes through
-jinja2's autoescaping; a submission's URL becomes a link only with an http(s) scheme. When
+jinja2's autoescaping (the tables' cells, joined in ``table_html``, through the same
+``markupsafe`` escape); a submission's URL becomes a link only with an http(s) scheme. When
 ``DIR`` is not the leaderboard's own directory, the CSVs and figures are copied into it.
 Same inputs, same bytes.
 """
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from .. import scoring, store
 from ..tasks import Task
 from . import web_assets
-from .entries import Entry, Ranking, binned_returns, seed_mean_ci, stream_id, task_scores
+from .entries import Entry, Ranking, binned_returns, task_intervals
 from .heldout import TEST_TITLES
 from .render import csv_interval
 from .results import Results
@@ -73,18 +74,12 @@ class Site:
     bootstrap: scoring.BootstrapConfig
     intro: str
     styles: Styles = field(default_factory=load_styles)
-    _scores: dict = field(default_factory=dict, repr=False)
     _online: dict = field(default_factory=dict, repr=False)
 
     def scores(self, ranking: Ranking, entry: Entry) -> dict[str, tuple]:
-        """Per task the entry ran: its scores over seeds and their mean with a CI (the
-        per-task tables' stream, so the pages and the CSVs agree)."""
-        key = (ranking.key, entry.name)
-        if key not in self._scores:
-            self._scores[key] = {t: (v, seed_mean_ci(v, self.bootstrap, stream_id(
-                ranking.protocol, entry.name, t)))
-                for t, v in task_scores(entry, ranking.protocol).items()}
-        return self._scores[key]
+        """Per task the entry ran: its scores over seeds and their mean with a CI (those of
+        the per-task tables, so the pages and the CSVs agree)."""
+        return task_intervals(entry, ranking.protocol, self.bootstrap)
 
     def online_runs(self, task_id: str) -> dict[str, list[dict]]:
         """The successful online runs of a task, by submission."""
@@ -151,12 +146,44 @@ def write_site(html_dir: Path, out_dir: Path, site: Site, progress: bool = False
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.DictLoader({"base.html": web_assets.BASE, "macros.html": web_assets.MACROS,
-                                  "index.html": web_assets.INDEX, "tasks.html": web_assets.TASKS,
+    env = jinja2.Environment(
+        loader=jinja2.DictLoader({"base.html": web_assets.BASE, "index.html": web_assets.INDEX,
+                                  "tasks.html": web_assets.TASKS,
                                   "submission.html": web_assets.SUBMISSION,
                                   "task.html": web_assets.TASK}),
         autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.globals["table"] = table_html
+    return env
+
+
+def table_html(table: Table) -> Markup:
+    """A table as the sortable, filterable markup ``site.js`` reads, every text escaped.
+    Joined as strings, not templated: a template loop per cell took most of the pages'
+    template time."""
+    e = _escape
+    head = "".join(f'<th scope="col" data-type="{e(c["type"])}"\n aria-sort="none"><button '
+                   f'type="button">{e(c["name"])}</button></th>' for c in table.columns)
+    rows = "".join(("<tr class=\"incomplete\">" if row["incomplete"] else "<tr>")
+                   + "".join(_cell_html(cell) for cell in row["cells"]) + "</tr>\n"
+                   for row in table.rows)
+    hidden = "" if table.show_caption else ' class="hidden"'
+    return Markup(
+        f'<div class="tools"><input type="search" class="filter" data-table="{e(table.id)}"\n'
+        f' placeholder="Filter rows" aria-label="Filter the rows of {e(table.caption)}"></div>\n'
+        f'<div class="scroll"><table id="{e(table.id)}" class="sortable">\n'
+        f"<caption{hidden}>{e(table.caption)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n{rows}</tbody>\n</table></div>")
+
+
+def _cell_html(cell: Cell) -> str:
+    e = _escape
+    text = f'<a href="{e(cell.href)}">{e(cell.text)}</a>' if cell.href else e(cell.text)
+    ci = f' <span class="ci">{e(cell.ci)}</span>' if cell.ci else ""
+    return f'<td data-sort="{e(cell.sort)}">{text}{ci}</td>'
+
+
+def _escape(text) -> str:
+    return str(Markup.escape(text))
 
 
 def _copy_files(out_dir: Path, html_dir: Path) -> None:

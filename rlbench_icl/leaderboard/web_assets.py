@@ -31,24 +31,7 @@ same bytes.</footer>
 </html>
 """
 
-MACROS = """{% macro table(t) -%}
-<div class="tools"><input type="search" class="filter" data-table="{{ t.id }}"
- placeholder="Filter rows" aria-label="Filter the rows of {{ t.caption }}"></div>
-<div class="scroll"><table id="{{ t.id }}" class="sortable">
-<caption{% if not t.show_caption %} class="hidden"{% endif %}>{{ t.caption }}</caption>
-<thead><tr>{% for c in t.columns %}<th scope="col" data-type="{{ c.type }}"
- aria-sort="none"><button type="button">{{ c.name }}</button></th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in t.rows %}<tr{% if row.incomplete %} class="incomplete"{% endif %}>
-{%- for cell in row.cells %}<td data-sort="{{ cell.sort }}">
-{%- if cell.href %}<a href="{{ cell.href }}">{{ cell.text }}</a>{% else %}{{ cell.text }}{% endif %}
-{%- if cell.ci %} <span class="ci">{{ cell.ci }}</span>{% endif %}</td>{% endfor %}</tr>
-{% endfor %}</tbody>
-</table></div>
-{%- endmacro %}
-"""
-
-INDEX = """{% extends "base.html" %}{% from "macros.html" import table %}
+INDEX = """{% extends "base.html" %}
 {% block content %}
 <p>{{ intro }}</p>
 {% for section in sections %}
@@ -76,7 +59,7 @@ INDEX = """{% extends "base.html" %}{% from "macros.html" import table %}
 {% endblock %}
 """
 
-TASKS = """{% extends "base.html" %}{% from "macros.html" import table %}
+TASKS = """{% extends "base.html" %}
 {% block content %}
 <p>Every task of the ranked suites, with its exact optimal and uniform-random values. Follow
 a task's id for its page: description, reference, every submission's scores and learning
@@ -85,7 +68,7 @@ curves.</p>
 {% endblock %}
 """
 
-SUBMISSION = """{% extends "base.html" %}{% from "macros.html" import table %}
+SUBMISSION = """{% extends "base.html" %}
 {% block content %}
 <p class="kind">{{ kind }}</p>
 <dl class="meta">
@@ -103,7 +86,7 @@ SUBMISSION = """{% extends "base.html" %}{% from "macros.html" import table %}
 {% endblock %}
 """
 
-TASK = """{% extends "base.html" %}{% from "macros.html" import table %}
+TASK = """{% extends "base.html" %}
 {% block content %}
 <p>{{ description }}</p>
 <dl class="meta">
