@@ -160,9 +160,9 @@ class TabularMDP:
 
 def _sizes(P) -> tuple[int, int]:
     """(S, A) from P's shape: (S, A, S) dense or (S*A, S) sparse."""
-    shape = P.shape if issparse(P) else np.shape(P) if isinstance(P, np.ndarray) else None
-    if shape is None:  # nested lists: their shape is known once they are an array
+    if not (issparse(P) or isinstance(P, np.ndarray)):  # nested lists: shape once an array
         return _sizes(_as_float_array("P", P, ndim=3))
+    shape = P.shape
     if issparse(P):
         rows, S = shape
         if S == 0 or rows == 0 or rows % S:

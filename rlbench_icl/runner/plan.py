@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..protocols import protocol_settings
 from ..registry import Registry
 from ..sealed import DEFAULT_MEMORY
+from ..simulate import uses_list_tables
 from ..tasks import Task
 
 ISOLATION = ("sealed", "in-process")
@@ -107,7 +108,7 @@ def run_memory_bytes(task: Task, protocol: str) -> int:
     S, A, H, transitions = m.num_states, m.num_actions, m.horizon, m.num_transitions
     stored = (12 * transitions + 8 * S * A) if m.is_sparse else 8 * S * A * S
     model = stored * (2 if m.R_next is not None else 1)
-    tables = 110 * transitions if S * A <= (1 << 17) else 32 * transitions + 8 * S * A
+    tables = 110 * transitions if uses_list_tables(m) else 32 * transitions + 8 * S * A
     values = H * S + 6 * 8 * S * A
     policies = (4 if protocol == "offline" else 2) * 8 * H * S * A
     return model + tables + values + policies
