@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Every committed reference result, sealed, into OUT (default .ref-results-0.2/): the test
 # suite first (the front page), then the dev suite's family instances, the fixed tasks and
-# the paper's tasks. Re-running resumes: stored runs are reused. Then, by hand:
+# the paper's tasks. Re-running resumes: stored runs are reused. ONLINE / OFFLINE override the
+# agent lists. Across sessions (a machine's scratch files do not survive one), commit progress
+# with experiments/ref_checkpoint.sh save, and restore it with ... restore. Then, by hand:
 #   rlbench-icl pack --results OUT --out leaderboard/results --force
 #   rlbench-icl verify --results leaderboard/results --sample 8 --sign KEYFILE
 #   rlbench-icl leaderboard --html leaderboard
 set -euo pipefail
 OUT=${1:-.ref-results-0.2}
 JOBS=${JOBS:-2}
-ONLINE="ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper random ${EXTRA_ONLINE:-}"
-OFFLINE="vi-lcb rmax-plan gnn-fm vi-lcb-bernstein vi-lcb-paper plugin random ${EXTRA_OFFLINE:-}"
+ONLINE=${ONLINE:-"ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper random ${EXTRA_ONLINE:-}"}
+OFFLINE=${OFFLINE:-"vi-lcb rmax-plan gnn-fm vi-lcb-bernstein vi-lcb-paper plugin random ${EXTRA_OFFLINE:-}"}
 run() { rlbench-icl run --quiet --jobs "$JOBS" --out "$OUT" "$@" || echo "failures in: $*" >&2; }
 for suite in "test:3" "family --instances 2:10" "full:10" "paper:12"; do
     tasks=${suite%%:*}; seeds=${suite##*:}
