@@ -96,6 +96,27 @@ def policy_value(P, R: np.ndarray, policy: np.ndarray, horizon: int,
     return V
 
 
+def start_policy_value(P, R: np.ndarray, policy: np.ndarray, horizon: int,
+                       discount: float = 1.0) -> np.ndarray:
+    """``policy_value(...)[0]``, (S,). A sparse ``P`` (a large task) keeps one (S,) value
+    at a time instead of H + 1 of them, with the same numbers (scipy's sparse product does
+    not depend on where the vector lies in memory; a dense BLAS one might, so dense ``P``
+    keeps ``policy_value``'s layout)."""
+    flat, S, A = _check_model(P, R)
+    if not issparse(flat):
+        return policy_value(flat, R, policy, horizon, discount)[0]
+    policy = _check_policy(policy, S, A, horizon)
+    V = np.zeros(S)
+    if policy.ndim == 2:
+        P_pi, r_pi = policy_chain(flat, R, policy)
+        for _ in range(horizon):
+            V = r_pi + discount * (P_pi @ V)
+        return V
+    for h in range(horizon - 1, -1, -1):
+        V = np.einsum("sa,sa->s", policy[h], R + discount * (flat @ V).reshape(S, A))
+    return V
+
+
 def policy_chain(P, R: np.ndarray, policy: np.ndarray):
     """The Markov chain ``P_pi`` (S, S) and reward ``r_pi`` (S,) of a stationary policy."""
     flat, S, A = _check_model(P, R)

@@ -159,5 +159,5 @@ def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> fl
                              f"got shape {np.shape(policy)}")
         V = dynprog.discounted_policy_value(P, mdp.R, policy, mdp.discount, reproducible=True)
     else:
-        V = dynprog.policy_value(P, mdp.R, policy, mdp.horizon, mdp.discount)[0]
+        V = dynprog.start_policy_value(P, mdp.R, policy, mdp.horizon, mdp.discount)
     return float(mdp.mu0 @ V)

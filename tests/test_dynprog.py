@@ -115,3 +115,24 @@ def test_the_reproducible_solve_is_exact_and_independent_of_lapack(monkeypatch):
 
     monkeypatch.setattr(np.linalg, "solve", lapack)
     assert task.policy_value(task.optimal_policy) == expected
+
+
+@pytest.mark.parametrize("stationary", [True, False])
+def test_start_policy_value_is_policy_values_first_row_in_either_form(stationary):
+    import scipy.sparse
+
+    from rlbench_icl.builders import garnet
+    from rlbench_icl.dynprog import start_policy_value
+
+    m = garnet(num_states=30, num_actions=3, branching=4, seed=5, horizon=12, discount=0.95)
+    rng = np.random.default_rng(0)
+    shape = (30, 3) if stationary else (12, 30, 3)
+    policy = rng.random(shape)
+    policy /= policy.sum(axis=-1, keepdims=True)
+    expected = policy_value(m.P, m.R, policy, m.horizon, m.discount)[0]
+    flat_sparse = scipy.sparse.csr_array(m.P.reshape(90, 30))
+    for P in (m.P, flat_sparse):
+        got = start_policy_value(P, m.R, policy, m.horizon, m.discount)
+        assert got.shape == (30,)
+        assert np.array_equal(got, policy_value(P, m.R, policy, m.horizon, m.discount)[0])
+        np.testing.assert_allclose(got, expected, rtol=1e-13)

@@ -118,7 +118,7 @@ def test_large_tasks_are_selected_only_by_name_or_their_tag():
     assert registry.select("Garnet1M-v0") == ["Garnet1M-v0"]
 
 
-@pytest.mark.parametrize("task_id", ["Garnet10k-v0", "DeepSea100-v0"])
+@pytest.mark.parametrize("task_id", ["Garnet10k-v0", "DeepSea100-v0", "Rooms10k-v0"])
 def test_a_large_task_is_sparse_and_exactly_valued(task_id):
     task = default_registry().make(task_id)
     m = task.mdp
@@ -127,6 +127,8 @@ def test_a_large_task_is_sparse_and_exactly_valued(task_id):
     assert task.optimal_value > task.random_value
     if task_id.startswith("DeepSea"):  # bsuite's optimum: 1 - move_cost
         assert task.optimal_value == pytest.approx(0.99)
+    if task_id.startswith("Rooms"):  # the horizon leaves time to reach the goal, slips and all
+        assert task.optimal_value == pytest.approx(1.0, abs=1e-6)
     assert task.optimal_actions.shape == (m.horizon, m.num_states)
 
 
@@ -141,3 +143,51 @@ def test_a_task_above_the_memory_budget_is_refused_before_any_run(tmp_path, caps
     assert "task DeepSea100-v0 (10,001 states, 2 actions, 20,002 transitions" in err
     assert "above the memory budget of 1 MiB" in err
     assert not any(out.rglob("*.json"))
+
+
+def _grid_task_ids():
+    registry = default_registry()
+    return [t for t in registry.select("all") + registry.select("dev")
+            if registry.spec(t).builder in {"gridworld", "random_lake", "random_maze", "rooms",
+                                             "lava_bridge", "windy_grid"}]
+
+
+@pytest.mark.parametrize("task_id", _grid_task_ids())
+def test_large_grid_construction_gives_the_same_model_on_every_grid_task(task_id, monkeypatch):
+    """The sparse construction (used above 64 MiB) on every small gridworld task: the same P
+    and R to the last bit, the same entering rewards on every possible transition."""
+    from rlbench_icl.builders import gridworlds
+    from rlbench_icl.registry import build_task
+
+    registry = default_registry()
+    dense = registry.make(task_id).mdp
+    monkeypatch.setattr(gridworlds, "DENSE_MAX_BYTES", 0)
+    built = build_task(registry.spec(task_id)).mdp  # sparse, stored dense again (small)
+    assert np.array_equal(built.P, dense.P) and np.array_equal(built.R, dense.R)
+    possible = dense.P > 0
+    assert np.array_equal(built.R_next[possible], dense.R_next[possible])
+    assert not built.R_next[~possible].any()  # rewards only where a move can go
+
+
+@pytest.mark.parametrize("num_states", [3, 6, 40])
+def test_a_long_riverswim_is_built_sparse_with_the_same_entries(num_states, monkeypatch):
+    from rlbench_icl.builders import chains
+
+    dense = chains.riverswim(num_states=num_states, horizon=30)
+    monkeypatch.setattr(chains, "DENSE_MAX_BYTES", 0)
+    sparse = chains.riverswim(num_states=num_states, horizon=30)
+    assert sparse.is_sparse is False  # small: stored dense again by TabularMDP
+    assert sparse.digest == dense.digest
+
+
+def test_a_ten_thousand_state_chain_stays_linear_in_memory():
+    import tracemalloc
+
+    from rlbench_icl.builders.chains import riverswim
+
+    tracemalloc.start()
+    m = riverswim(num_states=10_000, horizon=10)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert m.is_sparse and m.num_transitions == 4 * 10_000 - 2
+    assert peak < 50 * 2**20  # the dense (S, 2, S) array alone would take 1.6 GB

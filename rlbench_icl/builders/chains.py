@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mdp import TabularMDP, expected_reward, make_absorbing
+from ..mdp import DENSE_MAX_BYTES, TabularMDP, expected_reward, make_absorbing
 
 LEFT, RIGHT = 0, 1
 
@@ -19,17 +19,33 @@ def riverswim(*, num_states: int = 6, horizon: int = 20, discount: float = 1.0) 
     if num_states < 3:
         raise ValueError(f"riverswim needs num_states >= 3, got {num_states}")
     S, last = num_states, num_states - 1
-    P = np.zeros((S, 2, S))
-    for s in range(S):
-        P[s, LEFT, max(s - 1, 0)] = 1.0
-    P[0, RIGHT, [0, 1]] = [0.4, 0.6]
-    for s in range(1, last):
-        P[s, RIGHT, [s - 1, s, s + 1]] = [0.05, 0.6, 0.35]
-    P[last, RIGHT, [last - 1, last]] = [0.4, 0.6]
+    states, mid = np.arange(S), np.arange(1, last)
+    entries = [  # (states, action, successors, probability), each (s, a, s') once
+        (states, LEFT, np.maximum(states - 1, 0), 1.0),
+        ([0, 0], RIGHT, [0, 1], [0.4, 0.6]),
+        (mid, RIGHT, mid - 1, 0.05), (mid, RIGHT, mid, 0.6), (mid, RIGHT, mid + 1, 0.35),
+        ([last, last], RIGHT, [last - 1, last], [0.4, 0.6]),
+    ]
+    rows = np.concatenate([np.asarray(s) * 2 + a for s, a, _, _ in entries])
+    cols = np.concatenate([np.asarray(t) for _, _, t, _ in entries])
+    probs = np.concatenate([np.broadcast_to(p, np.shape(t)) for _, _, t, p in entries])
     R = np.zeros((S, 2))
     R[0, LEFT], R[last, RIGHT] = 5 / 1000, 1.0
-    mu0 = np.eye(S)[0]
-    return TabularMDP(P=P, R=R, mu0=mu0, horizon=horizon, discount=discount)
+    mu0 = (states == 0).astype(float)
+    return TabularMDP(P=_transition_matrix(rows, cols, probs, S, 2), R=R, mu0=mu0,
+                      horizon=horizon, discount=discount)
+
+
+def _transition_matrix(rows, cols, probs, S: int, A: int):
+    """P from its distinct entries: the dense (S, A, S) array, or a CSR (S*A, S) matrix when
+    that would pass ``DENSE_MAX_BYTES`` (long chains)."""
+    if S * A * S * 8 <= DENSE_MAX_BYTES:
+        P = np.zeros((S * A, S))
+        P[rows, cols] = probs
+        return P.reshape(S, A, S)
+    import scipy.sparse  # only large chains need it
+
+    return scipy.sparse.csr_array((probs, (rows, cols)), shape=(S * A, S))
 
 
 def deep_sea(*, size: int, mapping_seed: int, move_cost: float = 0.01, horizon: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..mdp import TabularMDP, expected_reward, make_absorbing
+from ..mdp import DENSE_MAX_BYTES, TabularMDP, expected_reward, make_absorbing
 
 MOVES = np.array([(-1, 0), (1, 0), (0, -1), (0, 1)])  # up, down, left, right
 PERPENDICULAR = {0: (2, 3), 1: (2, 3), 2: (0, 1), 3: (0, 1)}
@@ -29,30 +29,107 @@ def gridworld(*, layout: list[str], horizon: int, discount: float = 1.0, slip: f
             (``uniform``).
         wind: optional upward push per column, applied after the move from the column the agent
             left (Sutton & Barto, Example 6.5), stopped by the grid's edge and by walls.
+
+    A grid whose dense (S, 4, S) transitions would pass ``mdp.DENSE_MAX_BYTES`` (about 1,450
+    free cells and more) is built as a sparse matrix, in time and memory linear in its cells:
+    the same probabilities, with the rewards of entering a cell stored only on the
+    transitions that can happen (the dense form stores them everywhere).
     """
     grid = _parse_layout(layout)
     if slip_mode not in SLIP_MODES:
         raise ValueError(f"slip_mode {slip_mode!r} is unknown; choose one of {SLIP_MODES}")
     if wind is not None and len(wind) != grid.shape[1]:
         raise ValueError(f"wind has {len(wind)} entries for a grid {grid.shape[1]} columns wide")
-    cells = [tuple(c) for c in np.argwhere(grid != "#")]
-    index = {cell: i for i, cell in enumerate(cells)}
-    S = len(cells)
-    P = np.zeros((S, 4, S))
-    for s, cell in enumerate(cells):
-        for a in range(4):
-            for move, prob in _move_distribution(a, slip, slip_mode):
-                P[s, a, index[_next_cell(grid, cell, move, wind)]] += prob
-    kinds = np.array([grid[c] for c in cells])
+    kinds = grid[grid != "#"]  # the free cells, row by row: state s is the s-th of them
+    S = len(kinds)
+    targets = _move_targets(grid, wind)
+    rows, cols, probs = _transitions(targets, slip, slip_mode)
     terminal = np.isin(kinds, ["G", "H"])
-    P, _ = make_absorbing(P, np.zeros((S, 4)), terminal)
     enter = step_reward + np.where(kinds == "G", goal_reward, 0.0) + np.where(
         kinds == "H", hole_reward, 0.0)
+    starts = kinds == "S"
+    common = dict(mu0=starts / starts.sum(), horizon=horizon, discount=discount,
+                  terminal=terminal)
+    if S * 4 * S * 8 > DENSE_MAX_BYTES:
+        P, R, R_next = _sparse_model(rows, cols, probs, enter, terminal)
+        return TabularMDP(P=P, R=R, R_next=R_next, **common)
+    P = np.zeros((S, 4, S))
+    np.add.at(P.reshape(S * 4, S), (rows, cols), probs)  # in move order, as a loop would
+    P, _ = make_absorbing(P, np.zeros((S, 4)), terminal)
     R_next = np.broadcast_to(enter, (S, 4, S)).copy()
     R_next[terminal] = 0.0
-    starts = kinds == "S"
-    return TabularMDP(P=P, R=expected_reward(P, R_next), mu0=starts / starts.sum(),
-                      horizon=horizon, discount=discount, terminal=terminal, R_next=R_next)
+    return TabularMDP(P=P, R=expected_reward(P, R_next), R_next=R_next, **common)
+
+
+def _move_targets(grid: np.ndarray, wind) -> np.ndarray:
+    """(4, S): the state each move leads to from each free cell, walls, edges and wind
+    applied (the wind of the column the move starts from)."""
+    free = grid != "#"
+    index = np.full(grid.shape, -1)
+    index[free] = np.arange(free.sum())
+    row, col = np.nonzero(free)
+    targets = np.empty((4, len(row)), dtype=np.int64)
+    for move, delta in enumerate(MOVES):
+        r, c = _step(free, row, col, delta)
+        if wind:
+            push = np.asarray(wind)[col]
+            for k in range(int(push.max(initial=0))):
+                windy = push > k
+                r[windy], c[windy] = _step(free, r[windy], c[windy], MOVES[0])
+        targets[move] = index[r, c]
+    return targets
+
+
+def _step(free: np.ndarray, row: np.ndarray, col: np.ndarray, delta) -> tuple[np.ndarray, ...]:
+    """Cells one ``delta`` away, or the same cells where that leaves the grid or hits a wall."""
+    r, c = row + delta[0], col + delta[1]
+    inside = (r >= 0) & (r < free.shape[0]) & (c >= 0) & (c < free.shape[1])
+    moved = inside.copy()
+    moved[inside] = free[r[inside], c[inside]]
+    return np.where(moved, r, row), np.where(moved, c, col)
+
+
+def _transitions(targets: np.ndarray, slip: float, mode: str) -> tuple[np.ndarray, ...]:
+    """``(rows, cols, probs)`` of every move's contribution to ``P[s * 4 + a, s']``, ordered by
+    (action, move) as ``_move_distribution`` lists them: summed in this order, repeated
+    entries give the same floats as adding them one by one."""
+    S = targets.shape[1]
+    rows, cols, probs = [], [], []
+    for a in range(4):
+        for move, prob in _move_distribution(a, slip, mode):
+            rows.append(np.arange(S) * 4 + a)
+            cols.append(targets[move])
+            probs.append(np.full(S, prob))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(probs)
+
+
+def _sparse_model(rows, cols, probs, enter, terminal) -> tuple:
+    """CSR (S*4, S) P and R_next (rewards on possible transitions only) and (S, 4) R, terminal
+    states absorbing with reward 0; repeated entries summed in move order."""
+    import scipy.sparse  # only large grids need it
+
+    S = len(enter)
+    live = ~terminal[rows // 4] & (probs > 0)
+    rows, cols, probs = rows[live], cols[live], probs[live]
+    order = np.lexsort((cols, rows))  # stable: a repeated entry keeps its move order
+    rows, cols, probs = rows[order], cols[order], probs[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    slot = np.cumsum(first) - 1
+    summed = np.zeros(int(first.sum()))
+    np.add.at(summed, slot, probs)  # unbuffered, in order: ((0 + p1) + p2) + p3
+    rows, cols = rows[first], cols[first]
+    absorbing = np.flatnonzero(terminal)
+    rows = np.concatenate([rows, np.repeat(absorbing * 4, 4) + np.tile(np.arange(4),
+                                                                        len(absorbing))])
+    cols = np.concatenate([cols, np.repeat(absorbing, 4)])
+    summed = np.concatenate([summed, np.ones(4 * len(absorbing))])
+    shape = (S * 4, S)
+    P = scipy.sparse.csr_array((summed, (rows, cols)), shape=shape)
+    reward = np.where(terminal[rows // 4], 0.0, enter[cols])
+    R_next = scipy.sparse.csr_array((reward, (rows, cols)), shape=shape)
+    R = np.bincount(rows, weights=summed * reward, minlength=S * 4).reshape(S, 4)
+    return P, R, R_next
 
 
 def _parse_layout(layout: list[str]) -> np.ndarray:
@@ -73,17 +150,3 @@ def _move_distribution(action: int, slip: float, mode: str) -> list[tuple[int, f
     others = PERPENDICULAR[action] if mode == "perpendicular" else [
         b for b in range(4) if b != action]
     return [(action, 1.0 - slip)] + [(b, slip / len(others)) for b in others]
-
-
-def _next_cell(grid: np.ndarray, cell: tuple[int, int], move: int, wind) -> tuple[int, int]:
-    target = _step(grid, cell, MOVES[move])
-    if wind:
-        for _ in range(wind[cell[1]]):
-            target = _step(grid, target, MOVES[0])
-    return target
-
-
-def _step(grid: np.ndarray, cell: tuple[int, int], delta: np.ndarray) -> tuple[int, int]:
-    row, col = cell[0] + delta[0], cell[1] + delta[1]
-    inside = 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]
-    return (int(row), int(col)) if inside and grid[row, col] != "#" else cell
