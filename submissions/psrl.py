@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse
 
 from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
-from rlbench_icl.dynprog import SPARSE_MIN_STATES
+from rlbench_icl.dynprog import SPARSE_MIN_STATES, greedy_actions
 
 # Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
 # table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
@@ -125,14 +125,13 @@ class PSRL:
         return Q
 
     def _sample_actions(self) -> np.ndarray:
-        return greedy_policy(self.plan(self.sample_model())).argmax(axis=-1)
+        return greedy_actions(self.plan(self.sample_model()))
 
     def _counts(self):
         """``(rows, counts, seen, n)``: counts of the distinct keys, and per flat pair the
         number of distinct successors seen and of visits, (S*A,)."""
         S, A = self.info.num_states, self.info.num_actions
-        rows, cols = self.stat.observed_keys()
-        counts = self.stat.transition_counts.reshape(S * A, S)[rows, cols]
+        rows, _, counts = self.stat.observed_counts()
         return (rows, counts, np.bincount(rows, minlength=S * A),
                 np.bincount(rows, counts, minlength=S * A))
 

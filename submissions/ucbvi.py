@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse
 
 from rlbench_icl import ExperienceStatistic, Submission, TaskInfo, greedy_policy
-from rlbench_icl.dynprog import SPARSE_MIN_STATES
+from rlbench_icl.dynprog import SPARSE_MIN_STATES, greedy_actions
 
 # Chosen by the tuning sweep on synthetic-prior MDPs (experiments/tune_baselines.py, its
 # table in experiments/tune_baselines.md): the best mean online/offline score; never tuned on
@@ -64,8 +64,9 @@ def remaining_steps(info: TaskInfo) -> np.ndarray:
 
 
 class SparseExperience:
-    """An ``ExperienceStatistic`` whose empirical model is built from its observed keys, at
-    O(#keys) per episode instead of a scan of the dense S x A x S counts (Taxi: ~8 ms)."""
+    """An ``ExperienceStatistic`` whose empirical model is built from its observed
+    transitions, at O(#keys + S * A) per episode instead of a scan of the S x A x S counts
+    (Taxi: ~8 ms); nothing of that size is built, so it runs on large tasks (sparse counts)."""
 
     def __init__(self, num_states: int, num_actions: int):
         self.stat = ExperienceStatistic(num_states, num_actions)
@@ -75,8 +76,7 @@ class SparseExperience:
         """``(P_hat, R_hat, n)``: flat (S*A, S) transitions (dense below ``SPARSE_MIN_STATES``
         states, else csr; rows of untried pairs are empty), (S, A) mean rewards and visits."""
         S, A = self.stat.num_states, self.stat.num_actions
-        rows, cols = self.stat.observed_keys()
-        counts = self.stat.transition_counts.reshape(S * A, S)[rows, cols]
+        rows, cols, counts = self.stat.observed_counts()
         n = np.bincount(rows, counts, minlength=S * A)
         probs = counts / n[rows]
         if S < SPARSE_MIN_STATES:
@@ -142,7 +142,7 @@ class UCBVI:
                                        self.log_term, self.scale)  # (H + 1, S, A)
         self.q = plan(P, R, bonus, n > 0, self.experience.stat.terminal_seen,
                       self.v_max, self.v_max, self.info.discount)
-        self.actions = greedy_policy(self.q).argmax(axis=-1)
+        self.actions = greedy_actions(self.q)
 
     def policy(self) -> np.ndarray:
         """Greedy (H, S, A) policy on the empirical model, no bonus; (S, A) h = 0 slice for
@@ -205,7 +205,7 @@ class PaperUCBVI:
         bonus = self.scale * np.sqrt(np.log(S * A * k + 1) / np.maximum(n, 1))
         Q, self._v_act = discounted_plan(P, R + bonus, known, terminal, self.v_max,
                                          self.v_max, self.discount, self._v_act)
-        self.actions = greedy_policy(Q).argmax(axis=1)
+        self.actions = greedy_actions(Q)
         Q, self._v_exploit = discounted_plan(P, R, known, terminal, -self.v_max, self.v_max,
                                              self.discount, self._v_exploit)
         self._policy = greedy_policy(Q)

@@ -4,6 +4,7 @@ and behaviour through the real harness with fixed seeds."""
 import dataclasses
 import functools
 import importlib.util
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,13 @@ from rlbench_icl import (
     TaskInfo,
     backward_induction,
     default_registry,
+    experience,
 )
 from rlbench_icl.discovery import SUBMISSIONS_DIR, resolve
 from rlbench_icl.protocols import collect_dataset, run_offline, run_online
 from rlbench_icl.protocols.offline import behaviour_policy
 from rlbench_icl.registry import build_task
+from rlbench_icl.simulate import Simulator
 from rlbench_icl.tasks import TaskSpec
 
 REGISTRY = default_registry()
@@ -266,3 +269,109 @@ def test_same_seed_same_record(name):
     task = REGISTRY.make("FrozenLake4x4-v0")
     runs = [run_online(task, resolve(name)[1], OnlineSettings(15), seed=s) for s in (3, 3)]
     assert runs[0] == runs[1]
+
+
+# ---- large sparse tasks: planning over the observed transitions only (issue 23) ------------
+
+MODEL_BASED_ONLINE = ["ucbvi", "ucbvi-bernstein", "ucbvi-paper", "psrl"]
+MODEL_BASED_OFFLINE = ["vi-lcb", "vi-lcb-bernstein", "vi-lcb-paper", "plugin"]
+
+
+@functools.cache
+def sparse_garnet(num_states: int):
+    """A garnet stored sparse (A = 3, 3 successors per pair, H = 10) and a dataset of 300
+    episodes of uniform-random play on it."""
+    spec = TaskSpec(
+        id="TestSparseGarnet-v0", description="test", reference="", tags=(),
+        builder="sparse_garnet",
+        params={"num_states": num_states, "num_actions": 3, "branching": 3, "seed": 0},
+        horizon=10, discount=1.0, objective="finite", online_episodes=3,
+        offline_dataset_episodes=(300,), offline_epsilons=(1.0,), source=Path(__file__))
+    task = build_task(spec)
+    data = collect_dataset(task, behaviour_policy(task, 1.0), 300, np.random.default_rng(0))
+    return task, data  # the harness's simulator tables are now built (cached per task)
+
+
+def traced_peak(run) -> int:
+    """Peak bytes numpy and Python allocate while ``run()`` runs."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", MODEL_BASED_ONLINE + MODEL_BASED_OFFLINE)
+def test_model_based_agents_run_a_20000_state_task_in_memory_linear_in_transitions(name):
+    task, data = sparse_garnet(20_000)
+    S, A, H = task.mdp.num_states, task.mdp.num_actions, task.mdp.horizon
+    submission = resolve(name)[1]
+    if submission.make_online_agent is not None:
+        peak = traced_peak(lambda: run_online(task, submission, OnlineSettings(3), seed=0))
+    else:
+        info, rng = TaskInfo.from_task(task), np.random.default_rng(0)
+        peak = traced_peak(lambda: submission.solve_offline(info, data, rng))
+    # a plan (H, S, A) is 4.8 MB; one (S, S) array of bools would be 400 MB, the dense
+    # counts (S, A, S) 9.6 GB (which the statistic refuses to build)
+    assert peak < 16 * H * S * A * 8
+
+
+def play_in_lockstep(task, agents, num_episodes: int, seed: int) -> None:
+    """Drives ``agents`` on one stream of transitions, asserting that every action and every
+    ``policy()`` they give is the same."""
+    simulator = Simulator(task.mdp, np.random.default_rng(seed))
+    for _ in range(num_episodes):
+        state = simulator.reset()
+        for h in range(task.mdp.horizon):
+            action, *others = (agent.act(state, h) for agent in agents)
+            assert others == [action] * len(others)
+            reward, next_state, terminated = simulator.step(state, action)
+            for agent in agents:
+                agent.observe(state, action, reward, next_state, terminated)
+            if terminated:
+                break
+            state = next_state
+        for agent in agents:
+            agent.end_episode()
+        policy, *others = (agent.policy() for agent in agents)
+        for other in others:
+            np.testing.assert_array_equal(other, policy)
+
+
+SMALL_TASKS = ["FrozenLake4x4-v0", "GarnetS100A6B10-v0", "PaperGrid5x5-v0"]
+
+
+def with_sparse_counts(monkeypatch, make):
+    """``make()`` with every experience statistic it builds stored sparse."""
+    with monkeypatch.context() as patch:
+        patch.setattr(experience, "DENSE_MAX_BYTES", 0)
+        return make()
+
+
+@pytest.mark.parametrize("name", MODEL_BASED_ONLINE)
+def test_online_agents_act_the_same_on_dense_and_sparse_counts(name, monkeypatch):
+    monkeypatch.setattr(experience, "DENSE_VIEW_MAX_BYTES", 0)  # a sparse one stays sparse
+    factory = resolve(name)[1].make_online_agent
+    for task_id in SMALL_TASKS:
+        info = TaskInfo.from_task(REGISTRY.make(task_id), 20)
+        dense = factory(info, np.random.default_rng(1))
+        sparse = with_sparse_counts(monkeypatch,
+                                    lambda i=info: factory(i, np.random.default_rng(1)))
+        play_in_lockstep(REGISTRY.make(task_id), [dense, sparse], 20, seed=2)
+
+
+@pytest.mark.parametrize("name", MODEL_BASED_OFFLINE)
+def test_offline_agents_solve_the_same_on_dense_and_sparse_counts(name, monkeypatch):
+    monkeypatch.setattr(experience, "DENSE_VIEW_MAX_BYTES", 0)
+    solve = resolve(name)[1].solve_offline
+    for task_id in SMALL_TASKS:
+        task = REGISTRY.make(task_id)
+        info = TaskInfo.from_task(task)
+        for epsilon, episodes in [(1.0, 5), (0.3, 50)]:
+            data = collect_dataset(task, behaviour_policy(task, epsilon), episodes,
+                                   np.random.default_rng(3))
+            dense = solve(info, data, np.random.default_rng(0))
+            sparse = with_sparse_counts(
+                monkeypatch, lambda i=info, d=data: solve(i, d, np.random.default_rng(0)))
+            np.testing.assert_array_equal(sparse, dense)
