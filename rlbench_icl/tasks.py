@@ -71,8 +71,13 @@ class Task:
 
     @cached_property
     def transitions(self):
-        """P in the flat (S*A, S) form the exact evaluations use (sparse when worth it)."""
-        return dynprog.flat_transitions(self.mdp.P)
+        """P in the flat (S*A, S) form the exact evaluations use: a CSR matrix for the
+        finite objective (``dynprog.exact_transitions``: the same bits on every CPU), the
+        dense form for the discounted one, whose linear solve is made reproducible by
+        ``dynprog.solve_reproducibly``."""
+        if self.mdp.objective == "discounted":
+            return dynprog.flat_transitions(self.mdp.P)
+        return dynprog.exact_transitions(self.mdp.P)
 
     @cached_property
     def optimal_q(self) -> np.ndarray:
@@ -105,7 +110,7 @@ class Task:
             return self.policy_value(self.optimal_policy)
         values = dynprog.actions_value(self.transitions, m.R, self.optimal_actions,
                                        m.discount)
-        return float(m.mu0 @ values)
+        return dynprog.start_value(m.mu0, values)
 
     @cached_property
     def random_value(self) -> float:
@@ -133,10 +138,11 @@ class Task:
         if self.mdp.objective == "finite":
             return self.optimal_value, self.random_value
         m = self.mdp
-        best = dynprog.backward_induction(self.transitions, m.R, m.horizon, m.discount)[1][0]
+        exact = dynprog.exact_transitions(m.P)
+        best = dynprog.backward_induction(exact, m.R, m.horizon, m.discount)[1][0]
         uniform = dynprog.uniform_policy(m.num_states, m.num_actions)
-        rand = dynprog.policy_value(self.transitions, m.R, uniform, m.horizon, m.discount)[0]
-        return float(m.mu0 @ best), float(m.mu0 @ rand)
+        rand = dynprog.start_policy_value(exact, m.R, uniform, m.horizon, m.discount)
+        return dynprog.start_value(m.mu0, best), dynprog.start_value(m.mu0, rand)
 
     def normalise_return(self, value):
         """A realised return normalised by ``return_bounds``: 1 = optimal, 0 = random."""
@@ -147,11 +153,12 @@ class Task:
 def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> float:
     """Exact value from mu0 of a (S, A) or (H, S, A) policy under the MDP's objective.
 
-    ``transitions``: the MDP's ``P`` in flat form (``dynprog.flat_transitions``), if cached
+    ``transitions``: the MDP's ``P`` in the form ``Task.transitions`` gives, if cached
     (a task's scores use it; without it a dense ``P`` is used as it is).
     """
     if transitions is None:
-        transitions = dynprog.flat_transitions(mdp.P) if mdp.is_sparse else mdp.P
+        transitions = (dynprog.exact_transitions(mdp.P) if mdp.objective == "finite"
+                       else dynprog.flat_transitions(mdp.P) if mdp.is_sparse else mdp.P)
     P = transitions
     if mdp.objective == "discounted":
         if np.ndim(policy) != 2:
@@ -160,4 +167,4 @@ def evaluate_policy(mdp: TabularMDP, policy: np.ndarray, transitions=None) -> fl
         V = dynprog.discounted_policy_value(P, mdp.R, policy, mdp.discount, reproducible=True)
     else:
         V = dynprog.start_policy_value(P, mdp.R, policy, mdp.horizon, mdp.discount)
-    return float(mdp.mu0 @ V)
+    return dynprog.start_value(mdp.mu0, V)
