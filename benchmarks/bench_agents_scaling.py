@@ -3,18 +3,15 @@
 For S in 10^3, 10^4, 10^5 (and 10^6 with ``--huge``) a random Garnet-like model is built here
 with numpy: A = 4, 5 successors per pair with Dirichlet(1) probabilities, Bernoulli rewards
 with means uniform in [0, 1], uniform start state, no terminal state, horizon H = 50. It is
-simulated by a small numpy sampler in this file (the harness's sparse tasks do not exist
-yet). Measured, each in a fresh child process:
+simulated by a small numpy sampler in this file (independent of the harness's simulator). Measured, each in a fresh child process:
 
 - ``ucbvi``, ``psrl`` and ``qlearning-ucb``: 20 online episodes; after each,
   ``end_episode()`` and ``policy()``, as the harness calls them;
 - ``vi-lcb`` and ``plugin``: one offline solve on a dataset of 2 S A transitions
-  (uniform-random play).
-
-``vi-lcb-paper`` is measured only when named (``--agents vi-lcb-paper``): its exact discounted
-planning (``dynprog.discounted_optimal_values``, one sparse LU solve per policy-iteration
-step) fills in on these garnets, about S^3 time and S^2 memory: 24 s and 0.6 GB at
-S = 10^4, 208 s and 2.3 GB at S = 2 x 10^4.
+  (uniform-random play);
+- ``vi-lcb-paper``: one offline solve; its discounted planning (policy iteration) solved
+  each evaluation with a sparse LU, which fills in (24 s and 0.6 GB at S = 10^4, 208 s and
+  2.3 GB at 2 x 10^4); above ``dynprog.SPSOLVE_MAX_STATES`` (5,000) it now iterates.
 
 Each is measured with the experience statistic's counts forced ``sparse``
 (``DENSE_MAX_BYTES = 0``) and, where it fits (S <= 2000), forced ``dense``: the (S, A, S)
@@ -42,7 +39,7 @@ from tabulate import tabulate
 
 NUM_ACTIONS, SUCCESSORS, HORIZON = 4, 5, 50
 DENSE_UP_TO = 2000  # largest S measured with dense storage (S * A * S * 8 = 128 MB)
-MEASURES = ("ucbvi", "psrl", "qlearning-ucb", "vi-lcb", "plugin")
+MEASURES = ("ucbvi", "psrl", "qlearning-ucb", "vi-lcb", "plugin", "vi-lcb-paper")
 WITHOUT_STATISTIC = ("qlearning-ucb",)  # its tables are (H, S, A): measured once
 
 

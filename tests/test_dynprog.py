@@ -136,3 +136,24 @@ def test_start_policy_value_is_policy_values_first_row_in_either_form(stationary
         assert got.shape == (30,)
         assert np.array_equal(got, policy_value(P, m.R, policy, m.horizon, m.discount)[0])
         np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+def test_a_large_sparse_discounted_evaluation_iterates_to_the_solve(monkeypatch):
+    """Above SPSOLVE_MAX_STATES a sparse policy evaluation iterates (a sparse LU fills in):
+    on a small garnet with that bound lowered, it agrees with the solve to 1e-11."""
+    import scipy.sparse
+
+    from rlbench_icl import dynprog
+    from rlbench_icl.builders import garnet
+
+    m = garnet(num_states=200, num_actions=3, branching=4, seed=2, horizon=10, discount=0.95)
+    flat = scipy.sparse.csr_array(m.P.reshape(600, 200))
+    policy = np.random.default_rng(1).dirichlet(np.ones(3), size=200)
+    solved = dynprog.discounted_policy_value(flat, m.R, policy, 0.95)
+    Q_solved = dynprog.discounted_optimal_values(flat, m.R, 0.95)[0]
+    monkeypatch.setattr(dynprog, "SPSOLVE_MAX_STATES", 0)
+    iterated = dynprog.discounted_policy_value(flat, m.R, policy, 0.95)
+    np.testing.assert_allclose(iterated, solved, rtol=1e-11)
+    Q_iterated = dynprog.discounted_optimal_values(flat, m.R, 0.95)[0]
+    np.testing.assert_allclose(Q_iterated, Q_solved, rtol=1e-11)
+    assert np.array_equal(dynprog.greedy_actions(Q_iterated), dynprog.greedy_actions(Q_solved))
