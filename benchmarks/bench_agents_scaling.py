@@ -3,7 +3,8 @@
 For S in 10^3, 10^4, 10^5 (and 10^6 with ``--huge``) a random Garnet-like model is built here
 with numpy: A = 4, 5 successors per pair with Dirichlet(1) probabilities, Bernoulli rewards
 with means uniform in [0, 1], uniform start state, no terminal state, horizon H = 50. It is
-simulated by a small numpy sampler in this file (independent of the harness's simulator). Measured, each in a fresh child process:
+simulated by a small numpy sampler in this file (independent of the harness's simulator).
+Measured, each in a fresh child process:
 
 - ``ucbvi``, ``psrl`` and ``qlearning-ucb``: 20 online episodes; after each,
   ``end_episode()`` and ``policy()``, as the harness calls them;
