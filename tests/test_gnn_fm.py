@@ -2,6 +2,9 @@
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +80,26 @@ def test_online_learning_beats_random_on_a_quick_task():
     out = run_online(task, FM, OnlineSettings(num_episodes=20), seed=0)
     curve = task.normalise(np.array(out["episodes"]["policy_values"]))
     assert curve[-10:].mean() > 0.5  # random scores 0
+
+
+FM_RUN = """
+import hashlib, json
+from rlbench_icl import OnlineSettings, default_registry
+from rlbench_icl.discovery import resolve
+from rlbench_icl.protocols import run_online
+task = default_registry().make("Garnet-v0-s20261130-i4")
+out = run_online(task, resolve("gnn-fm")[1], OnlineSettings(num_episodes=500), seed=0)
+print(hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()[:16])
+"""
+
+
+def test_the_model_gives_the_same_bits_whatever_the_cpu_maker():
+    """MKL, torch's CPU BLAS, picks its kernels by CPU: on an AMD EPYC this run gave
+    ebb62dfd9363ccee, and gnn-fm's 0.1.0 records (made on other machines) did not reproduce.
+    ``rlbench_icl.fm`` pins MKL's reproducible mode (MKL_CBWR): the run gives the hash
+    recorded with it, which is what those records reproduce."""
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    done = subprocess.run([sys.executable, "-c", FM_RUN], capture_output=True, text=True,
+                          env={**env, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2e035adfa1fec087"
