@@ -6,21 +6,31 @@ with means uniform in [0, 1], uniform start state, no terminal state, horizon H 
 simulated by a small numpy sampler in this file (independent of the harness's simulator).
 Measured, each in a fresh child process:
 
-- ``ucbvi``, ``psrl`` and ``qlearning-ucb``: 20 online episodes; after each,
+- ``ucbvi``, ``psrl``, ``qlearning-ucb`` and ``rmax-plan``: 20 online episodes; after each,
   ``end_episode()`` and ``policy()``, as the harness calls them;
-- ``vi-lcb`` and ``plugin``: one offline solve on a dataset of 2 S A transitions
-  (uniform-random play);
+- ``vi-lcb``, ``plugin``, ``rmax-plan:offline`` and ``gnn-fm:offline``: one offline solve on
+  a dataset of 2 S A transitions (uniform-random play); gnn-fm's is one forward pass per
+  planned step (35 at H = 50, ``rlbench_icl.fm.policy.step_plan``);
 - ``vi-lcb-paper``: one offline solve; its discounted planning (policy iteration) solved
   each evaluation with a sparse LU, which fills in (24 s and 0.6 GB at S = 10^4, 208 s and
-  2.3 GB at 2 x 10^4); above ``dynprog.SPSOLVE_MAX_STATES`` (5,000) it now iterates.
+  2.3 GB at 2 x 10^4); above ``dynprog.SPSOLVE_MAX_STATES`` (5,000) it now iterates;
+- ``fm-refresh``: one policy refresh of gnn-fm's online agent, as after an episode
+  (``end_episode()``: featurize with the planner inputs, then its two forward passes, with
+  and without the bonus), on the statistic of 5 episodes of uniform-random play. The peak
+  includes the refresh the agent makes on its empty statistic when it is made;
+- ``fm-featurize``: the network input of that refresh alone (the statistic's reading,
+  successor lists and planner inputs), without the network: the rest of ``fm-refresh`` is
+  the forward passes.
 
 Each is measured with the experience statistic's counts forced ``sparse``
 (``DENSE_MAX_BYTES = 0``) and, where it fits (S <= 2000), forced ``dense``: the (S, A, S)
 storage and code path of the statistic before issue 23. (Left alone, the statistic is dense
-while its counts take at most 64 MiB: S <= 1448 at A = 4.) Columns: CPU seconds of the agent's work
-(the online sampler's few microseconds a step included), the child's peak resident memory
-(``ru_maxrss``), and its resident memory just before the agent started (imports, model,
-dataset), so that the difference is the agent's.
+while its counts take at most 64 MiB: S <= 1448 at A = 4.) Columns: CPU seconds of the
+agent's work (the online sampler's few microseconds a step included), the child's peak
+resident memory (``ru_maxrss``), and its resident memory just before the agent started
+(imports, model, dataset), so that the difference is the agent's. For the code path before
+issue 23's rmax-plan and FM changes, run this script with that library first on
+``PYTHONPATH``.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/bench_agents_scaling.py [--huge] [--episodes 20]
            [--sizes S ...] [--agents NAME ...]
@@ -40,8 +50,10 @@ from tabulate import tabulate
 
 NUM_ACTIONS, SUCCESSORS, HORIZON = 4, 5, 50
 DENSE_UP_TO = 2000  # largest S measured with dense storage (S * A * S * 8 = 128 MB)
-MEASURES = ("ucbvi", "psrl", "qlearning-ucb", "vi-lcb", "plugin", "vi-lcb-paper")
+MEASURES = ("ucbvi", "psrl", "qlearning-ucb", "vi-lcb", "plugin", "vi-lcb-paper", "rmax-plan",
+            "rmax-plan:offline", "fm-featurize", "fm-refresh", "gnn-fm:offline")
 WITHOUT_STATISTIC = ("qlearning-ucb",)  # its tables are (H, S, A): measured once
+FM_EPISODES = 5  # episodes of uniform-random play in the statistic an FM refresh reads
 
 
 def make_model(rng: np.random.Generator, num_states: int) -> dict:
@@ -107,15 +119,19 @@ def make_dataset(model: dict, rng: np.random.Generator, num_transitions: int):
 
 
 def measure(name: str, num_states: int, storage: str, num_episodes: int) -> dict:
-    """One measurement, in this process (the child)."""
+    """One measurement, in this process (the child). ``name``: a submission, online unless
+    it has no online agent or ends in ``:offline``, or ``fm-featurize`` / ``fm-refresh``."""
     from rlbench_icl import experience
     from rlbench_icl.discovery import resolve
 
     experience.DENSE_MAX_BYTES = 0 if storage == "sparse" else 2 ** 62
     rng = np.random.default_rng(0)
     model = make_model(rng, num_states)
-    submission = resolve(name)[1]
-    if submission.make_online_agent is None:  # offline only: vi-lcb and its variants, plugin
+    if name.startswith("fm-"):
+        return measure_fm(name, model, rng)
+    agent_name, _, protocol = name.partition(":")
+    submission = resolve(agent_name)[1]
+    if submission.make_online_agent is None or protocol == "offline":
         dataset = make_dataset(model, rng, 2 * num_states * NUM_ACTIONS)
         before = _max_rss_mb()
         start = time.process_time()
@@ -127,6 +143,47 @@ def measure(name: str, num_states: int, storage: str, num_episodes: int) -> dict
         run_online_episodes(agent, model, rng, num_episodes)
     return {"cpu_s": time.process_time() - start, "peak_mb": _max_rss_mb(),
             "before_mb": before}
+
+
+def measure_fm(name: str, model: dict, rng: np.random.Generator) -> dict:
+    """``fm-refresh`` or ``fm-featurize`` after ``FM_EPISODES`` episodes (module docstring)."""
+    import torch  # noqa: F401 -- imported before the first reading of memory, as the rest
+
+    from rlbench_icl import ExperienceStatistic
+    from rlbench_icl.discovery import SUBMISSIONS_DIR, resolve
+    from rlbench_icl.fm.features import featurize
+    from rlbench_icl.fm.policy import load_network
+
+    info = task_info(len(model["R"]), FM_EPISODES + 1)
+    before = _max_rss_mb()
+    if name == "fm-refresh":
+        agent = resolve("gnn-fm")[1].make_online_agent(info, rng)
+        play_random_episodes(agent, model, rng, FM_EPISODES)
+        start = time.process_time()
+        agent.end_episode()
+    else:  # gnn-fm's online reading: rewards in units of at least the declared bound
+        features = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint").config.features
+        stat = ExperienceStatistic(info.num_states, info.num_actions)
+        play_random_episodes(stat, model, rng, FM_EPISODES)
+        start = time.process_time()
+        featurize(stat, info, features, scale_floor=info.reward_bound)
+    return {"cpu_s": time.process_time() - start, "peak_mb": _max_rss_mb(),
+            "before_mb": before}
+
+
+def play_random_episodes(observer, model: dict, rng: np.random.Generator,
+                         num_episodes: int) -> None:
+    """Uniform-random episodes, each transition given to ``observer.observe`` (an agent)
+    or ``observer.update`` (a statistic)."""
+    observe = getattr(observer, "observe", None) or observer.update
+    num_states = len(model["R"])
+    for _ in range(num_episodes):
+        state = int(rng.integers(num_states))
+        for _ in range(HORIZON):
+            action = int(rng.integers(NUM_ACTIONS))
+            next_state, reward = step(model, rng, np.array([state]), np.array([action]))
+            observe(state, action, float(reward[0]), int(next_state[0]), False)
+            state = int(next_state[0])
 
 
 def _max_rss_mb() -> float:
@@ -178,7 +235,8 @@ def main() -> None:
                              out.get("before_mb"), out.get("error", "")])
                 print(*rows[-1], sep="\t", file=sys.stderr, flush=True)
     print(f"A = {NUM_ACTIONS}, {SUCCESSORS} successors per pair, H = {HORIZON}; online: "
-          f"{args.episodes} episodes; offline: 2 S A transitions")
+          f"{args.episodes} episodes; offline: 2 S A transitions; fm-: after {FM_EPISODES} "
+          "episodes")
     print(tabulate(rows, headers=["S", "agent", "counts", "CPU s", "peak RSS MB",
                                   "RSS before MB", "error"], floatfmt=".2f"))
 

@@ -16,11 +16,11 @@ import numpy as np
 
 # A statistic keeps dense (S, A, S) float64 counts while they take at most 64 MiB, the rule
 # of rlbench_icl.mdp's dense transitions (Taxi, the largest task run by default, takes 12 MB):
-# code that reads or edits ``transition_counts`` (the foundation model's features and
-# contexts) works as it always did. Larger statistics count only the observed keys.
+# code that edits ``transition_counts`` in bulk (the foundation model's training contexts)
+# works as it always did. Larger statistics count only the observed keys.
 DENSE_MAX_BYTES = 1 << 26
 # The largest dense view a sparse statistic materialises when ``transition_counts`` is asked
-# for (1 GiB): e.g. the one-state-larger statistic rlbench_icl.fm.virtual builds.
+# for (1 GiB). Every agent and the foundation model's inference read the observed keys.
 DENSE_VIEW_MAX_BYTES = 1 << 30
 
 
@@ -30,8 +30,9 @@ class ExperienceStatistic:
     Storage: dense (S, A, S) counts when they take at most ``DENSE_MAX_BYTES`` (``dense`` is
     True), else sparse: one count per distinct observed key, memory O(S * A + #keys).
     ``dense`` can be forced either way (tests, benchmarks); both give the same counts, keys
-    and models. Readers that need only the observed transitions use ``observed_counts``,
-    ``visits`` and ``sparse_empirical_model``, which never scan S * A * S.
+    and models. Readers that need only the observed transitions use ``observed_counts``
+    (``sorted_counts`` in CSR order), ``visits`` and ``sparse_empirical_model``: on a sparse
+    statistic they never scan S * A * S. ``from_counts`` builds a statistic from counts.
 
     Attributes:
         transition_counts: (S, A, S) number of observed transitions s, a -> s'. Dense
@@ -87,6 +88,25 @@ class ExperienceStatistic:
             stat.max_abs_reward = float(np.abs(dataset.rewards).max())
         return stat
 
+    @classmethod
+    def from_counts(cls, num_states: int, num_actions: int, rows: np.ndarray,
+                    cols: np.ndarray, counts: np.ndarray, *, dense: bool | None = None
+                    ) -> ExperienceStatistic:
+        """A statistic with these successor counts and no rewards yet: ``counts[i]``
+        transitions ``rows[i] = s * A + a`` -> ``cols[i] = s'``, keys distinct, zero counts
+        dropped; keys in row-major order. O(#keys log #keys), plus the dense array if any."""
+        stat = cls(num_states, num_actions, dense=dense)
+        if stat.dense:
+            stat._dense.reshape(num_states * num_actions, num_states)[rows, cols] = counts
+            stat.rebuild_keys()
+            return stat
+        keys = np.asarray(rows, np.int64) * num_states + cols
+        counts = np.asarray(counts, np.float64)
+        order = np.argsort(keys, kind="stable")
+        seen = counts[order] != 0
+        stat._set_sparse_keys(keys[order][seen], counts[order][seen])
+        return stat
+
     def update(self, state: int, action: int, reward: float, next_state: int,
                terminated: bool) -> None:
         """Add one transition."""
@@ -132,6 +152,20 @@ class ExperienceStatistic:
             S, A = self.num_states, self.num_actions
             return rows, cols, self._dense.reshape(S * A, S)[rows, cols]
         return rows, cols, np.array(self._key_counts, dtype=np.float64)
+
+    def sorted_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``observed_counts()`` in row-major order (by ``s * A + a``, then ``s'``), the
+        order of a CSR matrix's entries. A dense statistic reads them off its array, in
+        O(S * A * S), so that counts edited in bulk without ``rebuild_keys`` are read too
+        (the training contexts, ``rlbench_icl.fm.context``, edit them so); a sparse one sorts
+        its keys, in O(#keys log #keys)."""
+        if self._dense is not None:
+            S, A = self.num_states, self.num_actions
+            rows, cols = np.nonzero(self._dense.reshape(S * A, S))
+            return rows, cols, self._dense.reshape(S * A, S)[rows, cols]
+        rows, cols, counts = self.observed_counts()
+        order = np.argsort(rows * self.num_states + cols, kind="stable")
+        return rows[order], cols[order], counts[order]
 
     @property
     def visits(self) -> np.ndarray:

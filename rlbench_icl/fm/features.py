@@ -135,23 +135,25 @@ def featurize_steps(stat: ExperienceStatistic, task: Objective, features: Featur
                     ) -> list[Context]:
     """``featurize`` for several ``steps_left`` at once: the statistic is read and planned
     once; the contexts differ only in their plans and steps-left feature."""
-    n = stat.transition_counts.sum(axis=2)
+    n = stat.visits
     scale = reward_scale(stat, scale_floor)
     pair = np.stack([np.log1p(n), stat.reward_sums / np.maximum(n, 1.0) / scale,
                      (n > 0).astype(float)], axis=-1)
-    plans = plans_by_step(stat, task, features.tie_break, scale_floor) if features.plans \
-        else None
+    lefts = [_steps_left(task, h) for h in steps]
+    plans = None
+    if features.plans:  # plan the rows asked for only: online asks for one
+        rows = [0 if task.objective == "discounted" else task.horizon - int(left)
+                for left in lefts]
+        plans = plans_by_step(stat, task, features.tie_break, scale_floor, rows)
     state = np.stack([stat.terminal_seen.astype(float), np.log1p(n.sum(axis=1))],
                      axis=-1).astype(np.float32)
-    successors, log_probs = _successor_lists(stat.transition_counts, n, max_successors)
+    successors, log_probs = _successor_lists(stat, n, max_successors)
     log_probs = log_probs.astype(np.float32)
     contexts = []
-    for h in steps:
-        left = _steps_left(task, h)
+    for i, left in enumerate(lefts):
         x = pair
-        if plans is not None:  # log-scale only the rows asked for: online asks for one
-            row = plans[0 if task.objective == "discounted" else task.horizon - int(left)]
-            x = np.concatenate([pair, log_scaled(row)], axis=-1)
+        if plans is not None:
+            x = np.concatenate([pair, log_scaled(plans[i])], axis=-1)
         glob = np.array([np.log(objective_horizon(task)) / 5.0, np.log1p(n.sum()) / 10.0,
                          _bonus_feature(bonus), np.log(left) / 5.0])
         contexts.append(Context(x.astype(np.float32), state, glob.astype(np.float32),
@@ -180,20 +182,46 @@ def _bonus_feature(bonus: float) -> float:
     return float(np.sign(bonus) * np.sqrt(abs(bonus)))
 
 
-def _successor_lists(counts: np.ndarray, n: np.ndarray, cap: int | None):
-    S, A, _ = counts.shape
-    M = max(1, int((counts > 0).sum(axis=2).max()))
+def _successor_lists(stat: ExperienceStatistic, n: np.ndarray, cap: int | None):
+    """(S, A, M) successors of every pair and their log P_hat, from the observed keys in
+    time and memory O(#keys log #keys + S * A * M): the M (at most ``cap``) most visited
+    first, ties to the lower state; a pair with fewer is padded with the lowest states it
+    never reached, at log-probability -inf; an unvisited pair points to itself at 0. These
+    are the first M columns of a stable ``argsort`` of its (S,) counts, largest first."""
+    S, A = stat.num_states, stat.num_actions
+    rows, cols, counts = stat.sorted_counts()
+    per_pair = np.bincount(rows, minlength=S * A)
+    M = max(1, int(per_pair.max(initial=0)))
     if cap is not None:
         M = min(M, cap)
-    order = np.argsort(-counts, axis=2, kind="stable")[..., :M]  # most-visited first
-    kept = np.take_along_axis(counts, order, axis=2)
+    order = np.lexsort((cols, -counts, rows))  # by pair, most visited first, then by state
+    rows, cols, counts = rows[order], cols[order], counts[order]
+    rank = np.arange(len(rows)) - (np.cumsum(per_pair) - per_pair)[rows]
+    top = rank < M
+    successors = _padding(rows, cols, np.minimum(per_pair, M), M)
+    successors[rows[top], rank[top]] = cols[top]
+    kept = np.zeros((S * A, M))
+    kept[rows[top], rank[top]] = counts[top]
+    successors, kept = successors.reshape(S, A, M), kept.reshape(S, A, M)
     total = kept.sum(axis=2, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_probs = np.where(kept > 0, np.log(kept / np.maximum(total, 1.0)), -np.inf)
     unvisited = n == 0
-    order[unvisited, 0] = np.nonzero(unvisited)[0]
+    successors[unvisited, 0] = np.nonzero(unvisited)[0]
     log_probs[unvisited, 0] = 0.0
-    return order.astype(np.int64), log_probs
+    return successors, log_probs
+
+
+def _padding(rows: np.ndarray, cols: np.ndarray, num_kept: np.ndarray, M: int) -> np.ndarray:
+    """(S * A, M) int64: in columns ``num_kept[r]`` onwards of row r, the lowest states that
+    are not successors of pair r, ascending (all among 0..M-1, as r has at most
+    ``num_kept[r]`` of them there); the other columns are left for the caller."""
+    taken = np.zeros((len(num_kept), M), dtype=bool)
+    low = cols < M
+    taken[rows[low], cols[low]] = True
+    free = np.argsort(taken, axis=1, kind="stable")  # free states first, ascending
+    slot = np.arange(M) - num_kept[:, None]
+    return np.take_along_axis(free, np.maximum(slot, 0), axis=1)
 
 
 def collate(contexts: list[Context], targets: list[np.ndarray] | None = None,

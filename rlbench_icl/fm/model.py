@@ -85,21 +85,37 @@ class PropagationRound(nn.Module):
         self.state_mlp = MLP(2 * d, hidden, d, config.dropout)
         self.state_norm = nn.LayerNorm(d)
 
-    def forward(self, h_s, h_sa, e_sa, batch: Batch):
-        B, S, A, M = batch.successors.shape
-        d, nh = h_s.shape[-1], self.num_heads
+    def forward(self, h_s, h_sa, e_sa, batch: Batch, state_chunk: int | None = None):
+        """One round; with ``state_chunk``, slice by slice of that many states (every
+        slice reads the keys and values of all states from before the round)."""
         k, v = self.key_value(h_s).chunk(2, dim=-1)  # (B, S, d) each
-        index = batch.successors.reshape(B, S * A * M, 1).expand(-1, -1, d)
+        S = h_s.shape[1]
+        if state_chunk is None or state_chunk >= S:
+            return self._update(k, v, h_s, h_sa, e_sa, batch.successors,
+                                batch.successor_log_probs, batch.action_mask)
+        new_s, new_sa = torch.empty_like(h_s), torch.empty_like(h_sa)
+        for lo in range(0, S, state_chunk):
+            part = slice(lo, lo + state_chunk)
+            new_s[:, part], new_sa[:, part] = self._update(
+                k, v, h_s[:, part], h_sa[:, part], e_sa[:, part], batch.successors[:, part],
+                batch.successor_log_probs[:, part], batch.action_mask)
+        return new_s, new_sa
+
+    def _update(self, k, v, h_s, h_sa, e_sa, successors, successor_log_probs, action_mask):
+        """The new ``(h_s, h_sa)`` of a slice of states, reading ``k, v`` (B, S, d) of all."""
+        B, S, A, M = successors.shape
+        d, nh = h_s.shape[-1], self.num_heads
+        index = successors.reshape(B, S * A * M, 1).expand(-1, -1, d)
         k_m = torch.gather(k, 1, index).view(B, S, A, M, nh, d // nh)
         v_m = torch.gather(v, 1, index).view(B, S, A, M, nh, d // nh)
         q = self.query(h_sa).view(B, S, A, nh, d // nh)
         logits = torch.einsum("bsahd,bsamhd->bsamh", q, k_m) / math.sqrt(d // nh)
-        logits = logits + batch.successor_log_probs.unsqueeze(-1)  # (B, S, A, M, nh)
+        logits = logits + successor_log_probs.unsqueeze(-1)  # (B, S, A, M, nh)
         weights = torch.softmax(logits, dim=3)
         message = torch.einsum("bsamh,bsamhd->bsahd", weights, v_m).reshape(B, S, A, d)
         h_sa = self.pair_norm(h_sa + self.pair_mlp(torch.cat([h_sa, self.out(message), e_sa],
                                                              dim=-1)))
-        pooled = _mean_over_actions(h_sa, batch.action_mask)  # (B, S, d)
+        pooled = _mean_over_actions(h_sa, action_mask)  # (B, S, d)
         h_s = self.state_norm(h_s + self.state_mlp(torch.cat([h_s, pooled], dim=-1)))
         return h_s, h_sa
 
@@ -125,11 +141,17 @@ class PolicyNetwork(nn.Module):
             if isinstance(module, SeededDropout):
                 module.generator = self.dropout_generator
 
-    def forward(self, batch: Batch, num_rounds: int | None = None):
+    def forward(self, batch: Batch, num_rounds: int | None = None,
+                state_chunk: int | None = None):
         """Returns ``(logits (B, S, A), loss or None)``; invalid actions get -inf logits.
 
         The loss (with ``batch.targets``) is the cross-entropy to the target policy over
         valid actions, averaged over the states ``batch.loss_mask`` selects.
+
+        ``state_chunk``: run each round and the head on slices of that many states, so that
+        the successors' keys and values gathered for attention, (B, S, A, M, d) each, take
+        memory per slice (inference on large tasks, under ``torch.no_grad``); the default,
+        None, is one slice.
         """
         B, S, A, width = batch.pair_features.shape
         if width != self.num_pair:
@@ -141,12 +163,19 @@ class PolicyNetwork(nn.Module):
             batch.state_features)  # (B, S, d)
         h_sa = e_sa
         for _ in range(num_rounds or self.config.num_rounds):
-            h_s, h_sa = self.round(h_s, h_sa, e_sa, batch)
-        readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
-        logits = self.head(readout).squeeze(-1)  # (B, S, A)
+            h_s, h_sa = self.round(h_s, h_sa, e_sa, batch, state_chunk)
+        step = S if state_chunk is None else state_chunk
+        logits = torch.cat([self._readout(h_s[:, lo:lo + step], h_sa[:, lo:lo + step],
+                                          e_sa[:, lo:lo + step])
+                            for lo in range(0, S, step)], dim=1)  # (B, S, A)
         logits = logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
         loss = None if batch.targets is None else policy_loss(logits, batch)
         return logits, loss
+
+    def _readout(self, h_s, h_sa, e_sa) -> torch.Tensor:
+        A = h_sa.shape[2]
+        readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
+        return self.head(readout).squeeze(-1)  # (B, S, A)
 
 
 def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:

@@ -10,6 +10,7 @@ sees what the network adds over its own inputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,7 +64,7 @@ def bonus_rewards(stat: ExperienceStatistic, bonus: float, h_eff: float,
     a whole horizon of the largest reward seen, like UCB-VI's optimistic value for untried
     pairs; ``bonus`` < 0 is pessimism. The network is trained to output the optimal policy of
     the true MDP with these rewards added (``rlbench_icl.fm.prior``)."""
-    n = stat.transition_counts.sum(axis=2)
+    n = stat.visits
     b = np.where(n == 0, bonus * h_eff * reward_scale(stat, scale_floor), 0.0)
     b[stat.terminal_seen] = 0.0
     return b
@@ -88,51 +89,70 @@ def planned_advantages(stat: ExperienceStatistic, task: Objective, tie_break: fl
     with reward 0. For finite horizons: Q with ``steps_left`` steps to go (default all H, the
     first step), discounted by ``stationary_discount(H, gamma, tie_break)``. The scale is
     ``reward_scale(stat, scale_floor)``."""
-    by_step = plans_by_step(stat, task, tie_break, scale_floor)
-    return by_step[len(by_step) - (steps_left or len(by_step))]
+    rows = 1 if task.objective == "discounted" else task.horizon
+    return plans_by_step(stat, task, tie_break, scale_floor,
+                         [rows - (steps_left or rows)])[0]
 
 
 def plans_by_step(stat: ExperienceStatistic, task: Objective, tie_break: float = 0.0,
-                  scale_floor: float = 0.0) -> np.ndarray:
+                  scale_floor: float = 0.0, steps: Sequence[int] | None = None
+                  ) -> np.ndarray:
     """``planned_advantages`` for every step at once: (H, S, A, 2), row t with H - t steps
-    to go, from one backward induction ((1, S, A, 2) for ``discounted`` objectives)."""
+    to go, from one backward induction ((1, S, A, 2) for ``discounted`` objectives); with
+    ``steps``, only those rows, (len(steps), S, A, 2). Time and memory linear in the
+    observed transitions and in H * S * A: the empirical model is built sparse, from the
+    observed keys, and planned on as ``dynprog.flat_transitions`` chooses (dense when
+    small)."""
     S = stat.num_states
     scale = reward_scale(stat, scale_floor)
-    flat = dynprog.flat_transitions(_limbo_model(stat))
+    n = stat.visits
+    flat = dynprog.flat_transitions(_limbo_model(stat, n))
     h_eff = objective_horizon(task)
     columns = []
     for limit in (scale, -scale):
-        R = _limbo_rewards(stat, limit)
+        R = _limbo_rewards(stat, n, limit)
         if task.objective == "discounted":
             Q = dynprog.discounted_optimal_values(flat, R, task.discount)[0][None]
         else:
             gamma = stationary_discount(task.horizon, task.discount, tie_break)
             Q = dynprog.backward_induction(flat, R, task.horizon, gamma)[0]
-        Q = Q[:, :S]
+        Q = Q[:, :S] if steps is None else Q[steps, :S]
         columns.append((Q - Q.max(axis=2, keepdims=True)) / (scale * h_eff))
     return np.stack(columns, axis=-1)
 
 
-def _limbo_model(stat: ExperienceStatistic) -> np.ndarray:
-    """(S + 1, A, S + 1) empirical transitions; untried pairs lead to the extra absorbing
-    state S (limbo); states seen as terminal are absorbing."""
-    counts = stat.transition_counts
-    S, A, _ = counts.shape
-    n = counts.sum(axis=2)
-    P = np.zeros((S + 1, A, S + 1))
-    P[:S, :, :S] = counts / np.maximum(n, 1.0)[..., None]
-    P[:S, :, S] = n == 0
-    terminal = np.nonzero(stat.terminal_seen)[0]
-    P[terminal] = 0.0
-    P[terminal, :, terminal] = 1.0
-    P[S, :, S] = 1.0
-    return P
+def _limbo_model(stat: ExperienceStatistic, n: np.ndarray):
+    """((S + 1) * A, S + 1) empirical transitions as a ``scipy.sparse.csr_array``, rows
+    ``s * A + a``; untried pairs lead to the extra absorbing state S (limbo); states seen as
+    terminal are absorbing. ``n``: (S, A) visits. Its entries, in CSR order, are those of
+    the dense model ``counts / n`` with these edits, so a dense copy is the same bits."""
+    import scipy.sparse  # here, not at the top: scipy costs a CLI start 0.3 s
 
-
-def _limbo_rewards(stat: ExperienceStatistic, limit: float) -> np.ndarray:
-    """(S + 1, A) mean rewards; untried pairs and limbo pay ``limit``, terminal states 0."""
     S, A = stat.num_states, stat.num_actions
-    n = stat.transition_counts.sum(axis=2)
+    rows, cols, counts = stat.sorted_counts()
+    terminal = np.repeat(stat.terminal_seen, A)  # per row s * A + a
+    kept = ~terminal[rows]
+    untried = np.flatnonzero((n.ravel() == 0) & ~terminal)
+    absorbing = np.flatnonzero(terminal)
+    limbo = S * A + np.arange(A)
+    # one entry for every row without observed successors kept: to limbo, or to itself
+    single_rows = np.concatenate([untried, absorbing, limbo])
+    entry_rows = np.concatenate([rows[kept], single_rows])
+    entry_cols = np.concatenate([cols[kept], np.full(len(untried), S), absorbing // A,
+                                 np.full(A, S)])
+    data = np.concatenate([counts[kept] / np.maximum(n, 1.0).ravel()[rows[kept]],
+                           np.ones(len(single_rows))])
+    order = np.argsort(entry_rows, kind="stable")  # a row's successors stay sorted
+    num_rows = (S + 1) * A
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(entry_rows, minlength=num_rows))])
+    return scipy.sparse.csr_array((data[order], entry_cols[order], indptr),
+                                  shape=(num_rows, S + 1))
+
+
+def _limbo_rewards(stat: ExperienceStatistic, n: np.ndarray, limit: float) -> np.ndarray:
+    """(S + 1, A) mean rewards; untried pairs and limbo pay ``limit``, terminal states 0.
+    ``n``: (S, A) visits."""
+    S, A = stat.num_states, stat.num_actions
     untried = (n == 0) & ~stat.terminal_seen[:, None]
     R = np.full((S + 1, A), limit)
     R[:S] = np.where(untried, limit, stat.reward_sums / np.maximum(n, 1.0))

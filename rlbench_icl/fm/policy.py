@@ -36,6 +36,16 @@ from .virtual import VirtualOutcome, with_virtual_outcome
 # H = 200 instead of 200). Chosen on the tuning suites' exact targets (experiments/tune_fm.md).
 STEP_GRID = (32, 1.2)
 STEP_BATCH = 8  # contexts per forward pass of a per-step policy (memory: ~8x one pass)
+# Inference memory on large tasks (issue 23), linear in S * A * M: a forward pass takes at
+# most PASS_PAIRS (s, a) pairs over its contexts (at least one context); if the successor
+# keys it gathers for attention, B * S * A * M * d numbers, exceed ATTENTION_NUMBERS (64 MiB),
+# it runs in slices of states that gather SLICE_NUMBERS (4 MiB) each. Every registered task
+# runs whole (Taxi's 8 contexts: 24,000 pairs, 3 M numbers). At S = 10^5 slices of 4 MiB
+# were both leaner and faster than of 64 MiB (+275 MB and 5.7 s against +734 MB and 12.6 s
+# for one pass of the shipped network).
+PASS_PAIRS = 1 << 18
+ATTENTION_NUMBERS = 1 << 24
+SLICE_NUMBERS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -209,6 +219,19 @@ def _read(info: TaskInfo, stat: ExperienceStatistic, reading: Reading
 
 def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
              rounds: int | None) -> list[np.ndarray]:
-    with torch.no_grad():
-        logits, _ = network(collate(contexts), num_rounds=rounds)
-    return [lg[:info.num_states].numpy().astype(np.float64) for lg in logits]
+    """The logits of every context, in passes of at most ``PASS_PAIRS`` pairs, each whole
+    or in slices of states (``ATTENTION_NUMBERS``)."""
+    S, A = contexts[0].pair_features.shape[:2]
+    per_pass = max(1, PASS_PAIRS // (S * A))
+    out = []
+    for i in range(0, len(contexts), per_pass):
+        batch = collate(contexts[i:i + per_pass])
+        B, S, A, M = batch.successors.shape
+        per_state = B * A * M * network.config.width  # numbers gathered per state
+        state_chunk = None
+        if S * per_state > ATTENTION_NUMBERS:
+            state_chunk = max(1, SLICE_NUMBERS // per_state)
+        with torch.no_grad():
+            logits, _ = network(batch, num_rounds=rounds, state_chunk=state_chunk)
+        out.extend(lg[:info.num_states].numpy().astype(np.float64) for lg in logits)
+    return out

@@ -35,6 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from ..experience import ExperienceStatistic
 from .planning import reward_scale
 
@@ -68,31 +70,37 @@ class VirtualOutcome:
 def with_virtual_outcome(stat: ExperienceStatistic, outcome: VirtualOutcome,
                          scale_floor: float = 0.0) -> ExperienceStatistic:
     """A copy of ``stat`` with one extra state, index S (see the module docstring); a
-    numeric reward multiplies ``reward_scale(stat, scale_floor)``."""
+    numeric reward multiplies ``reward_scale(stat, scale_floor)``. Built from the observed
+    keys: stored dense or sparse as any statistic of S + 1 states."""
     S, A = stat.num_states, stat.num_actions
     if isinstance(outcome.reward, str):
         reward = _worst_reward(stat, recurring_only=outcome.reward == "worst-recurring")
     else:
         reward = outcome.reward * reward_scale(stat, scale_floor)
     k = outcome.pseudo_count
-    out = ExperienceStatistic(S + 1, A)
-    out.transition_counts[:S, :, :S] = stat.transition_counts
+    live = ~stat.terminal_seen  # terminal states have no outgoing experience
+    rows, cols, counts = stat.sorted_counts()
+    virtual_rows = [np.flatnonzero(np.repeat(live, A))]  # pairs s * A + a -> S
+    if outcome.lasting:  # one pseudo-transition per action back to itself, paying again
+        virtual_rows.append(S * A + np.arange(A))
+    virtual_rows = np.concatenate(virtual_rows)
+    virtual_counts = np.where(virtual_rows < S * A, k, 1.0)
+    out = ExperienceStatistic.from_counts(
+        S + 1, A, np.concatenate([rows, virtual_rows]),
+        np.concatenate([cols, np.full(len(virtual_rows), S)]),
+        np.concatenate([counts, virtual_counts]))
     out.reward_sums[:S] = stat.reward_sums
     out.reward_sq_sums[:S] = stat.reward_sq_sums
-    live = ~stat.terminal_seen  # terminal states have no outgoing experience
-    out.transition_counts[:S, :, S][live] = k
     out.reward_sums[:S][live] += k * reward
     out.reward_sq_sums[:S][live] += k * reward * reward
     out.terminal_seen[:S] = stat.terminal_seen
-    if outcome.lasting:  # one pseudo-transition per action back to itself, paying again
-        out.transition_counts[S, :, S] = 1.0
+    if outcome.lasting:
         out.reward_sums[S] = reward
         out.reward_sq_sums[S] = reward * reward
     else:
         out.terminal_seen[S] = True
     recorded = k > 0 or outcome.lasting  # the reward appears in the edited statistic
     out.max_abs_reward = max(stat.max_abs_reward, abs(reward) if recorded else 0.0)
-    out.rebuild_keys()  # keep observed_keys() true
     return out
 
 
@@ -101,7 +109,10 @@ def _worst_reward(stat: ExperienceStatistic, recurring_only: bool = False) -> fl
     n = stat.visits
     seen = n > 0
     if recurring_only:
-        seen &= stat.transition_counts[:, :, stat.terminal_seen].sum(axis=2) == 0
+        rows, cols, _ = stat.sorted_counts()
+        entering = np.zeros(n.size, dtype=bool)
+        entering[rows[stat.terminal_seen[cols]]] = True
+        seen &= ~entering.reshape(n.shape)
     if not seen.any():
         return 0.0
     return min(0.0, float((stat.reward_sums[seen] / n[seen]).min()))
