@@ -59,8 +59,8 @@ def exact_transitions(P):
     the dense product, none through this one."""
     import scipy.sparse  # here, not at the top: scipy costs a CLI start 0.3 s
 
-    if issparse(P):
-        return scipy.sparse.csr_array(P)
+    if issparse(P):  # a sparse task's P is a CSR already: no copy of its transitions
+        return P if P.format == "csr" else scipy.sparse.csr_array(P)
     flat = P if P.ndim == 2 else P.reshape(P.shape[0] * P.shape[1], P.shape[2])
     return scipy.sparse.csr_array(flat)
 
