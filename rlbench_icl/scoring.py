@@ -130,17 +130,22 @@ def iqm_difference_with_ci(x: np.ndarray, y: np.ndarray,
     return (float(iqm(x) - iqm(y)), *interval(boot, config.confidence))
 
 
-def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """P(X > Y) over the last two axes (..., runs, tasks), averaged over tasks."""
-    greater = (x[..., :, None, :] > y[..., None, :, :]).mean(axis=(-3, -2))
-    ties = (x[..., :, None, :] == y[..., None, :, :]).mean(axis=(-3, -2))
+def probability_of_improvement(x: np.ndarray, y: np.ndarray, tie_tolerance: float = 0.0
+                               ) -> np.ndarray:
+    """P(X > Y) over the last two axes (..., runs, tasks), averaged over tasks. Scores within
+    ``tie_tolerance`` of each other tie (0: only equal ones, as rliable)."""
+    gap = x[..., :, None, :] - y[..., None, :, :]
+    greater = (gap > tie_tolerance).mean(axis=(-3, -2))
+    ties = (np.abs(gap) <= tie_tolerance).mean(axis=(-3, -2))
     return (greater + 0.5 * ties).mean(axis=-1)
 
 
 def probability_of_improvement_with_ci(x: np.ndarray, y: np.ndarray,
                                        config: BootstrapConfig = BootstrapConfig(),
-                                       stream: int = 0) -> tuple[float, float, float]:
-    """P(X > Y) with a CI from resampling the runs of X and of Y independently per task."""
+                                       stream: int = 0, tie_tolerance: float = 0.0
+                                       ) -> tuple[float, float, float]:
+    """P(X > Y) with a CI from resampling the runs of X and of Y independently per task;
+    ``tie_tolerance`` as in ``probability_of_improvement``."""
     _check_matrix(x)
     _check_matrix(y)
     if x.shape[1] != y.shape[1]:
@@ -152,11 +157,13 @@ def probability_of_improvement_with_ci(x: np.ndarray, y: np.ndarray,
     cx = _draw_counts(resample_index(x.shape, config, 2 * stream), x.shape[0])
     cy = _draw_counts(resample_index(y.shape, config, 2 * stream + 1), y.shape[0])
     pairs = x.shape[0] * y.shape[0]
+    gap = x.T[:, :, None] - y.T[:, None, :]
     greater, ties = (np.ascontiguousarray(np.einsum("trl,trl->rt", cx @ outcome, cy)) / pairs
-                     for outcome in ((x.T[:, :, None] > y.T[:, None, :]).astype(float),
-                                     (x.T[:, :, None] == y.T[:, None, :]).astype(float)))
+                     for outcome in ((gap > tie_tolerance).astype(float),
+                                     (np.abs(gap) <= tie_tolerance).astype(float)))
     boot = (greater + 0.5 * ties).mean(axis=-1)
-    return (float(probability_of_improvement(x, y)), *interval(boot, config.confidence))
+    return (float(probability_of_improvement(x, y, tie_tolerance)),
+            *interval(boot, config.confidence))
 
 
 def _draw_counts(index: np.ndarray, runs: int) -> np.ndarray:

@@ -24,6 +24,15 @@ def test_probability_of_improvement_by_hand():
     assert scoring.probability_of_improvement(x, y) == pytest.approx((0.5 + 0.5 * 0.5) / 2)
 
 
+def test_scores_within_the_tie_tolerance_tie_in_the_point_and_every_resample():
+    x = np.array([[1.0 - 1e-12], [0.5]])  # run 0 equals y's runs but for rounding noise
+    y = np.array([[1.0], [1.0]])
+    assert scoring.probability_of_improvement(x, y) == 0.0
+    assert scoring.probability_of_improvement(x, y, tie_tolerance=1e-9) == 0.25
+    point, lo, hi = scoring.probability_of_improvement_with_ci(x, y, CFG, tie_tolerance=1e-9)
+    assert (point, lo, hi) == (0.25, 0.0, 0.5)  # 0, 1 or 2 noisy runs drawn of two
+
+
 def test_performance_profile_by_hand():
     m = np.array([[0.1, 0.5], [0.9, 0.5]])
     point, lo, hi = scoring.performance_profile(m, np.array([0.0, 0.5, 0.95]), CFG)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .. import scoring, store
-from .entries import Ranked, stream_id
+from .entries import Ranked, improvement, stream_id
 from .render import (
     csv_interval,
     csv_number,
@@ -95,8 +95,7 @@ def write_inputs_table(out: Path, ranked: dict[str, list[Ranked]],
             by_name = {r.entry.name: r for r in entries}
             if model in by_name and inputs in by_name:
                 m, i = by_name[model], by_name[inputs]
-                poi = scoring.probability_of_improvement_with_ci(
-                    m.matrix, i.matrix, bootstrap, stream_id(where, model, "inputs", inputs))
+                poi = improvement(m, i, bootstrap, stream_id(where, model, "inputs", inputs))
                 rows.append([model, inputs, where, fmt(m.aggregates["IQM"][0]),
                              fmt(i.aggregates["IQM"][0]), fmt_ci(*poi)])
                 csv_rows.append([model, inputs, where, csv_number(m.aggregates["IQM"][0]),
