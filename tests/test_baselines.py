@@ -375,3 +375,47 @@ def test_offline_agents_solve_the_same_on_dense_and_sparse_counts(name, monkeypa
             sparse = with_sparse_counts(
                 monkeypatch, lambda i=info, d=data: solve(i, d, np.random.default_rng(0)))
             np.testing.assert_array_equal(sparse, dense)
+
+
+AGENT_RUNS_SCRIPT = """
+import hashlib, json
+import numpy as np
+from rlbench_icl import OfflineSettings, OnlineSettings, default_registry
+from rlbench_icl.discovery import resolve
+from rlbench_icl.protocols import run_offline, run_online
+task = default_registry().make("GarnetS50A4B5-v0")
+outs = [run_online(task, resolve(a)[1], OnlineSettings(num_episodes=150), seed=1)
+        for a in ("ucbvi", "psrl")]
+outs.append(run_offline(task, resolve("vi-lcb")[1], OfflineSettings((20, 200), (1.0, 0.1)), 1))
+print(hashlib.sha256(json.dumps(outs, sort_keys=True).encode()).hexdigest())
+rng = np.random.default_rng(0)  # a product like a plan's, to show the kernel took effect
+P, V = rng.random((200, 50)), rng.random(50)
+print(hashlib.sha256((P / P.sum(axis=1, keepdims=True) @ V).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="OPENBLAS_CORETYPE names x86-64 kernels")
+def test_agents_plans_give_the_same_runs_whatever_the_blas_kernel():
+    """UCB-VI, PSRL and VI-LCB plan on a dense empirical model below 64 states through BLAS,
+    whose kernel orders each product's sums by CPU: their values differ in the last bits
+    between kernels (the script's second line shows it), but a greedy choice treats values
+    within ``GREEDY_TIE_TOL`` as tied, so the runs are the same bytes under OpenBLAS's
+    oldest x86-64 kernel and the one this CPU picks."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(extra):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+        env.update(OMP_NUM_THREADS="1", **extra)
+        done = subprocess.run([sys.executable, "-c", AGENT_RUNS_SCRIPT], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    runs_old, product_old = digest({"OPENBLAS_CORETYPE": "Nehalem"})
+    runs_here, product_here = digest({})
+    if product_old == product_here:
+        pytest.skip("this numpy's BLAS does not change kernels by OPENBLAS_CORETYPE")
+    assert runs_old == runs_here
