@@ -26,8 +26,8 @@ best_mean = 0.8
 gap = { uniform = [0.2, 0.3] }
 seed = { seed = true }
 [family.offline]
-dataset_episodes = [2]
-epsilons = [1.0]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.5]
 
 [[family]]
 id = "TinyChains-v0"
@@ -39,8 +39,8 @@ episodes = 6
 [family.params]
 num_states = { int = [3, 4] }
 [family.offline]
-dataset_episodes = [2]
-epsilons = [1.0]
+dataset_episodes = [2, 4]
+epsilons = [1.0, 0.5]
 
 [[suite]]
 name = "tinydev"
@@ -160,3 +160,39 @@ def test_the_test_suite_can_be_drawn_from_another_seed(stored, tmp_path):
                                 test_suite="tinytest", instance_seed=5, figures=False)
     assert "test online" not in summary  # nobody ran those instances
     assert "instance seed 5" in (tmp_path / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def stored_offline(stored, tmp_path_factory, tiny_tasks):
+    out = tmp_path_factory.mktemp("heldout-offline") / "results"
+    for agent in ("random", "vi-lcb"):
+        assert main(["run", "--agent", agent, "--tasks", "tinytest", "--seeds", "2",
+                     "--protocol", "offline", "--jobs", "1", "--quiet", "--out", str(out),
+                     "--task-path", str(tiny_tasks)]) == 0
+    return out, stored[1]
+
+
+def test_the_test_suite_has_offline_scores_by_dataset_size_with_families_as_strata(
+        stored_offline, tmp_path):
+    import numpy as np
+
+    from rlbench_icl.leaderboard import load_results, make_entries
+
+    results, registry = stored_offline
+    build_leaderboard(results, tmp_path, registry, FAST, suite_tag="tinydev",
+                      test_suite="tinytest", figures=False)
+    rows = {r["submission"]: r for r in csv.DictReader(io.StringIO(
+        (tmp_path / "offline_test_by_dataset_size.csv").read_text()))}
+    assert set(rows) == {"vi-lcb", "random"}
+    assert "Test suite, offline IQM by dataset size" in (tmp_path / "README.md").read_text()
+    entry = next(e for e in make_entries(load_results(results, registry), "offline",
+                                         registry.select("tinytest"), 2) if e.name == "vi-lcb")
+    for size in (2, 4):  # a run's mean over behaviours at the size, one column per family
+        matrix = family_matrix(entry, "offline", lambda r: np.mean(
+            [c["normalised_value"] for c in r["result"]["cells"]
+             if c["dataset_episodes"] == size]))[1]
+        assert matrix.shape == (4, 2)
+        low, point, high = (float(rows["vi-lcb"][f"IQM at {size}{x}"])
+                            for x in (" low", "", " high"))
+        assert point == pytest.approx(float(iqm(matrix)), abs=1e-6) and low <= point <= high
+    assert rows["random"]["IQM at 2"] == "0.000000"  # never "-0.000000"

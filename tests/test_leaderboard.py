@@ -312,3 +312,11 @@ def csv_iqm(path: Path, name: str) -> str:
 
     rows = list(csv.DictReader(path.read_text().splitlines()))
     return next(r for r in rows if r["submission"] == name)["IQM"]
+
+
+def test_numbers_that_round_to_zero_print_without_a_minus_sign():
+    from rlbench_icl.leaderboard.render import csv_number, fmt, fmt_ci
+
+    assert fmt(-1e-17) == "0.000" and csv_number(-1e-17) == "0.000000"
+    assert fmt_ci(-1e-17, -0.0004, 0.0) == "0.000 [0.000, 0.000]"
+    assert fmt(-0.0006) == "-0.001" and fmt(0.12345, 4) == "0.1235" == f"{0.12345:.4f}"

@@ -24,7 +24,13 @@ from .entries import (
     rank_entries,
     threshold_episodes,
 )
-from .heldout import family_means, rank_test, write_family_table, write_test_table
+from .heldout import (
+    family_means,
+    rank_test,
+    test_size_iqms,
+    write_family_table,
+    write_test_table,
+)
 from .inputs import write_ablation_table, write_inputs_table
 from .long import long_scores, write_long_scores
 from .paper import load_paper_reference, write_paper_table
@@ -163,6 +169,9 @@ def _write_tables(out: Path, rankings: list[Ranking], verified: dict[str, dict[s
                                           r.base, r.poi, bootstrap, verified[r.key]))
             first.append(write_family_table(out, r.protocol, r.ranked,
                                             family_means(r.ranked, r.protocol, bootstrap)))
+            if r.protocol == "offline" and r.ranked:
+                first.append(write_offline_sizes_table(
+                    out, r.ranked, *test_size_iqms(r.ranked, bootstrap), suite="test"))
     by_where = {f"{r.selector} {r.protocol}": r.ranked for r in rankings}
     inputs = write_inputs_table(out, by_where, bootstrap)
     ablation = write_ablation_table(out, {f"{r.suite} {r.protocol}": r.ranked

@@ -10,6 +10,7 @@ score does not carry over to fresh instances.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +44,14 @@ def family_of(task_id: str) -> str:
     return match["family"]
 
 
-def family_matrix(entry: Entry, protocol: str) -> tuple[list[str], np.ndarray]:
+def family_matrix(entry: Entry, protocol: str, value: Callable[[dict], float] | None = None
+                  ) -> tuple[list[str], np.ndarray]:
     """The families (sorted) and the (instances x seeds, families) scores of a complete
-    entry; every family must have as many instances."""
-    by_key = {(r["task"]["id"], r["seed"]): r["result"]["scores"][SCORE_KEY[protocol]]
-              for r in entry.records}
+    entry (or ``value`` of each record); every family must have as many instances."""
+    if value is None:
+        def value(record: dict) -> float:
+            return record["result"]["scores"][SCORE_KEY[protocol]]
+    by_key = {(r["task"]["id"], r["seed"]): value(r) for r in entry.records}
     families = sorted({family_of(t) for t in entry.tasks})
     columns = [[by_key[(t, s)] for t in entry.tasks if family_of(t) == f for s in entry.seeds]
                for f in families]
@@ -105,6 +109,26 @@ def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: lis
                              verified[e.name], gap_note(e)])
     store.write_atomic(out / f"{protocol}_test_leaderboard.csv", csv_text(csv_rows, csv_headers))
     return f"## {TEST_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
+
+
+def test_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
+                   ) -> tuple[list[int], list[list[tuple[float, float, float]]]]:
+    """``entries.offline_size_iqms`` on the test suite, with its families as strata: at each
+    dataset size every ranked run has, each entry's IQM over the (instances x seeds,
+    families) matrix of its runs' mean normalised value over behaviours at that size."""
+    if not ranked:
+        return [], []
+    sizes = sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
+                                      for r in ranked for rec in r.entry.records]))
+
+    def at(size: int) -> Callable[[dict], float]:
+        return lambda record: float(np.mean([c["normalised_value"]
+                                             for c in record["result"]["cells"]
+                                             if c["dataset_episodes"] == size]))
+
+    return sizes, [[scoring.iqm_with_ci(family_matrix(r.entry, "offline", at(n))[1], bootstrap,
+                                        stream_id("offline", r.entry.name, "test", str(n)))
+                    for n in sizes] for r in ranked]
 
 
 def family_means(ranked: list[Ranked], protocol: str, bootstrap: scoring.BootstrapConfig

@@ -53,7 +53,7 @@ def interval_headers(name: str) -> list[str]:
 
 def csv_number(value: float | None, digits: int = 6) -> str:
     """A CSV cell of a numeric table: fixed digits, empty for no value."""
-    return "" if value is None else f"{value:.{digits}f}"
+    return "" if value is None else fmt(value, digits)
 
 
 def csv_interval(ci: tuple[float, float, float] | None, digits: int = 6) -> list[str]:
@@ -70,12 +70,14 @@ def escape_markdown(text: str) -> str:
 
 
 def fmt(value: float, digits: int = 3) -> str:
-    return f"{value:.{digits}f}"
+    """``value`` with fixed digits; one that rounds to zero is "0.000", never "-0.000" (the
+    random agent's normalised values are float noise around 0, e.g. -1e-17)."""
+    return f"{round(value, digits) + 0.0:.{digits}f}"  # -0.0 + 0.0 is +0.0
 
 
 def fmt_ci(point: float, lo: float, hi: float, digits: int = 3) -> str:
     """``point [lo, hi]``."""
-    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"{fmt(point, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
 def median_episodes(values: list[int], budget: int) -> str:

@@ -174,17 +174,23 @@ def write_threshold_table(out: Path, ranked: list[Ranked], suite: list[str],
                                                               ["task", "budget"] + names))
 
 
+SIZES_TITLES = {"dev": "Offline IQM by dataset size (over tasks x behaviours)",
+                "test": "Test suite, offline IQM by dataset size (families as strata)"}
+
+
 def write_offline_sizes_table(out: Path, ranked: list[Ranked], sizes: list[int],
-                              iqms: list[list[tuple[float, float, float]]]) -> str:
-    """``offline_by_dataset_size.csv``: each entry's IQM at each dataset size
-    (from ``entries.offline_size_iqms``)."""
+                              iqms: list[list[tuple[float, float, float]]],
+                              suite: str = "dev") -> str:
+    """``offline_by_dataset_size.csv`` (``offline_test_by_dataset_size.csv`` for the test
+    suite): each entry's IQM at each dataset size (from ``entries.offline_size_iqms`` or
+    ``heldout.test_size_iqms``)."""
     headers = ["submission"] + [f"{n} episodes" for n in sizes]
     # four digits: at large datasets IQMs differ in the fourth (0.9995 against 0.9993)
     rows = [[escape_markdown(r.entry.name)] + [fmt_ci(*v, digits=4) for v in values]
             for r, values in zip(ranked, iqms, strict=True)]
     csv_rows = [[r.entry.name] + [c for v in values for c in csv_interval(v)]
                 for r, values in zip(ranked, iqms, strict=True)]
-    store.write_atomic(out / "offline_by_dataset_size.csv", csv_text(
+    name = "offline_by_dataset_size" if suite == "dev" else f"offline_{suite}_by_dataset_size"
+    store.write_atomic(out / f"{name}.csv", csv_text(
         csv_rows, ["submission"] + [h for n in sizes for h in interval_headers(f"IQM at {n}")]))
-    return ("### Offline IQM by dataset size (over tasks x behaviours)\n\n"
-            + markdown_table(rows, headers) + "\n")
+    return f"### {SIZES_TITLES[suite]}\n\n" + markdown_table(rows, headers) + "\n"

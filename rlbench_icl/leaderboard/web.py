@@ -34,10 +34,10 @@ from ..tasks import Task
 from . import web_assets
 from .entries import Entry, Ranking, binned_returns, task_intervals
 from .heldout import TEST_TITLES
-from .render import csv_interval
+from .render import csv_interval, fmt, fmt_ci
 from .results import Results
 from .style import Styles, load_styles
-from .tables import FRONT_TITLES
+from .tables import FRONT_TITLES, SIZES_TITLES
 
 CURVE_POINTS = 20
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -48,12 +48,12 @@ TABLES = [  # the index page's tables, in order: file, title, digits
      "seeds [95% CI]", 3),
     ("offline_test_families.csv", "Test suite, offline, per family: mean over instances and "
      "seeds [95% CI]", 3),
+    ("offline_test_by_dataset_size.csv", SIZES_TITLES["test"], 4),
     ("model_vs_inputs.csv", "What the network adds over its own inputs", 3),
     ("ablation.csv", "Ablation: what each part of the foundation model adds (IQM)", 3),
     ("online_leaderboard.csv", "Dev suite. " + FRONT_TITLES["online"], 3),
     ("offline_leaderboard.csv", "Dev suite. " + FRONT_TITLES["offline"], 3),
-    ("offline_by_dataset_size.csv", "Offline IQM by dataset size (over tasks x behaviours)",
-     4),
+    ("offline_by_dataset_size.csv", SIZES_TITLES["dev"], 4),
     ("paper_reproduction.csv", "Paper reproduction: median episodes-to-solve", 3),
 ]
 TASK_TABLES = [("online_tasks.csv", "Per-task online scores (dev suite): mean over seeds "
@@ -262,10 +262,10 @@ def _cell(column: str, raw: list[str], numeric: bool, digits: int, root: str,
         href = f"{root}tasks/{_slug(value)}.html"
     if not numeric or value == "":
         return Cell(value or "—", value, href)
-    text = value if re.fullmatch(r"-?[0-9]+", value) else f"{float(value):.{digits}f}"
+    text = value if re.fullmatch(r"-?[0-9]+", value) else fmt(float(value), digits)
     ci = ""
     if len(raw) == 3 and raw[1] != "":
-        ci = f"[{float(raw[1]):.{digits}f}, {float(raw[2]):.{digits}f}]"
+        ci = f"[{fmt(float(raw[1]), digits)}, {fmt(float(raw[2]), digits)}]"
     return Cell(text, value, href, ci)
 
 
@@ -342,8 +342,7 @@ def _standing(site: Site, ranking: Ranking, name: str, linked: dict) -> dict:
     where = f"{ranking.selector} suite, {ranking.protocol}"
     if name in ranked:
         a = next(r for r in ranking.ranked if r.entry.name == name).aggregates
-        status = (f"Rank {ranked.index(name) + 1} of {len(ranked)}: IQM {a['IQM'][0]:.3f} "
-                  f"[{a['IQM'][1]:.3f}, {a['IQM'][2]:.3f}].")
+        status = f"Rank {ranked.index(name) + 1} of {len(ranked)}: IQM {fmt_ci(*a['IQM'])}."
     else:
         status = "Incomplete, not ranked: per-task scores below cover what it ran."
     status += f" Verified: {site.verified[ranking.key].get(name, 'no')}."
