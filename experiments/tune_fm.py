@@ -67,6 +67,7 @@ class Setting(NamedTuple):
     virtual: tuple | None
     bonus: float
     range_scale: bool = False
+    refresh: float = 1.0
 
 
 # Every sweep on record (experiments/tune_fm.md), as rows of Setting fields: (protocol,
@@ -145,6 +146,10 @@ SWEEPS = {
     # The shipped online setting alone (release 5.1: beta 1.0, declared unit, T = 0.1), to
     # compare networks (the fourteenth attempt's rule); the same runs as its range-check row.
     "shipped": [("online", "range scale, bonus", 0.1, None, None, 1.0, True)],
+    # The fifteenth attempt: the shipped online setting (release 6), re-reading the
+    # statistic only once some pair's visits grew by the factor f (doubling epochs).
+    "refresh": [("online", "refresh ratio", 0.1, None, None, 1.0, True, f)
+                for f in (1.0, 2.0, 1.5, 1.25)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }
@@ -160,7 +165,8 @@ def score(setting: Setting, task: Task, seed: int, episodes: int, checkpoint: Pa
     """The tuning score of one setting of the network in ``checkpoint`` on one task."""
     if setting.protocol == "offline":
         return offline_score(task, fm_submission(checkpoint, reading(setting)), seed)
-    submission = fm_submission(checkpoint, reading(setting), setting.temperature)
+    submission = fm_submission(checkpoint, reading(setting), setting.temperature,
+                               setting.refresh)
     return online_score(task, submission, seed, episodes)
 
 
@@ -192,13 +198,14 @@ def main() -> None:
     for (setting, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(setting, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, b, "yes" if rs else "no",
+             "-" if virt is None else virt, b, "yes" if rs else "no", f,
              f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r, virt, b, rs), v in table.items()]
+            for (p, what, temp, r, virt, b, rs, f), v in table.items()]
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"{args.episodes} episodes; network {args.checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "bonus", "range scale", "mean score", "median"],
+                                  "bonus", "range scale", "refresh", "mean score",
+                                  "median"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -93,10 +93,11 @@ def offline_cells(task: Task, submission: Submission, seed: int, sizes: Sequence
     return run_offline(task, submission, settings, seed)["cells"]
 
 
-def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float = 0.1
-                  ) -> Submission:
+def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float = 0.1,
+                  refresh_ratio: float = 1.0) -> Submission:
     """The foundation model in ``checkpoint`` as a submission that reads every statistic as
-    ``reading`` says: online it samples at ``temperature``, offline it plays greedily.
+    ``reading`` says: online it samples at ``temperature`` and re-reads its experience as
+    ``refresh_ratio`` says (``InContextAgent``), offline it plays greedily.
 
     How the experiments vary gnn-fm's settings without touching the submission; torch is
     imported here, not with this module."""
@@ -105,7 +106,7 @@ def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float =
     network = load_network(checkpoint)
 
     def make_online_agent(info: TaskInfo, rng: np.random.Generator) -> InContextAgent:
-        return InContextAgent(network, info, rng, reading, temperature)
+        return InContextAgent(network, info, rng, reading, temperature, refresh_ratio)
 
     def solve_offline(info: TaskInfo, dataset: Dataset, rng: np.random.Generator
                       ) -> np.ndarray:

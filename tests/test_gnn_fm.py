@@ -103,3 +103,23 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu_maker():
                           env={**env, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2e035adfa1fec087"
+
+
+
+@pytest.mark.parametrize("ratio, reads", [(1.0, [0, 1, 2, 3, 4]), (2.0, [0, 1, 3, 4])])
+def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio, reads):
+    from rlbench_icl.fm.policy import InContextAgent, Reading
+
+    info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
+    agent = InContextAgent(load_network(CHECKPOINT), info, np.random.default_rng(0),
+                           Reading(bonus=1.0, range_scale=True), 0.1, refresh_ratio=ratio)
+    seen = []
+    for episode, action in enumerate([0, 0, 0, 0, 1]):  # counts of arm 0: 1, 2, 3, 4
+        before = agent.logits
+        agent.observe(0, action, 1.0, 0, True)
+        agent.end_episode()
+        if agent.logits is not before:
+            seen.append(episode)
+    assert seen == reads
+    with pytest.raises(ValueError, match="at least 1"):
+        InContextAgent(agent.network, info, agent.rng, agent.reading, 0.1, refresh_ratio=0.5)

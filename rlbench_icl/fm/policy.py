@@ -10,7 +10,7 @@ benchmark and a tuning study call the same functions on any checkpoint:
   left (finite horizons);
 - ``offline_policy``: the greedy policy for a dataset;
 - ``InContextAgent``: the online agent, which re-reads all its experience after every
-  episode; the weights never change.
+  episode (or once some pair's count grew enough); the weights never change.
 """
 
 from __future__ import annotations
@@ -169,16 +169,26 @@ def offline_policy(network: PolicyNetwork, info: TaskInfo, dataset: Dataset,
 
 
 class InContextAgent:
-    """The online agent: after every episode the statistic of all its experience is read by
+    """The online agent: after an episode the statistic of all its experience is read by
     the network; it acts by sampling ``softmax(logits / temperature)`` of the exploring
     reading, and offers the greedy policy of the same reading at beta = 0 as its
-    exploitation policy. One policy per episode (the first step's)."""
+    exploitation policy. One policy per episode (the first step's).
+
+    ``refresh_ratio`` f: the statistic is read again after an episode only if some pair it
+    visited reached f times its visit count at the last reading (a first visit counts), as
+    UCRL2's doubling epochs; f = 1 reads it after every episode."""
 
     def __init__(self, network: PolicyNetwork, info: TaskInfo, rng: np.random.Generator,
-                 reading: Reading, temperature: float):
+                 reading: Reading, temperature: float, refresh_ratio: float = 1.0):
+        if not refresh_ratio >= 1.0:
+            raise ValueError(f"refresh_ratio must be at least 1, not {refresh_ratio}")
         self.network, self.info, self.rng = network, info, rng
         self.reading, self.temperature = reading, temperature
+        self.refresh_ratio = refresh_ratio
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
+        self.visits = np.zeros((info.num_states, info.num_actions), dtype=np.int64)
+        self.read_visits = self.visits.copy()  # the visit counts at the last reading
+        self.visited: list[tuple[int, int]] = []  # the pairs visited since then
         self._refresh()
 
     def act(self, state: int, step: int) -> int:
@@ -188,15 +198,27 @@ class InContextAgent:
 
     def observe(self, state, action, reward, next_state, terminated) -> None:
         self.stat.update(state, action, reward, next_state, terminated)
+        self.visits[state, action] += 1
+        self.visited.append((state, action))
 
     def end_episode(self) -> None:
-        self._refresh()
+        if self._changed_enough():
+            self._refresh()
+
+    def _changed_enough(self) -> bool:
+        """Whether a pair visited since the last reading reached ``refresh_ratio`` times its
+        count then (a first visit always does)."""
+        return any(self.visits[pair] >= self.refresh_ratio * self.read_visits[pair]
+                   for pair in self.visited)
 
     def policy(self) -> np.ndarray:
         """Greedy at beta = 0: exploitation, not exploration."""
         return greedy_policy(self.exploit_logits)
 
     def _refresh(self) -> None:
+        for pair in self.visited:
+            self.read_visits[pair] = self.visits[pair]
+        self.visited.clear()
         if self.reading.bonus == 0.0:
             self.logits = self.exploit_logits = policy_logits(
                 self.network, self.info, self.stat, self.reading)
