@@ -188,7 +188,7 @@ def test_the_test_suite_has_offline_scores_by_dataset_size_with_families_as_stra
     entry = next(e for e in make_entries(load_results(results, registry), "offline",
                                          registry.select("tinytest"), 2) if e.name == "vi-lcb")
     for size in (2, 4):  # a run's mean over behaviours at the size, one column per family
-        matrix = family_matrix(entry, "offline", lambda r: np.mean(
+        matrix = family_matrix(entry, "offline", lambda r, size=size: np.mean(
             [c["normalised_value"] for c in r["result"]["cells"]
              if c["dataset_episodes"] == size]))[1]
         assert matrix.shape == (4, 2)

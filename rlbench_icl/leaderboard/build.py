@@ -26,8 +26,8 @@ from .entries import (
 )
 from .heldout import (
     family_means,
+    family_size_iqms,
     rank_test,
-    test_size_iqms,
     write_family_table,
     write_test_table,
 )
@@ -171,7 +171,7 @@ def _write_tables(out: Path, rankings: list[Ranking], verified: dict[str, dict[s
                                             family_means(r.ranked, r.protocol, bootstrap)))
             if r.protocol == "offline" and r.ranked:
                 first.append(write_offline_sizes_table(
-                    out, r.ranked, *test_size_iqms(r.ranked, bootstrap), suite="test"))
+                    out, r.ranked, *family_size_iqms(r.ranked, bootstrap), suite="test"))
     by_where = {f"{r.selector} {r.protocol}": r.ranked for r in rankings}
     inputs = write_inputs_table(out, by_where, bootstrap)
     ablation = write_ablation_table(out, {f"{r.suite} {r.protocol}": r.ranked

@@ -111,7 +111,7 @@ def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: lis
     return f"## {TEST_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
 
 
-def test_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
+def family_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
                    ) -> tuple[list[int], list[list[tuple[float, float, float]]]]:
     """``entries.offline_size_iqms`` on the test suite, with its families as strata: at each
     dataset size every ranked run has, each entry's IQM over the (instances x seeds,

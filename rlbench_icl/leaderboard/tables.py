@@ -183,7 +183,7 @@ def write_offline_sizes_table(out: Path, ranked: list[Ranked], sizes: list[int],
                               suite: str = "dev") -> str:
     """``offline_by_dataset_size.csv`` (``offline_test_by_dataset_size.csv`` for the test
     suite): each entry's IQM at each dataset size (from ``entries.offline_size_iqms`` or
-    ``heldout.test_size_iqms``)."""
+    ``heldout.family_size_iqms``)."""
     headers = ["submission"] + [f"{n} episodes" for n in sizes]
     # four digits: at large datasets IQMs differ in the fourth (0.9995 against 0.9993)
     rows = [[escape_markdown(r.entry.name)] + [fmt_ci(*v, digits=4) for v in values]
