@@ -10,6 +10,13 @@ Sampling, in the paper's words turned into code: draw S, A; place states in a la
 (a chain, a 2-D or 3-D point cloud, or no geometry); each (s, a) picks O successors among the
 ~2O states nearest to s, with Dirichlet(alpha) probabilities; each (s, a) keeps a reward with
 probability p_keep, of random sign and Beta(2, 5) size.
+
+Two structured priors teach exploration, which the garnets above hardly demand (issue 20):
+``CHAIN_PRIOR``, chains of varied length where a small reward sits at the start and a large one
+at the far end behind a current (RiverSwim's shape with random lengths, currents and
+rewards), and ``BANDIT_PRIOR``, bandits whose best arm leads by a small gap under Bernoulli or
+Gaussian reward noise (the garnets' rewards are deterministic). Their ranges were set from
+the issue's words (varied lengths, close gaps), before any training on them.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import numpy as np
 from .mdp import TabularMDP, make_absorbing
 
 GEOMETRIES = ("chain", "plane", "space", "random")
+KINDS = ("garnet", "chain", "bandit")
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class MDPPrior:
         horizons: (low, high) of a log-uniform episode length H.
         discounts: discounts to choose from; 1.0 means the finite-horizon objective, < 1 the
             infinite-horizon discounted objective.
+        kind: ``garnet``, the sampler above; ``chain``: a chain of ``num_states`` states
+            (``_sample_chain``); ``bandit``: one state, ``num_actions`` arms
+            (``_sample_bandit``).
+        gap: (low, high) of a bandit's log-uniform gap between its best and second arm.
     """
 
     name: str
@@ -58,16 +70,30 @@ class MDPPrior:
     sparse_goal_prob: float = 0.0
     horizons: tuple[int, int] = (50, 50)
     discounts: tuple[float, ...] = (0.95,)
+    kind: str = "garnet"
+    gap: tuple[float, float] = (0.01, 0.3)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"prior {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
 
 
 PAPER_PRIOR = MDPPrior(name="paper")
 WIDE_PRIOR = MDPPrior(name="wide", num_states=(2, 64), num_actions=(2, 6), terminal_prob=0.5,
                       step_cost_prob=0.3, sparse_goal_prob=0.25, horizons=(5, 200),
                       discounts=(1.0, 1.0, 0.9, 0.95, 0.99))
+CHAIN_PRIOR = MDPPrior(name="chains", kind="chain", num_states=(3, 24), num_actions=(2, 2),
+                       horizons=(10, 200), discounts=(1.0, 1.0, 0.95, 0.99))
+BANDIT_PRIOR = MDPPrior(name="bandits", kind="bandit", num_states=(1, 1), num_actions=(2, 12),
+                        horizons=(1, 20), discounts=(1.0,), gap=(0.01, 0.3))
 
 
 def sample_mdp(rng: np.random.Generator, prior: MDPPrior) -> TabularMDP:
     """One MDP from ``prior``."""
+    if prior.kind == "chain":
+        return _sample_chain(rng, prior)
+    if prior.kind == "bandit":
+        return _sample_bandit(rng, prior)
     S = int(np.clip(np.round(_log_uniform(rng, *prior.num_states)), *prior.num_states))
     A = int(rng.integers(prior.num_actions[0], prior.num_actions[1] + 1))
     points = _geometry(rng, S)
@@ -181,3 +207,47 @@ def _sparse_goal(rng, points, start, terminal, R_next):
     R_next = np.zeros_like(R_next)
     R_next[:, :, goal] = 1.0
     return terminal, R_next
+
+
+def _sample_chain(rng, prior: MDPPrior) -> TabularMDP:
+    """A chain 0..L-1 from state 0. In each state one action (which one is drawn per state)
+    drifts back: to s - 1 (1 - slip) or stays (slip). The other swims on against a current:
+    on to s + 1 with probability p_on, back with p_back, else stays; at the far end it stays
+    or goes back. The drifting action pays a small reward in state 0 (a fraction of 1,
+    log-uniform in [0.001, 0.1]); swimming on at the far end pays 1 (deterministic)."""
+    L = int(np.clip(np.round(_log_uniform(rng, *prior.num_states)), *prior.num_states))
+    p_on, slip = rng.uniform(0.2, 0.9), rng.uniform(0.0, 0.2)
+    p_back = rng.uniform(0.0, 0.3) * (1.0 - p_on)
+    swim = rng.integers(2, size=L)  # the action that swims on, per state
+    P = np.zeros((L, 2, L))
+    for s in range(L):
+        back, on = max(s - 1, 0), min(s + 1, L - 1)
+        P[s, 1 - swim[s], back] += 1.0 - slip
+        P[s, 1 - swim[s], s] += slip
+        P[s, swim[s], on] += p_on if s < L - 1 else 0.0
+        P[s, swim[s], back] += p_back
+        P[s, swim[s], s] += 1.0 - P[s, swim[s]].sum()
+    R = np.zeros((L, 2))
+    R[0, 1 - swim[0]] = _log_uniform(rng, 0.001, 0.1)
+    R[L - 1, swim[L - 1]] = 1.0
+    horizon = int(np.round(_log_uniform(rng, *prior.horizons)))
+    discount = float(rng.choice(prior.discounts))
+    return TabularMDP(P=P, R=R, mu0=np.eye(L)[0], horizon=horizon, discount=discount,
+                      objective="finite" if discount == 1.0 else "discounted")
+
+
+def _sample_bandit(rng, prior: MDPPrior) -> TabularMDP:
+    """K arms (one state); the best mean is uniform in [0.1, 0.9], the second trails it by a
+    log-uniform gap, the others by one to four gaps (means clipped to [0, 1]). Rewards are
+    Bernoulli (7 in 10) or Gaussian with a log-uniform std in [0.1, 1]; H log-uniform."""
+    K = int(rng.integers(prior.num_actions[0], prior.num_actions[1] + 1))
+    best, gap = rng.uniform(0.1, 0.9), _log_uniform(rng, *prior.gap)
+    means = best - gap * rng.uniform(1.0, 4.0, size=K)
+    first, second = rng.permutation(K)[:2]
+    means[first], means[second] = best, best - gap
+    means = np.clip(means, 0.0, 1.0)
+    horizon = int(np.round(_log_uniform(rng, *prior.horizons)))
+    noise = {"reward_noise": "bernoulli"} if rng.random() < 0.7 else {
+        "reward_noise": "gaussian", "reward_std": _log_uniform(rng, 0.1, 1.0)}
+    return TabularMDP(P=np.ones((1, K, 1)), R=means[None, :], mu0=np.ones(1), horizon=horizon,
+                      discount=1.0, **noise)

@@ -3,11 +3,14 @@
 Fair tuning uses no benchmark task. The suites' MDPs come from the synthetic priors any
 foundation model may pretrain on (``rlbench_icl.synthetic``), drawn from a stream of their
 own (``TUNING_SEED``), and only MDPs with a real gap between optimal and random are kept (else
-normalised scores explode). Two suites:
+normalised scores explode). Three suites:
 
 - ``default``: one in three MDPs from the paper's prior, the rest from the wide prior with
   horizons capped at 60 (``TUNING_PRIOR``, to keep sweeps affordable);
-- ``explore``: sparse far goals only (``EXPLORATION_PRIOR``), on a stream of its own.
+- ``explore``: sparse far goals only (``EXPLORATION_PRIOR``), on a stream of its own;
+- ``gaps``: chains of varied length and bandits with small gaps under reward noise, in turn
+  (``CHAIN_PRIOR``, ``BANDIT_PRIOR``: exploration that sparse goals do not ask for), on a
+  stream of its own.
 
 Settings are scored as the benchmark scores them: ``online_score`` (mean normalised return
 over K episodes) and ``offline_score`` (mean exact normalised value over behaviours and
@@ -28,7 +31,7 @@ import numpy as np
 from .contract import Dataset, Submission, TaskInfo
 from .mdp import TabularMDP
 from .protocols import OfflineSettings, OnlineSettings, run_offline, run_online
-from .synthetic import PAPER_PRIOR, WIDE_PRIOR, sample_mdp
+from .synthetic import BANDIT_PRIOR, CHAIN_PRIOR, PAPER_PRIOR, WIDE_PRIOR, sample_mdp
 from .tasks import Task, TaskSpec
 
 if TYPE_CHECKING:
@@ -39,7 +42,8 @@ TUNING_PRIOR = dataclasses.replace(WIDE_PRIOR, name="wide-tuning", horizons=(10,
 # A harder suite for exploration settings: every MDP pays only on entering one far goal.
 EXPLORATION_PRIOR = dataclasses.replace(WIDE_PRIOR, name="explore-tuning", num_states=(16, 64),
                                         sparse_goal_prob=1.0, horizons=(20, 100))
-SUITES = ("default", "explore")
+SUITES = ("default", "explore", "gaps")
+STREAMS = {"default": TUNING_SEED, "explore": [TUNING_SEED, 1], "gaps": [TUNING_SEED, 2]}
 TUNING_SIZES = (5, 50)  # dataset episodes of the offline tuning score
 TUNING_EPSILONS = (1.0, 0.5, 0.1)  # behaviours: uniform, and 0.5- and 0.1-mixtures
 
@@ -50,11 +54,13 @@ def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
     Kept: MDPs whose optimal-random gap exceeds 5% of their largest |reward|."""
     if suite not in SUITES:
         raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
-    rng = np.random.default_rng([TUNING_SEED, 1] if suite == "explore" else TUNING_SEED)
+    rng = np.random.default_rng(STREAMS[suite])
     tasks: list[Task] = []
     while len(tasks) < count:
         if suite == "explore":
             prior = EXPLORATION_PRIOR
+        elif suite == "gaps":
+            prior = CHAIN_PRIOR if len(tasks) % 2 == 0 else BANDIT_PRIOR
         else:
             prior = PAPER_PRIOR if len(tasks) % 3 == 0 else TUNING_PRIOR
         task = synthetic_task(sample_mdp(rng, prior), len(tasks))

@@ -56,7 +56,7 @@ def poisson_context(rng, mdp: TabularMDP, config: ContextConfig) -> ExperienceSt
     stat = ExperienceStatistic(S, A)
     for s, a in zip(*np.nonzero(n), strict=True):
         stat.transition_counts[s, a] = rng.multinomial(n[s, a], mdp.P[s, a])
-    _add_rewards(stat, mdp)
+    _add_rewards(stat, mdp, rng)
     return stat
 
 
@@ -81,7 +81,7 @@ def trajectory_context(rng, mdp: TabularMDP, behaviour: np.ndarray,
     if episodes > walkers:  # stand-in for more episodes of the same behaviour
         stat.transition_counts *= episodes / walkers
         stat.transition_counts = np.round(stat.transition_counts)
-    _add_rewards(stat, mdp)
+    _add_rewards(stat, mdp, rng)
     return stat
 
 
@@ -108,14 +108,42 @@ def _draw(rng, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u >= cdf).sum(axis=1), probs.shape[1] - 1)
 
 
-def _add_rewards(stat: ExperienceStatistic, mdp: TabularMDP) -> None:
-    """Deterministic rewards of the counted transitions (the priors' rewards are
-    deterministic given the successor)."""
+def _add_rewards(stat: ExperienceStatistic, mdp: TabularMDP, rng: np.random.Generator
+                 ) -> None:
+    """The rewards of the counted transitions: deterministic given the successor (garnets,
+    chains), or noisy (``mdp.reward_noise``: bandits), then drawn per pair, as if each visit
+    were paid apart; a deterministic MDP draws no random numbers."""
     R_next = mdp.R_next if mdp.R_next is not None else np.broadcast_to(
         mdp.R[..., None], mdp.P.shape)
-    stat.reward_sums = np.einsum("sat,sat->sa", stat.transition_counts, R_next)
-    stat.reward_sq_sums = np.einsum("sat,sat->sa", stat.transition_counts, R_next ** 2)
     entered = stat.transition_counts.sum(axis=(0, 1)) > 0
     stat.terminal_seen = entered & mdp.terminal
+    if mdp.reward_noise != "deterministic":
+        _add_noisy_rewards(stat, mdp, rng)
+        return
+    stat.reward_sums = np.einsum("sat,sat->sa", stat.transition_counts, R_next)
+    stat.reward_sq_sums = np.einsum("sat,sat->sa", stat.transition_counts, R_next ** 2)
     seen = stat.transition_counts > 0
     stat.max_abs_reward = float(np.abs(R_next[seen]).max()) if seen.any() else 0.0
+
+
+def _add_noisy_rewards(stat: ExperienceStatistic, mdp: TabularMDP, rng: np.random.Generator
+                       ) -> None:
+    """Sums of n noisy rewards per pair, drawn in closed form: Binomial(n, R) for Bernoulli
+    rewards (each reward is 0 or 1, so the squares sum alike); for Gaussian ones (R + sd z),
+    sum z = sqrt(n) u with u ~ N(0, 1) and sum z^2 = u^2 + chi2(n - 1), independent. The
+    largest |reward| seen: 1 once a Bernoulli pair paid; for Gaussian rewards the expected
+    maximum of n draws, |R| + sd sqrt(2 ln n), stands in for it."""
+    n = np.rint(stat.transition_counts.sum(axis=2)).astype(np.int64)
+    R, sd = mdp.R, mdp.reward_std
+    if mdp.reward_noise == "bernoulli":
+        stat.reward_sums = rng.binomial(n, np.clip(R, 0.0, 1.0)).astype(float)
+        stat.reward_sq_sums = stat.reward_sums.copy()
+        stat.max_abs_reward = float(stat.reward_sums.max() > 0) if n.any() else 0.0
+        return
+    u = rng.standard_normal(n.shape) * (n > 0)
+    chi = rng.chisquare(np.maximum(n - 1, 1)) * (n > 1)
+    stat.reward_sums = n * R + sd * np.sqrt(n) * u
+    stat.reward_sq_sums = n * R ** 2 + 2 * R * sd * np.sqrt(n) * u + sd ** 2 * (u ** 2 + chi)
+    seen = n > 0
+    stat.max_abs_reward = float((np.abs(R) + sd * np.sqrt(2 * np.log(np.maximum(n, 2))))[
+        seen].max()) if seen.any() else 0.0

@@ -20,12 +20,20 @@ import numpy as np
 
 from .. import dynprog
 from ..mdp import TabularMDP
-from ..synthetic import PAPER_PRIOR, WIDE_PRIOR, MDPPrior, sample_mdp_mixture
+from ..synthetic import (
+    BANDIT_PRIOR,
+    CHAIN_PRIOR,
+    PAPER_PRIOR,
+    WIDE_PRIOR,
+    MDPPrior,
+    sample_mdp_mixture,
+)
 from .context import ContextConfig, sample_context
 from .features import Batch, Context, FeatureConfig, collate, featurize
 from .planning import bonus_rewards, objective_horizon, stationary_discount
 
-PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR}
+PRIORS = {"paper": PAPER_PRIOR, "wide": WIDE_PRIOR, "chains": CHAIN_PRIOR,
+          "bandits": BANDIT_PRIOR}
 
 
 @dataclass(frozen=True)
