@@ -15,6 +15,11 @@ DIGESTS = {
                 "ad2d3b077a0465627e23bae7978d9f4ac8f4d06a6214b0a2c2695cfe688f6372",
                 "1731c19a85236872a60e3d09f0a188779a01041d0c64988963744ad415b25491",
                 "7ce9e86b2b345c46b7515fc589b80d72a9e06b6194415f1c926d3c034d556fc4"],
+    # recorded when the suite was added (stop 22), before any sweep ran on it
+    "gaps": ["88cd224c28e74af36bcf8d131dd28dcaa75462d0c2e1beac5c62b426e9764f4e",
+             "009361e79dcfc29ce15deca6df035cae6073adb81d9bc8ee176ffaabc064732d",
+             "ef7e5e2369359feabda2809279a6a9f4c182d30500edfd5a92249e2e156d2fb2",
+             "d41e5a00bd97868c42cdbac382d37a8feabdbef410d4ff998141c33bcd67eaaf"],
 }
 
 
