@@ -139,9 +139,14 @@ def make_entries(results: Results, protocol: str, suite: list[str], num_seeds: i
             refused=_refused_in_grid(results, name, protocol, suite, num_seeds),
             harness_versions=sorted({r["harness_version"] for r in grid}),
             in_process=[c for c in cells if c in unsealed],
-            code_hashes=sorted({str(r["code"]["sha256"]) for r in grid
-                                if isinstance(r.get("code"), dict)})))
+            code_hashes=code_hashes(grid)))
     return entries
+
+
+def code_hashes(records: list[dict]) -> list[str]:
+    """The distinct code hashes (``record["code"]["sha256"]``) that ``records`` record."""
+    return sorted({str(r["code"].get("sha256")) for r in records
+                   if isinstance(r.get("code"), dict)})
 
 
 def _refused_in_grid(results: Results, name: str, protocol: str, suite: list[str],

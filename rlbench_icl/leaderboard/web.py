@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from .. import scoring, store
 from ..tasks import Task
 from . import web_assets
-from .entries import Entry, Ranking, binned_returns, task_intervals
+from .entries import Entry, Ranking, binned_returns, code_hashes, task_intervals
 from .heldout import TEST_TITLES
 from .render import csv_interval, fmt, fmt_ci
 from .results import Results
@@ -319,8 +319,7 @@ def _metadata_rows(metadata: dict) -> list[tuple[str, str]]:
 def _code_hashes(records: list[dict]) -> str:
     """The content hash of the submission's code its runs record (``record["code"]``), and
     a warning when its runs come from more than one."""
-    hashes = sorted({str(r["code"].get("sha256")) for r in records
-                     if isinstance(r.get("code"), dict)})
+    hashes = code_hashes(records)
     unrecorded = sum(1 for r in records if not isinstance(r.get("code"), dict))
     if not hashes:
         return "not recorded by these results"
