@@ -145,6 +145,16 @@ class Registry:
         return [self.family(f).instance_id(instance_seed, k)
                 for f in family_ids for k in range(count)]
 
+    def ranking_grid(self, selector: str, default_seeds: int = 10,
+                     instance_seed: int | None = None, instances: int | None = None
+                     ) -> tuple[list[str], int]:
+        """The grid a leaderboard ranks ``selector`` on: its tasks (``select``) and N, for
+        seeds 0..N-1: the suite's declared ``seeds``, or ``default_seeds`` for a selector
+        that names no suite. ``leaderboard`` ranks on it; ``run`` says what it lacks."""
+        suite = self._suites.get(selector)
+        seeds = suite.seeds if suite is not None else default_seeds
+        return self.select(selector, instance_seed, instances), seeds
+
     def select(self, selector: str, instance_seed: int | None = None,
                instances: int | None = None) -> list[str]:
         """Task ids matching a comma-separated list of task ids, instance ids, suite names,

@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from rlbench_icl import TaskFileError, load_registry
+from rlbench_icl import TaskFileError, default_registry, load_registry
 from rlbench_icl.registry import TASK_PATH_ENV, Registry, read_task_file
 
 VALID = """
@@ -99,3 +99,17 @@ def test_missing_directory_is_a_clear_error(tmp_path):
 def test_empty_registry_rejects_unknown_ids():
     with pytest.raises(KeyError, match="unknown task id"):
         Registry().spec("X-v0")
+
+
+def test_the_ranking_grid_is_a_suites_tasks_and_declared_seeds(tmp_path):
+    from rlbench_icl.runner.summary import missing_for_ranking
+
+    registry = default_registry()
+    tasks, seeds = registry.ranking_grid("test")
+    assert tasks == registry.select("test") and seeds == registry.suites["test"].seeds == 3
+    assert registry.ranking_grid("full", default_seeds=7) == (registry.select("full"), 7)
+    missing = missing_for_ranking(registry, tmp_path, "ucbvi", ["online"])
+    assert {m["suite"] for m in missing} == set(registry.suites)
+    test = next(m for m in missing if m["suite"] == "test")
+    assert test["missing"] == test["of"] == len(tasks) * 3
+    assert test["command"] == "--tasks test --seeds 3 --protocol online"

@@ -79,15 +79,17 @@ def build_leaderboard(results_dir: Path, out_dir: Path, registry: Registry,
     for each protocol with results, the ranked submission names, best first (``test
     online`` and ``test offline`` for the test ranking).
     """
-    seeds = _declared_seeds(registry, suite_tag, seeds)
+    suite, declared = registry.ranking_grid(suite_tag, NUM_SEEDS)
+    seeds = declared if seeds is None else seeds
+    if seeds < 1:
+        raise ValueError(f"the grid needs at least one seed, got seeds={seeds}")
     bootstrap = bootstrap or scoring.BootstrapConfig()
     results = load_results(Path(results_dir), registry, progress=progress)
-    suite = registry.select(suite_tag)
     out = Path(out_dir)
     test = None
     if test_suite is not None:
-        test = (test_suite, registry.select(test_suite, instance_seed, instances),
-                _declared_seeds(registry, test_suite, None))
+        test = (test_suite, *registry.ranking_grid(test_suite, NUM_SEEDS, instance_seed,
+                                                   instances))
     rankings = _rankings(results, (suite_tag, suite, seeds), test, bootstrap, baselines,
                          progress)
     verified = {r.key: _verified(results_dir, r.entries, r.protocol,
@@ -203,15 +205,6 @@ def _paper_section(out: Path, results: Results, suite: list[str], sections: list
     if paper:
         sections.append(write_paper_table(out, results, reference))
     return paper
-
-
-def _declared_seeds(registry: Registry, suite_tag: str, seeds: int | None) -> int:
-    if seeds is None:
-        suite = registry.suites.get(suite_tag)
-        seeds = suite.seeds if suite is not None else NUM_SEEDS
-    if seeds < 1:
-        raise ValueError(f"the grid needs at least one seed, got seeds={seeds}")
-    return seeds
 
 
 def _verified(results_dir: Path, entries: list[Entry], protocol: str,

@@ -38,17 +38,17 @@ def missing_for_ranking(registry, out_dir: Path, submission: str, protocols: Seq
     leaderboard's ranking grid (every suite task, seeds ``0..seeds-1``) have no stored
     result under ``out_dir``, with an example, and the command that adds them."""
     missing = []
-    for name, suite in registry.suites.items():
-        tasks = registry.select(name)
+    for name in registry.suites:
+        tasks, seeds = registry.ranking_grid(name)
         for protocol in protocols:
-            absent = [(t, s) for t in tasks for s in range(suite.seeds)
+            absent = [(t, s) for t in tasks for s in range(seeds)
                       if not _stored(out_dir, submission, protocol, t, s)]
             if absent:
                 missing.append({
                     "suite": name, "protocol": protocol, "missing": len(absent),
-                    "of": len(tasks) * suite.seeds,
+                    "of": len(tasks) * seeds,
                     "example": f"{absent[0][0]} seed {absent[0][1]}",
-                    "command": f"--tasks {name} --seeds {suite.seeds} --protocol {protocol}"})
+                    "command": f"--tasks {name} --seeds {seeds} --protocol {protocol}"})
     return missing
 
 
