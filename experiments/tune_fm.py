@@ -150,6 +150,10 @@ SWEEPS = {
     # statistic only once some pair's visits grew by the factor f (doubling epochs).
     "refresh": [("online", "refresh ratio", 0.1, None, None, 1.0, True, f)
                 for f in (1.0, 2.0, 1.5, 1.25)],
+    # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
+    # sixteenth attempt's rule).
+    "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
+                         0.0, False)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }
