@@ -186,9 +186,7 @@ class InContextAgent:
         self.reading, self.temperature = reading, temperature
         self.refresh_ratio = refresh_ratio
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
-        self.visits = np.zeros((info.num_states, info.num_actions), dtype=np.int64)
-        self.read_visits = self.visits.copy()  # the visit counts at the last reading
-        self.visited: list[tuple[int, int]] = []  # the pairs visited since then
+        self.read_visits = None  # the visit counts at the last reading (f > 1 only)
         self._refresh()
 
     def act(self, state: int, step: int) -> int:
@@ -198,27 +196,25 @@ class InContextAgent:
 
     def observe(self, state, action, reward, next_state, terminated) -> None:
         self.stat.update(state, action, reward, next_state, terminated)
-        self.visits[state, action] += 1
-        self.visited.append((state, action))
 
     def end_episode(self) -> None:
-        if self._changed_enough():
+        if self.refresh_ratio == 1.0 or self._changed_enough():
             self._refresh()
 
     def _changed_enough(self) -> bool:
         """Whether a pair visited since the last reading reached ``refresh_ratio`` times its
         count then (a first visit always does)."""
-        return any(self.visits[pair] >= self.refresh_ratio * self.read_visits[pair]
-                   for pair in self.visited)
+        visits = self.stat.visits
+        return bool(np.any((visits > self.read_visits)
+                           & (visits >= self.refresh_ratio * self.read_visits)))
 
     def policy(self) -> np.ndarray:
         """Greedy at beta = 0: exploitation, not exploration."""
         return greedy_policy(self.exploit_logits)
 
     def _refresh(self) -> None:
-        for pair in self.visited:
-            self.read_visits[pair] = self.visits[pair]
-        self.visited.clear()
+        if self.refresh_ratio != 1.0:
+            self.read_visits = self.stat.visits
         if self.reading.bonus == 0.0:
             self.logits = self.exploit_logits = policy_logits(
                 self.network, self.info, self.stat, self.reading)

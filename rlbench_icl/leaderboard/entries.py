@@ -330,9 +330,14 @@ def offline_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
                       ) -> tuple[list[int], list[list[tuple[float, float, float]]]]:
     """The dataset sizes every ranked offline run has, and per ranked entry the IQM
     (point, low, high) over tasks x behaviours at each of those sizes."""
-    sizes = sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
-                                      for r in ranked for rec in r.entry.records]))
+    sizes = common_sizes(ranked)
     iqms = [[scoring.iqm_with_ci(offline_matrix(r.entry, n), bootstrap,
                                  stream_id("offline", r.entry.name, str(n))) for n in sizes]
             for r in ranked]
     return sizes, iqms
+
+
+def common_sizes(ranked: list[Ranked]) -> list[int]:
+    """The offline dataset sizes every run of every ranked entry has, ascending."""
+    return sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
+                                     for r in ranked for rec in r.entry.records]))

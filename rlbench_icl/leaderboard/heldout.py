@@ -18,7 +18,7 @@ import numpy as np
 from .. import scoring, store
 from ..families import INSTANCE_ID
 from ..protocols import SCORE_KEY
-from .entries import Entry, Ranked, seed_mean_ci, stream_id
+from .entries import Entry, Ranked, common_sizes, seed_mean_ci, stream_id
 from .render import (
     csv_interval,
     csv_number,
@@ -118,8 +118,7 @@ def family_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
     families) matrix of its runs' mean normalised value over behaviours at that size."""
     if not ranked:
         return [], []
-    sizes = sorted(set.intersection(*[{c["dataset_episodes"] for c in rec["result"]["cells"]}
-                                      for r in ranked for rec in r.entry.records]))
+    sizes = common_sizes(ranked)
 
     def at(size: int) -> Callable[[dict], float]:
         return lambda record: float(np.mean([c["normalised_value"]
