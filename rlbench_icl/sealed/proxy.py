@@ -45,7 +45,7 @@ ZYGOTE_MODULE = "rlbench_icl.sealed.zygote"
 DEFAULT_MEMORY = 4 << 30
 """Address-space limit of an agent process (4 GiB): a dense tabular model of S = 5,000 fits."""
 LOG_TAIL = 2_000
-_LIVE: set["AgentProcess"] = set()
+_LIVE: set[AgentProcess] = set()
 """This process's agent processes that are not closed yet (``kill_live_agents``)."""
 
 
