@@ -4,7 +4,9 @@ its own process; honest agents give the same records either way."""
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -94,6 +96,66 @@ def test_no_process_an_agent_starts_outlives_its_run(tmp_path):
     while _processes_with(MARKER) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _processes_with(MARKER) == []
+
+
+def test_killing_run_leaves_no_worker_or_agent_behind(tmp_path):
+    """Issue 24: a SIGKILLed ``run`` left its loky workers to finish their runs and idle for
+    loky's five-minute timeout, with their fork servers and hung agent processes (and the
+    agents' scratch directories). Now every process it started is gone within seconds."""
+    faulty = Path(__file__).with_name("faulty_submissions.py")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    cmd = [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", f"{faulty}::faulty-hangs",
+           "--tasks", "RiverSwim6-v0,FrozenLake4x4-v0", "--seeds", "2", "--protocol",
+           "online", "--jobs", "2", "--timeout", "120", "--quiet", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 120
+    while len(_agents(started := _descendants(proc.pid))) < 2:  # both workers play a run
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _living(started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _living(started) == []
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("rlbench-icl-agent-")] == []
+
+
+def _descendants(root: int) -> dict[int, bytes]:
+    """pid -> command line of every process descended from ``root``."""
+    table, found, frontier = _process_table(), {}, {root}
+    while frontier:
+        frontier = {pid for pid, (parent, _) in table.items()
+                    if parent in frontier and pid not in found}
+        found.update((pid, table[pid][1]) for pid in frontier)
+    return found
+
+
+def _agents(processes: dict[int, bytes]) -> list[int]:
+    """The agent processes among ``processes``: forked by a fork server, so with its
+    command line, under a parent with it too."""
+    table = _process_table()
+    zygote = ZYGOTE_MODULE.encode()
+    parent = {pid: table[table[pid][0]][1] for pid in processes
+              if pid in table and table[pid][0] in table}
+    return [pid for pid, cmdline in processes.items()
+            if zygote in cmdline and zygote in parent.get(pid, b"")]
+
+
+def _living(processes: dict[int, bytes]) -> list[int]:
+    """Those of ``processes`` still running (not zombies) under the same command line."""
+    living = []
+    for pid, cmdline in processes.items():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            same = Path(f"/proc/{pid}/cmdline").read_bytes() == cmdline
+        except OSError:
+            continue
+        if same and state != "Z":
+            living.append(pid)
+    return living
 
 
 EXIT_REASONS = {  # the record of each exit of attack_submissions.EXITS

@@ -17,9 +17,10 @@ from .proxy import (
     AgentProcess,
     Limits,
     RemoteAgent,
+    kill_live_agents,
     opened_submission,
     sealed_submission,
 )
 
-__all__ = ["DEFAULT_MEMORY", "AgentProcess", "Limits", "RemoteAgent", "opened_submission",
-           "sealed_submission"]
+__all__ = ["DEFAULT_MEMORY", "AgentProcess", "Limits", "RemoteAgent", "kill_live_agents",
+           "opened_submission", "sealed_submission"]

@@ -45,6 +45,8 @@ ZYGOTE_MODULE = "rlbench_icl.sealed.zygote"
 DEFAULT_MEMORY = 4 << 30
 """Address-space limit of an agent process (4 GiB): a dense tabular model of S = 5,000 fits."""
 LOG_TAIL = 2_000
+_LIVE: set[AgentProcess] = set()
+"""This process's agent processes that are not closed yet (``kill_live_agents``)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class AgentProcess:
             os.close(from_agent_w)
         self._to = os.fdopen(to_agent_w, "wb")
         self._from = os.fdopen(from_agent_r, "rb")
+        _LIVE.add(self)
         self._watchdog = None
         if limits.wall_seconds is not None:
             self._watchdog = threading.Timer(limits.wall_seconds, self._expire)
@@ -123,6 +126,7 @@ class AgentProcess:
         self.exit_code()
         self._log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        _LIVE.discard(self)
 
     def exit_code(self, wait: float = 10.0) -> int | None:
         """How the process ended (negative: the signal), waiting up to ``wait`` seconds."""
@@ -158,6 +162,14 @@ class AgentProcess:
         self._log.seek(max(0, size - LOG_TAIL))
         lines = self._log.read().decode(errors="replace").strip().splitlines()
         return f"; its last output: {lines[-1][:200]}" if lines else ""
+
+
+def kill_live_agents() -> None:
+    """Kill every agent process of this process and remove its scratch directory, for a
+    worker about to exit because its harness is gone (``runner.dispatch``)."""
+    for process in list(_LIVE):
+        _kill_group(process.pid)
+        shutil.rmtree(process.scratch, ignore_errors=True)
 
 
 def _kill_group(pid: int) -> None:
