@@ -355,7 +355,7 @@ def _add_isolation(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--in-process", action="store_true",
                         help="run the agent in the harness's processes: faster to start, for "
-                             "development; the leaderboard is to rank only sealed runs "
+                             "development; the leaderboard ranks only sealed runs "
                              "(the default: each agent in a process of its own)")
     parser.add_argument("--memory", type=_gibibytes, default=DEFAULT_MEMORY, metavar="GIB",
                         help=f"address-space limit of a sealed agent process, in GiB "
@@ -459,7 +459,7 @@ def _limits_note(runs, args) -> str:
                f"step of its budget (longest: {longest.task['id']} {longest.protocol}, "
                f"{longest.timeout:,.0f} s)" if longest else "no runs")
     if args.in_process:
-        return f"in-process runs (the leaderboard is to rank sealed runs only); {timeout}"
+        return f"in-process runs (the leaderboard ranks sealed runs only); {timeout}"
     memory = f"{args.memory / 2**30:g} GiB" if args.memory else "no limit"
     return f"sealed runs: each agent in its own process, memory {memory}; {timeout}"
 

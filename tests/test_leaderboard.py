@@ -180,6 +180,25 @@ def test_a_gap_in_the_declared_grid_is_never_ranked(results, tiny_tasks, tmp_pat
                                       "vi-lcb": "1 failed: TinyBandit-v0 seed 0"}
 
 
+def test_only_sealed_runs_are_ranked(results, tiny_tasks, tmp_path, capsys):
+    """Issue 24: a grid with one run made in-process (``--in-process``, or a record from
+    before sealed runs) is listed as in-process, never ranked."""
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    path = copy / "ucbvi/online/TinyChain-v0/seed-1.json"
+    record = json.loads(path.read_text())
+    assert record["isolation"] == "sealed"
+    path.write_text(json.dumps({**record, "isolation": "in-process"}))
+    assert main(["leaderboard", "--results", str(copy), "--out", str(tmp_path / "out"),
+                 "--suite", "tiny", "--seeds", str(SEEDS), "--resamples", "200",
+                 "--task-path", str(tiny_tasks)]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == ["online: random",
+                                                        "offline: vi-lcb, random"]
+    page = (tmp_path / "out" / "README.md").read_text()
+    row = next(line for line in page.splitlines() if "ucbvi (in-process) |" in line)
+    assert "1 in-process run" in row
+
+
 def test_an_incomplete_row_is_compact_and_a_long_note_goes_below(tmp_path):
     tasks = ["Alpha-v0", "Beta-v0", "Gamma-v0"]
     short = Entry("x", {}, [], tasks, list(range(10)), harness_versions=["1"], refused=0,

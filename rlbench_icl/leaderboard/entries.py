@@ -1,8 +1,9 @@
 """From accepted records to ranked entries: score matrices, aggregates, the ranking.
 
 The declared grid of a protocol is seeds 0..N-1 of every task of the suite. A submission is
-ranked only on that grid, and only if it has an accepted, successful run for every cell of it
-and no refused file claims a cell; otherwise it is listed as incomplete, with what is missing.
+ranked only on that grid, and only if it has an accepted, successful, sealed run for every cell
+of it and no refused file claims a cell; otherwise it is listed as incomplete (with what is
+missing) or as in-process (every run there, some not sealed).
 Runs outside the grid (other tasks, seeds >= N, e.g. the paper's seeds 10 and 11) neither
 count nor make anything incomplete. Every bootstrap draws from its own stream, keyed by
 (protocol, submission, ...), so an entry's own intervals do not depend on which other
@@ -67,8 +68,8 @@ class Entry:
 
     @property
     def complete(self) -> bool:
-        """Whether it is ranked: every cell run successfully."""
-        return not (self.missing or self.failed or self.refused)
+        """Whether it is ranked: every cell run successfully and sealed."""
+        return not (self.missing or self.failed or self.refused or self.in_process)
 
     @property
     def status(self) -> str:
