@@ -94,5 +94,7 @@ def _end_with(harness: int) -> None:
 def _watch(harness: int) -> None:
     while os.getppid() == harness:
         time.sleep(WATCH_INTERVAL)
-    kill_live_agents()
-    os._exit(1)
+    try:
+        kill_live_agents()
+    finally:  # whatever the cleanup meets, the worker does not outlive its harness
+        os._exit(1)
