@@ -68,10 +68,12 @@ class Setting(NamedTuple):
     bonus: float
     range_scale: bool = False
     refresh: float = 1.0
+    refresh_floor: float = 0.0
 
 
 # Every sweep on record (experiments/tune_fm.md), as rows of Setting fields: (protocol,
-# what is varied, temperature, rounds, virtual outcome, bonus beta[, range scale]).
+# what is varied, temperature, rounds, virtual outcome, bonus beta[, range scale[, refresh
+# ratio[, refresh floor]]]).
 SWEEPS = {
     # The v2 network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
     "inference": (
@@ -150,6 +152,10 @@ SWEEPS = {
     # statistic only once some pair's visits grew by the factor f (doubling epochs).
     "refresh": [("online", "refresh ratio", 0.1, None, None, 1.0, True, f)
                 for f in (1.0, 2.0, 1.5, 1.25)],
+    # The seventeenth attempt: the same, re-reading once a pair visited since the last
+    # reading has f * max(n_read, floor) visits (floor 0: a first visit always counts).
+    "refresh17": [("online", "refresh ratio, floor", 0.1, None, None, 1.0, True, f, m)
+                  for f, m in ((2.0, 0.0), (3.0, 0.0), (4.0, 0.0), (2.0, 1.0), (4.0, 1.0))],
     # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
@@ -170,7 +176,7 @@ def score(setting: Setting, task: Task, seed: int, episodes: int, checkpoint: Pa
     if setting.protocol == "offline":
         return offline_score(task, fm_submission(checkpoint, reading(setting)), seed)
     submission = fm_submission(checkpoint, reading(setting), setting.temperature,
-                               setting.refresh)
+                               setting.refresh, setting.refresh_floor)
     return online_score(task, submission, seed, episodes)
 
 
@@ -202,13 +208,14 @@ def main() -> None:
     for (setting, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(setting, []).append(v)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, b, "yes" if rs else "no", f,
+             "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
              f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r, virt, b, rs, f), v in table.items()]
+            for (p, what, temp, r, virt, b, rs, f, m), v in table.items()]
     print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"{args.episodes} episodes; network {args.checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "bonus", "range scale", "refresh", "mean score",
+                                  "bonus", "range scale", "refresh", "floor",
+                                  "mean score",
                                   "median"],
                    tablefmt="github", disable_numparse=True))
 

@@ -100,10 +100,11 @@ def offline_cells(task: Task, submission: Submission, seed: int, sizes: Sequence
 
 
 def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float = 0.1,
-                  refresh_ratio: float = 1.0) -> Submission:
+                  refresh_ratio: float = 1.0, refresh_floor: float = 0.0) -> Submission:
     """The foundation model in ``checkpoint`` as a submission that reads every statistic as
     ``reading`` says: online it samples at ``temperature`` and re-reads its experience as
-    ``refresh_ratio`` says (``InContextAgent``), offline it plays greedily.
+    ``refresh_ratio`` and ``refresh_floor`` say (``InContextAgent``), offline it plays
+    greedily.
 
     How the experiments vary gnn-fm's settings without touching the submission; torch is
     imported here, not with this module."""
@@ -112,7 +113,8 @@ def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float =
     network = load_network(checkpoint)
 
     def make_online_agent(info: TaskInfo, rng: np.random.Generator) -> InContextAgent:
-        return InContextAgent(network, info, rng, reading, temperature, refresh_ratio)
+        return InContextAgent(network, info, rng, reading, temperature, refresh_ratio,
+                              refresh_floor)
 
     def solve_offline(info: TaskInfo, dataset: Dataset, rng: np.random.Generator
                       ) -> np.ndarray:

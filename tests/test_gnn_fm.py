@@ -106,13 +106,20 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu_maker():
 
 
 
-@pytest.mark.parametrize("ratio, reads", [(1.0, [0, 1, 2, 3, 4]), (2.0, [0, 1, 3, 4])])
-def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio, reads):
+@pytest.mark.parametrize("ratio, floor, reads", [
+    (1.0, 0.0, [0, 1, 2, 3, 4]),
+    (2.0, 0.0, [0, 1, 3, 4]),  # arm 0 at 1, 2, 4 visits; arm 1 first seen
+    (2.0, 1.0, [1, 3]),  # arm 0 at 2 and 4; arm 1's single visit is not enough
+    (3.0, 1.0, [2]),
+])
+def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio, floor,
+                                                                           reads):
     from rlbench_icl.fm.policy import InContextAgent, Reading
 
     info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
     agent = InContextAgent(load_network(CHECKPOINT), info, np.random.default_rng(0),
-                           Reading(bonus=1.0, range_scale=True), 0.1, refresh_ratio=ratio)
+                           Reading(bonus=1.0, range_scale=True), 0.1, refresh_ratio=ratio,
+                           refresh_floor=floor)
     seen = []
     for episode, action in enumerate([0, 0, 0, 0, 1]):  # counts of arm 0: 1, 2, 3, 4
         before = agent.logits
@@ -123,3 +130,5 @@ def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio
     assert seen == reads
     with pytest.raises(ValueError, match="at least 1"):
         InContextAgent(agent.network, info, agent.rng, agent.reading, 0.1, refresh_ratio=0.5)
+    with pytest.raises(ValueError, match="at least 0"):
+        InContextAgent(agent.network, info, agent.rng, agent.reading, 0.1, refresh_floor=-1)

@@ -174,17 +174,22 @@ class InContextAgent:
     reading, and offers the greedy policy of the same reading at beta = 0 as its
     exploitation policy. One policy per episode (the first step's).
 
-    ``refresh_ratio`` f: the statistic is read again after an episode only if some pair it
-    visited reached f times its visit count at the last reading (a first visit counts), as
-    UCRL2's doubling epochs; f = 1 reads it after every episode."""
+    ``refresh_ratio`` f and ``refresh_floor`` m: the statistic is read again after an
+    episode only if some pair it visited since the last reading has at least
+    ``f * max(n_read, m)`` visits, n_read its count at that reading, as UCRL2's doubling
+    epochs. With m = 0 a first visit always counts; with m = 1 a pair new since the last
+    reading counts once it has f visits. f = 1 reads it after every episode."""
 
     def __init__(self, network: PolicyNetwork, info: TaskInfo, rng: np.random.Generator,
-                 reading: Reading, temperature: float, refresh_ratio: float = 1.0):
+                 reading: Reading, temperature: float, refresh_ratio: float = 1.0,
+                 refresh_floor: float = 0.0):
         if not refresh_ratio >= 1.0:
             raise ValueError(f"refresh_ratio must be at least 1, not {refresh_ratio}")
+        if not refresh_floor >= 0.0:
+            raise ValueError(f"refresh_floor must be at least 0, not {refresh_floor}")
         self.network, self.info, self.rng = network, info, rng
         self.reading, self.temperature = reading, temperature
-        self.refresh_ratio = refresh_ratio
+        self.refresh_ratio, self.refresh_floor = refresh_ratio, refresh_floor
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self.read_visits = None  # the visit counts at the last reading (f > 1 only)
         self._refresh()
@@ -203,10 +208,10 @@ class InContextAgent:
 
     def _changed_enough(self) -> bool:
         """Whether a pair visited since the last reading reached ``refresh_ratio`` times its
-        count then (a first visit always does)."""
+        count then, or ``refresh_floor`` if that is more."""
         visits = self.stat.visits
-        return bool(np.any((visits > self.read_visits)
-                           & (visits >= self.refresh_ratio * self.read_visits)))
+        needed = self.refresh_ratio * np.maximum(self.read_visits, self.refresh_floor)
+        return bool(np.any((visits > self.read_visits) & (visits >= needed)))
 
     def policy(self) -> np.ndarray:
         """Greedy at beta = 0: exploitation, not exploration."""
