@@ -1,10 +1,11 @@
-"""gnn-fm (release 6) re-reading its experience with the refresh ratio f of the fifteenth
-attempt (experiments/tune_fm.md), as submissions for benchmarks/task_costs.py: the cost half
-of the attempt's decision rule: ``gnn-fm-f2``, ``gnn-fm-f1.5``, ``gnn-fm-f1.25`` (f = 1 is
-gnn-fm itself).
+"""gnn-fm (release 6) re-reading its experience less often, as submissions for
+benchmarks/task_costs.py: the cost half of the fifteenth and seventeenth attempts' decision
+rules (experiments/tune_fm.md). ``gnn-fm-f<f>`` re-reads once a pair visited since the last
+reading has f times its count then (a first visit always counts); ``gnn-fm-f<f>-m1`` once it
+has f * max(count then, 1) (``InContextAgent``'s ``refresh_floor`` 1). f = 1 is gnn-fm.
 
-    OMP_NUM_THREADS=1 python benchmarks/task_costs.py --offline "" \\
-        --online ucbvi,gnn-fm,experiments/fm_refresh.py::gnn-fm-f2,...
+    OMP_NUM_THREADS=1 python benchmarks/task_costs.py --tasks dev --offline "" \\
+        --online ucbvi,experiments/fm_refresh.py::gnn-fm-f2,...
 """
 
 import dataclasses
@@ -19,15 +20,17 @@ gnn_fm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gnn_fm)
 
 
-def _agent(refresh_ratio, info, rng):
+def _agent(refresh_ratio, refresh_floor, info, rng):
     return InContextAgent(load_network(gnn_fm.CHECKPOINT), info, rng, gnn_fm.ONLINE,
-                          gnn_fm.TEMPERATURE, refresh_ratio)
+                          gnn_fm.TEMPERATURE, refresh_ratio, refresh_floor)
 
 
-def _variant(f: float):
+def _variant(f: float, floor: float = 0.0):
     files = tuple(str(SUBMISSIONS_DIR / name) for name in gnn_fm.SUBMISSION.files)
-    return dataclasses.replace(gnn_fm.SUBMISSION, name=f"gnn-fm-f{f:g}", files=files,
-                               make_online_agent=partial(_agent, f))
+    name = f"gnn-fm-f{f:g}" + (f"-m{floor:g}" if floor else "")
+    return dataclasses.replace(gnn_fm.SUBMISSION, name=name, files=files,
+                               make_online_agent=partial(_agent, f, floor))
 
 
-SUBMISSIONS = [_variant(2.0), _variant(1.5), _variant(1.25)]
+SUBMISSIONS = [_variant(f) for f in (4.0, 3.0, 2.0, 1.5, 1.25)] + [
+    _variant(f, 1.0) for f in (4.0, 2.0)]

@@ -93,7 +93,7 @@ def size_row(name: str, runs: dict, num_tasks: int, seeds: int) -> list[str]:
 
 def main() -> None:
     args = parse_args()
-    tasks = tuning_tasks(args.mdps, args.suite)
+    tasks = tuning_tasks(args.mdps, args.suite, args.first)
     jobs = [(name, t, s) for name in args.names for t in range(len(tasks))
             for s in range(args.seeds)]
     results = joblib.Parallel(n_jobs=args.jobs)(

@@ -70,7 +70,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    tasks = tuning_tasks(args.mdps, args.suite)
+    tasks = tuning_tasks(args.mdps, args.suite, args.first)
     jobs = [(t, s) for t in range(len(tasks)) for s in range(args.seeds)]
     results = joblib.Parallel(n_jobs=args.jobs)(
         joblib.delayed(scores)(tasks[t], s, args.size, args.checkpoint.resolve())

@@ -89,7 +89,7 @@ def best_settings(table: dict[tuple[str, str], list[float]]) -> dict[str, tuple[
 
 def main() -> None:
     args = parse_args()
-    tasks = tuning_tasks(args.mdps, args.suite)
+    tasks = tuning_tasks(args.mdps, args.suite, args.first)
     jobs = [(family, setting, t, s) for family, settings in grids().items()
             for setting in settings for t in range(len(tasks)) for s in range(args.seeds)]
     scores = joblib.Parallel(n_jobs=args.jobs)(

@@ -156,6 +156,9 @@ SWEEPS = {
     # reading has f * max(n_read, floor) visits (floor 0: a first visit always counts).
     "refresh17": [("online", "refresh ratio, floor", 0.1, None, None, 1.0, True, f, m)
                   for f, m in ((2.0, 0.0), (3.0, 0.0), (4.0, 0.0), (2.0, 1.0), (4.0, 1.0))],
+    # The eighteenth attempt: release 6 (f = 1) and f = 4, floor 0, paired on fresh MDPs.
+    "refresh18": [("online", "refresh ratio, floor", 0.1, None, None, 1.0, True, f, 0.0)
+                  for f in (1.0, 4.0)],
     # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
@@ -185,6 +188,11 @@ def parse_args() -> argparse.Namespace:
     add_suite_arguments(parser)
     parser.add_argument("--checkpoint", type=Path, default=SHIPPED)
     parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
+    parser.add_argument("--against", type=int, default=None, metavar="ROW",
+                        help="also give each row's mean paired difference to the sweep's "
+                             "row ROW (0-based), with a 95%% bootstrap CI over MDPs")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="write every run's score to this CSV file")
     args = parser.parse_args()
     args.checkpoint = args.checkpoint.resolve()
     try:
@@ -198,7 +206,7 @@ def main() -> None:
     args = parse_args()
     settings = [Setting(*row) for row in SWEEPS[args.sweep]]
     settings = [s for s in settings if args.reads_bonus or s.bonus == 0.0]
-    tasks = tuning_tasks(args.mdps, args.suite)
+    tasks = tuning_tasks(args.mdps, args.suite, args.first)
     jobs = [(setting, t, s) for setting in settings for t in range(len(tasks))
             for s in range(args.seeds)]
     values = joblib.Parallel(n_jobs=args.jobs)(
@@ -207,6 +215,8 @@ def main() -> None:
     table: dict[Setting, list[float]] = {}
     for (setting, _, _), v in zip(jobs, values, strict=True):
         table.setdefault(setting, []).append(v)
+    if args.runs is not None:
+        write_runs(args.runs, jobs, values, args.first)
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
              "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
              f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
@@ -217,6 +227,46 @@ def main() -> None:
                                   "bonus", "range scale", "refresh", "floor",
                                   "mean score",
                                   "median"],
+                   tablefmt="github", disable_numparse=True))
+    if args.against is not None:
+        print_paired(settings, table, args.against, len(tasks), args.seeds)
+
+
+def write_runs(path: Path, jobs, values, first: int) -> None:
+    """One CSV line per run: the setting's row fields, the MDP's index in its suite, the
+    seed and the score (``repr``: every bit)."""
+    lines = ["refresh,floor,temperature,bonus,mdp,seed,score"]
+    lines += [f"{st.refresh},{st.refresh_floor},{st.temperature},{st.bonus},{first + t},{s},"
+              f"{v!r}" for (st, t, s), v in zip(jobs, values, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 0
+                    ) -> tuple[float, float, float]:
+    """Mean of per-MDP differences (rows: MDPs) and its 95% percentile bootstrap CI, MDPs
+    resampled with replacement (a seed's runs stay with their MDP)."""
+    per_mdp = differences.mean(axis=1)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(per_mdp), size=(resamples, len(per_mdp)))
+    means = per_mdp[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(per_mdp.mean()), float(low), float(high)
+
+
+def print_paired(settings: list[Setting], table: dict, against: int, mdps: int,
+                 seeds: int) -> None:
+    """Each row's paired difference to row ``against`` (same MDPs, same seeds)."""
+    base = np.array(table[settings[against]]).reshape(mdps, seeds)
+    rows = []
+    for setting in settings:
+        if setting == settings[against]:
+            continue
+        mean, low, high = paired_interval(np.array(table[setting]).reshape(mdps, seeds) - base)
+        rows.append([setting.refresh, setting.refresh_floor, f"{mean:+.4f}",
+                     f"[{low:+.4f}, {high:+.4f}]"])
+    print(f"\nPaired against row {against} ({settings[against].varied}, refresh "
+          f"{settings[against].refresh}): mean over MDPs of (row - it), 95% bootstrap CI")
+    print(tabulate(rows, headers=["refresh", "floor", "difference", "95% CI"],
                    tablefmt="github", disable_numparse=True))
 
 

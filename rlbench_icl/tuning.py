@@ -48,15 +48,19 @@ TUNING_SIZES = (5, 50)  # dataset episodes of the offline tuning score
 TUNING_EPSILONS = (1.0, 0.5, 0.1)  # behaviours: uniform, and 0.5- and 0.1-mixtures
 
 
-def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
-    """The first ``count`` MDPs of a suite (``SUITES``) as tasks; the same on every call.
+def tuning_tasks(count: int, suite: str = "default", first: int = 0) -> list[Task]:
+    """``count`` MDPs of a suite (``SUITES``) as tasks, from its ``first``-th on (0-based);
+    the same on every call. MDPs a study has not used (those past the ones it read) give a
+    fresh sample of the same suite to confirm a choice on.
 
     Kept: MDPs whose optimal-random gap exceeds 5% of their largest |reward|."""
     if suite not in SUITES:
         raise ValueError(f"suite must be one of {SUITES}, got {suite!r}")
+    if first < 0 or count < 0:
+        raise ValueError(f"first and count must be at least 0, got {first} and {count}")
     rng = np.random.default_rng(STREAMS[suite])
     tasks: list[Task] = []
-    while len(tasks) < count:
+    while len(tasks) < first + count:
         if suite == "explore":
             prior = EXPLORATION_PRIOR
         elif suite == "gaps":
@@ -66,7 +70,7 @@ def tuning_tasks(count: int, suite: str = "default") -> list[Task]:
         task = synthetic_task(sample_mdp(rng, prior), len(tasks))
         if task.optimal_value - task.random_value > 0.05 * max(task.mdp.reward_bound(), 1e-12):
             tasks.append(task)
-    return tasks
+    return tasks[first:]
 
 
 def synthetic_task(mdp: TabularMDP, index: int) -> Task:
@@ -128,6 +132,8 @@ def add_suite_arguments(parser: argparse.ArgumentParser, online: bool = True) ->
     """The options every tuning study shares: ``--mdps``, ``--seeds``, ``--jobs``,
     ``--suite`` and, for studies that play online, ``--episodes`` (the budget K)."""
     parser.add_argument("--mdps", type=int, default=24, help="tuning MDPs (default: 24)")
+    parser.add_argument("--first", type=int, default=0,
+                        help="index of the suite's first MDP to use (default: 0)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per MDP (default: 2)")
     if online:
         parser.add_argument("--episodes", type=int, default=100, help="online budget")

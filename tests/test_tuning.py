@@ -33,3 +33,10 @@ def test_a_suite_is_the_same_on_every_call_and_unchanged_by_the_move(suite):
 def test_an_unknown_suite_is_an_error_not_the_default_suite():
     with pytest.raises(ValueError, match="suite"):
         tuning_tasks(1, "Explore")
+
+
+def test_first_skips_mdps_without_changing_the_ones_after():
+    assert ([task.digest for task in tuning_tasks(2, "gaps", first=2)]
+            == [task.digest for task in tuning_tasks(4, "gaps")][2:])
+    with pytest.raises(ValueError, match="at least 0"):
+        tuning_tasks(1, "gaps", first=-1)
