@@ -4,6 +4,7 @@ Importing the package registers every task as a gymnasium environment ``rlbench_
 The core (tasks, protocols, scoring) never imports torch; only ``rlbench_icl.fm`` does.
 """
 
+from . import cpu  # noqa: F401 - first: numpy without AVX-512 kernels (rlbench_icl/cpu.py)
 from ._version import __version__
 from .conformance import check_agent
 from .contract import Dataset, OnlineAgent, PolicyAgent, Submission, TaskInfo

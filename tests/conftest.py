@@ -1,3 +1,6 @@
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy, so this process runs it without AVX-512 (cpu.py)
+# isort: on
 from pathlib import Path
 
 import numpy as np

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rlbench_icl"
 
 # Lowest first. A module may import from its own layer or any layer below.
 LAYERS = [
-    ["_version", "errors", "_seal"],
+    ["_version", "errors", "_seal", "cpu"],
     ["mdp", "dynprog", "experience"],
     ["builders", "simulate", "synthetic"],
     ["tasks", "families", "registry", "envs"],

@@ -26,9 +26,12 @@ FM = resolve("gnn-fm")[1]
 # hash was re-recorded when discounted scores moved off LAPACK (solve_reproducibly): its
 # policy values moved by one ulp (4.863874999999999 -> ...998); its returns and its offline
 # policy are unchanged, and the LAPACK solve still gives the 81f221c hash 4ed5aaacf7afca64.
+# It was re-recorded again when the harness's discounts moved off numpy's CPU-chosen powers
+# (rlbench_icl/cpu.py): gamma ** t at t = 21 and 47 gained a last bit on AVX-512 CPUs, and so
+# did the returns of episodes that long (acd9845707fd30ab before); its actions are unchanged.
 RECORDED = {
     "FrozenLake4x4-v0": ("3bfbef138a4d7bdf", "c338fe140ca44f24"),
-    "PaperGrid3x3-v0": ("57cbb500d83261ab", "acd9845707fd30ab"),
+    "PaperGrid3x3-v0": ("57cbb500d83261ab", "7cabdda7d5d48768"),
     "RiverSwim6-v0": ("4f3069bd0a8dea2d", "ae293be0e2f63cc6"),
 }
 

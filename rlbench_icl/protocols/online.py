@@ -76,7 +76,8 @@ def run_online(task: Task, submission: Submission, settings: OnlineSettings, see
 
 def _play(task, info, agent, simulator, cursor, deadline):
     has_policy = callable(getattr(agent, "policy", None))
-    discounts = (info.discount ** np.arange(info.horizon)).tolist()
+    # Python's ** (the C library's pow), not numpy's, whose kernels depend on the CPU
+    discounts = [info.discount ** t for t in range(info.horizon)]
     returns, values = [], ([] if has_policy else None)
     last_policy, last_value = None, None
     for k in range(info.num_episodes):

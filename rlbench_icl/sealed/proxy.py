@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..contract import Dataset, Submission, TaskInfo
+from ..cpu import pinned
 from ..discovery import load
 from ..errors import SubmissionError
 from ..protocols import AgentError
@@ -188,10 +189,13 @@ class Zygote:
 
     def __init__(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # numpy's kernels are fixed when the zygote imports it: always without AVX-512, so
+        # every agent process computes the same bits on any x86-64 CPU (rlbench_icl/cpu.py)
         self.proc = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE,
                                       str(theirs.fileno())],
                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=pinned(os.environ))
         theirs.close()
         self.channel, self.owner = ours, os.getpid()
 
