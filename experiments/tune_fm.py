@@ -192,7 +192,9 @@ def parse_args() -> argparse.Namespace:
                         help="also give each row's mean paired difference to the sweep's "
                              "row ROW (0-based), with a 95%% bootstrap CI over MDPs")
     parser.add_argument("--runs", type=Path, default=None,
-                        help="write every run's score to this CSV file")
+                        help="write every run's score to this CSV file as it finishes; "
+                             "runs already in it are not run again (a stopped sweep "
+                             "resumes)")
     args = parser.parse_args()
     args.checkpoint = args.checkpoint.resolve()
     try:
@@ -209,14 +211,18 @@ def main() -> None:
     tasks = tuning_tasks(args.mdps, args.suite, args.first)
     jobs = [(setting, t, s) for setting in settings for t in range(len(tasks))
             for s in range(args.seeds)]
-    values = joblib.Parallel(n_jobs=args.jobs)(
+    done = read_runs(args.runs) if args.runs is not None else {}
+    todo = [job for job in jobs if _run_key(job, args.first) not in done]
+    values = joblib.Parallel(n_jobs=args.jobs, return_as="generator")(
         joblib.delayed(score)(setting, tasks[t], s, args.episodes, args.checkpoint)
-        for setting, t, s in tqdm(jobs, desc="tune-fm"))
+        for setting, t, s in todo)
+    for job, value in zip(todo, tqdm(values, total=len(todo), desc="tune-fm"), strict=True):
+        done[_run_key(job, args.first)] = value
+        if args.runs is not None:
+            append_run(args.runs, job, value, args.first)
     table: dict[Setting, list[float]] = {}
-    for (setting, _, _), v in zip(jobs, values, strict=True):
-        table.setdefault(setting, []).append(v)
-    if args.runs is not None:
-        write_runs(args.runs, jobs, values, args.first)
+    for job in jobs:
+        table.setdefault(job[0], []).append(done[_run_key(job, args.first)])
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
              "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
              f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
@@ -232,13 +238,45 @@ def main() -> None:
         print_paired(settings, table, args.against, len(tasks), args.seeds)
 
 
-def write_runs(path: Path, jobs, values, first: int) -> None:
-    """One CSV line per run: the setting's row fields, the MDP's index in its suite, the
-    seed and the score (``repr``: every bit)."""
-    lines = ["refresh,floor,temperature,bonus,mdp,seed,score"]
-    lines += [f"{st.refresh},{st.refresh_floor},{st.temperature},{st.bonus},{first + t},{s},"
-              f"{v!r}" for (st, t, s), v in zip(jobs, values, strict=True)]
-    path.write_text("\n".join(lines) + "\n")
+RUNS_HEADER = "refresh,floor,temperature,bonus,mdp,seed,score"
+
+
+def _run_key(job, first: int) -> tuple[str, ...]:
+    """A run's identity in a ``--runs`` file: the fields a refresh sweep varies, the MDP's
+    index in its suite and the seed, as written."""
+    setting, t, seed = job
+    return (str(setting.refresh), str(setting.refresh_floor), str(setting.temperature),
+            str(setting.bonus), str(first + t), str(seed))
+
+
+def read_runs(path: Path) -> dict[tuple[str, ...], float]:
+    """The runs already in a ``--runs`` file (none if it does not exist): a sweep stopped
+    part-way resumes from them. A last line cut short by the stop is ignored."""
+    if not path.exists():
+        path.write_text(RUNS_HEADER + "\n")
+        return {}
+    text = path.read_text()
+    if text and not text.endswith("\n"):  # a line cut short: end it, so appends stay whole
+        with open(path, "a") as f:
+            f.write("\n")
+    lines = text.splitlines()
+    if not lines or lines[0] != RUNS_HEADER:
+        raise SystemExit(f"{path} is not a --runs file of this script (header {RUNS_HEADER})")
+    runs = {}
+    for line in lines[1:]:
+        fields = line.split(",")
+        if len(fields) == 7:
+            try:
+                runs[tuple(fields[:6])] = float(fields[6])
+            except ValueError:
+                continue
+    return runs
+
+
+def append_run(path: Path, job, value: float, first: int) -> None:
+    """One CSV line for a finished run (``repr`` of the score: every bit), flushed at once."""
+    with open(path, "a") as f:
+        f.write(",".join(_run_key(job, first)) + f",{value!r}\n")
 
 
 def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 0
