@@ -17,6 +17,9 @@ declared bound (``Reading.range_scale``), as release 5.1 does online.
 
 from __future__ import annotations
 
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl/cpu.py)
+# isort: on
 import argparse
 from pathlib import Path
 

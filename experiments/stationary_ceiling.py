@@ -22,6 +22,9 @@ Usage: python experiments/stationary_ceiling.py [--mdps N] [--tasks SELECTOR]
 
 from __future__ import annotations
 
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl/cpu.py)
+# isort: on
 import argparse
 import dataclasses
 

@@ -15,6 +15,9 @@ Usage: python experiments/stationary_targets.py [--mdps N]
 
 from __future__ import annotations
 
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl/cpu.py)
+# isort: on
 import argparse
 
 import numpy as np

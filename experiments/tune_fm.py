@@ -10,8 +10,15 @@ episodes, behaviours uniform, 0.5- and 0.1-mixtures). No benchmark task is used.
 solvers are built from the fm library (``rlbench_icl.tuning.fm_submission``) with each
 setting; the submission itself is not touched.
 
-Usage: python experiments/tune_fm.py [--suite default|explore] [--mdps N] [--seeds N]
-       [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep NAME]
+Usage: python experiments/tune_fm.py [--suite default|explore|gaps] [--first I] [--mdps N]
+       [--seeds N] [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep NAME]
+       [--against ROW] [--runs FILE]
+
+``--first I --mdps N``: the suite's MDPs I to I + N - 1 (fresh ones for a confirmation).
+``--against ROW``: each row's mean paired difference to row ROW, with a bootstrap interval.
+``--runs FILE``: every run's score, written in the order runs are submitted; a sweep stopped
+part-way resumes from it (the file's first line names the sweep, suite, budget and
+checkpoint, and must match).
 
 ``--checkpoint``: another exported network (default: the shipped one). ``--sweep`` (one of
 SWEEPS): the record of every sweep in experiments/tune_fm.md, most of them on networks
@@ -30,7 +37,12 @@ online settings of release 5.1 and 6, to compare networks.
 
 from __future__ import annotations
 
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl/cpu.py)
+# isort: on
 import argparse
+import hashlib
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -189,12 +201,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--checkpoint", type=Path, default=SHIPPED)
     parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
     parser.add_argument("--against", type=int, default=None, metavar="ROW",
-                        help="also give each row's mean paired difference to the sweep's "
-                             "row ROW (0-based), with a 95%% bootstrap CI over MDPs")
+                        help="also give each row's mean paired difference to row ROW "
+                             "(0-based, of the rows this network runs), with a 95%% "
+                             "bootstrap CI over MDPs")
     parser.add_argument("--runs", type=Path, default=None,
-                        help="write every run's score to this CSV file as it finishes; "
-                             "runs already in it are not run again (a stopped sweep "
-                             "resumes)")
+                        help="write every run's score to this CSV file; runs already in "
+                             "it are not run again (a stopped sweep resumes)")
     args = parser.parse_args()
     args.checkpoint = args.checkpoint.resolve()
     try:
@@ -208,73 +220,94 @@ def main() -> None:
     args = parse_args()
     settings = [Setting(*row) for row in SWEEPS[args.sweep]]
     settings = [s for s in settings if args.reads_bonus or s.bonus == 0.0]
+    if args.against is not None and not 0 <= args.against < len(settings):
+        raise SystemExit(f"--against {args.against}: this sweep runs rows 0 to "
+                         f"{len(settings) - 1} on this network")
     tasks = tuning_tasks(args.mdps, args.suite, args.first)
-    jobs = [(setting, t, s) for setting in settings for t in range(len(tasks))
+    jobs = [(i, t, s) for i in range(len(settings)) for t in range(len(tasks))
             for s in range(args.seeds)]
-    done = read_runs(args.runs) if args.runs is not None else {}
-    todo = [job for job in jobs if _run_key(job, args.first) not in done]
-    values = joblib.Parallel(n_jobs=args.jobs, return_as="generator")(
-        joblib.delayed(score)(setting, tasks[t], s, args.episodes, args.checkpoint)
-        for setting, t, s in todo)
-    for job, value in zip(todo, tqdm(values, total=len(todo), desc="tune-fm"), strict=True):
-        done[_run_key(job, args.first)] = value
-        if args.runs is not None:
-            append_run(args.runs, job, value, args.first)
-    table: dict[Setting, list[float]] = {}
-    for job in jobs:
-        table.setdefault(job[0], []).append(done[_run_key(job, args.first)])
-    rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
-             f"{np.mean(v):.3f}", f"{np.median(v):.3f}"]
-            for (p, what, temp, r, virt, b, rs, f, m), v in table.items()]
-    print(f"{len(tasks)} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
-          f"{args.episodes} episodes; network {args.checkpoint.name}")
-    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "bonus", "range scale", "refresh", "floor",
-                                  "mean score",
-                                  "median"],
-                   tablefmt="github", disable_numparse=True))
+    values = run_jobs(jobs, settings, tasks, args)
+    table: dict[int, list[float]] = {}
+    for (i, _, _), v in zip(jobs, values, strict=True):
+        table.setdefault(i, []).append(v)
+    print_table(settings, table, args, len(tasks))
     if args.against is not None:
         print_paired(settings, table, args.against, len(tasks), args.seeds)
 
 
-RUNS_HEADER = "refresh,floor,temperature,bonus,mdp,seed,score"
+def run_jobs(jobs: list[tuple[int, int, int]], settings: list[Setting], tasks: list[Task],
+             args: argparse.Namespace) -> list[float]:
+    """The score of every (row, MDP, seed) job, in order: those already in ``--runs`` are
+    read, the others run (each appended to it as soon as it comes back, in job order)."""
+    done = {} if args.runs is None else read_runs(args.runs, provenance(args))
+    todo = [job for job in jobs if _run_key(job, args.first) not in done]
+    results = joblib.Parallel(n_jobs=args.jobs, return_as="generator")(
+        joblib.delayed(score)(settings[i], tasks[t], s, args.episodes, args.checkpoint)
+        for i, t, s in todo)
+    for job, value in zip(todo, tqdm(results, total=len(todo), desc="tune-fm"), strict=True):
+        done[_run_key(job, args.first)] = value
+        if args.runs is not None:
+            append_run(args.runs, job, value, args.first)
+    return [done[_run_key(job, args.first)] for job in jobs]
 
 
-def _run_key(job, first: int) -> tuple[str, ...]:
-    """A run's identity in a ``--runs`` file: the fields a refresh sweep varies, the MDP's
-    index in its suite and the seed, as written."""
-    setting, t, seed = job
-    return (str(setting.refresh), str(setting.refresh_floor), str(setting.temperature),
-            str(setting.bonus), str(first + t), str(seed))
+def print_table(settings: list[Setting], table: dict[int, list[float]],
+                args: argparse.Namespace, mdps: int) -> None:
+    rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
+             "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
+             f"{np.mean(table[i]):.3f}", f"{np.median(table[i]):.3f}"]
+            for i, (p, what, temp, r, virt, b, rs, f, m) in enumerate(settings)]
+    print(f"{mdps} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
+          f"{args.episodes} episodes; network {args.checkpoint.name}")
+    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
+                                  "bonus", "range scale", "refresh", "floor",
+                                  "mean score", "median"],
+                   tablefmt="github", disable_numparse=True))
 
 
-def read_runs(path: Path) -> dict[tuple[str, ...], float]:
-    """The runs already in a ``--runs`` file (none if it does not exist): a sweep stopped
-    part-way resumes from them. A last line cut short by the stop is ignored."""
-    if not path.exists():
-        path.write_text(RUNS_HEADER + "\n")
+RUNS_COLUMNS = "row,mdp,seed,score"
+
+
+def provenance(args: argparse.Namespace) -> str:
+    """The first line of a ``--runs`` file: what its runs were made with."""
+    weights = hashlib.sha256((args.checkpoint / "model.safetensors").read_bytes())
+    return (f"# tune_fm runs: sweep={args.sweep} suite={args.suite} "
+            f"episodes={args.episodes} checkpoint={weights.hexdigest()[:12]}")
+
+
+def _run_key(job: tuple[int, int, int], first: int) -> tuple[str, str, str]:
+    """A run's identity in a ``--runs`` file: its row in the sweep, the MDP's index in
+    its suite and the seed."""
+    row, t, seed = job
+    return str(row), str(first + t), str(seed)
+
+
+def read_runs(path: Path, header: str) -> dict[tuple[str, str, str], float]:
+    """The runs already in a ``--runs`` file, after checking its first line is ``header``;
+    a new (or empty) file gets the header. A last line cut short by a stop is removed, so
+    that run is made again."""
+    text = path.read_text() if path.exists() else ""
+    if not text:
+        path.write_text(f"{header}\n{RUNS_COLUMNS}\n")
         return {}
-    text = path.read_text()
-    if text and not text.endswith("\n"):  # a line cut short: end it, so appends stay whole
-        with open(path, "a") as f:
-            f.write("\n")
     lines = text.splitlines()
-    if not lines or lines[0] != RUNS_HEADER:
-        raise SystemExit(f"{path} is not a --runs file of this script (header {RUNS_HEADER})")
+    if lines[:2] != [header, RUNS_COLUMNS]:
+        raise SystemExit(f"{path} holds other runs ({lines[0]!r}); this sweep is "
+                         f"{header!r}: use another file")
+    if not text.endswith("\n"):
+        lines.pop()
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
     runs = {}
-    for line in lines[1:]:
-        fields = line.split(",")
-        if len(fields) == 7:
-            try:
-                runs[tuple(fields[:6])] = float(fields[6])
-            except ValueError:
-                continue
+    for line in lines[2:]:
+        row, mdp, seed, value = line.split(",")
+        runs[(row, mdp, seed)] = float(value)
     return runs
 
 
-def append_run(path: Path, job, value: float, first: int) -> None:
-    """One CSV line for a finished run (``repr`` of the score: every bit), flushed at once."""
+def append_run(path: Path, job: tuple[int, int, int], value: float, first: int) -> None:
+    """One CSV line for a finished run (``repr`` of the score: every bit)."""
     with open(path, "a") as f:
         f.write(",".join(_run_key(job, first)) + f",{value!r}\n")
 
@@ -291,15 +324,15 @@ def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 
     return float(per_mdp.mean()), float(low), float(high)
 
 
-def print_paired(settings: list[Setting], table: dict, against: int, mdps: int,
-                 seeds: int) -> None:
+def print_paired(settings: list[Setting], table: dict[int, list[float]], against: int,
+                 mdps: int, seeds: int) -> None:
     """Each row's paired difference to row ``against`` (same MDPs, same seeds)."""
-    base = np.array(table[settings[against]]).reshape(mdps, seeds)
+    base = np.array(table[against]).reshape(mdps, seeds)
     rows = []
-    for setting in settings:
-        if setting == settings[against]:
+    for i, setting in enumerate(settings):
+        if i == against:
             continue
-        mean, low, high = paired_interval(np.array(table[setting]).reshape(mdps, seeds) - base)
+        mean, low, high = paired_interval(np.array(table[i]).reshape(mdps, seeds) - base)
         rows.append([setting.refresh, setting.refresh_floor, f"{mean:+.4f}",
                      f"[{low:+.4f}, {high:+.4f}]"])
     print(f"\nPaired against row {against} ({settings[against].varied}, refresh "

@@ -11,6 +11,9 @@ Usage: python experiments/validate_fm.py [--mdps N] [--checkpoint DIR]
 
 from __future__ import annotations
 
+# isort: off
+import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl/cpu.py)
+# isort: on
 import argparse
 from pathlib import Path
 

@@ -8,7 +8,14 @@ import os
 import subprocess
 import sys
 
-from rlbench_icl.cpu import NO_AVX512, NUMPY_SWITCH
+from rlbench_icl.cpu import (
+    AVX512_GROUPS,
+    NO_AVX512,
+    NUMPY_ONLY,
+    NUMPY_SWITCH,
+    avx512_names,
+    pinned,
+)
 
 POWERS_AGENT = '''
 import math
@@ -51,8 +58,8 @@ def _cli(args: list[str], switch: str | None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=600)
 
 
-def test_numpy_powers_differ_from_pow_only_with_avx512_kernels():
-    """What the pin is for, shown on this machine (equal everywhere without AVX-512)."""
+def test_pinned_numpy_computes_powers_as_the_c_library_does():
+    """What the pin is for: numpy's powers are then the C library's on any CPU."""
     script = ("import math, numpy as np; a = 0.95 ** np.arange(200); "
               "print(sum(a[t] != math.pow(0.95, t) for t in range(200)))")
     env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
@@ -63,8 +70,7 @@ def test_numpy_powers_differ_from_pow_only_with_avx512_kernels():
         assert done.returncode == 0, done.stderr
         return int(done.stdout)
 
-    assert differing(NO_AVX512) == 0
-    assert differing("") in (0, 8)  # 8 on AVX-512 CPUs (t = 21, 47, 80, ...)
+    assert differing(NO_AVX512) == 0  # 8 without the switch on AVX-512 CPUs (t = 21, ...)
 
 
 def test_agent_processes_run_numpy_without_avx512_whatever_the_harness_environment(
@@ -139,3 +145,26 @@ def test_importing_rlbench_icl_pins_numpy_for_the_processes_it_starts():
                           env={**env, NUMPY_SWITCH: "AVX512_SPR"}, timeout=60)
     assert kept.stdout.strip() == "AVX512_SPR"  # a value already set is kept
 
+
+def test_the_switch_names_only_what_each_numpy_dispatches_on():
+    """numpy 2.4 dispatches on groups, earlier numpy on features; a name it does not know
+    raises an ImportWarning, an error under ``-W error``."""
+    assert avx512_names("2.4.6") == avx512_names("2.5.0") == AVX512_GROUPS
+    assert "X86_V4" not in avx512_names("2.2.6") and "AVX512_SPR" in avx512_names("2.2.6")
+    assert "AVX512F" in avx512_names("1.26.4") and "AVX512_SPR" not in avx512_names("1.26.4")
+    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    done = subprocess.run([sys.executable, "-W", "error", "-c", "import rlbench_icl, numpy"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_list_of_the_only_features_to_use_is_kept_and_never_sent_to_agents():
+    """numpy refuses NPY_ENABLE_CPU_FEATURES and NPY_DISABLE_CPU_FEATURES together: import
+    keeps the user's list, and the agents' fork server gets the switch alone."""
+    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    done = subprocess.run([sys.executable, "-c", "import rlbench_icl, numpy"],
+                          capture_output=True, text=True, env={**env, NUMPY_ONLY: "X86_V3"},
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    agents = pinned({NUMPY_ONLY: "X86_V3", "HOME": "/home/x"})
+    assert agents == {"HOME": "/home/x", NUMPY_SWITCH: NO_AVX512}

@@ -207,8 +207,8 @@ class InContextAgent:
             self._refresh()
 
     def _changed_enough(self) -> bool:
-        """Whether a pair visited since the last reading reached ``refresh_ratio`` times its
-        count then, or ``refresh_floor`` if that is more."""
+        """Whether a pair visited since the last reading has at least ``refresh_ratio``
+        times the larger of its count then and ``refresh_floor``."""
         visits = self.stat.visits
         needed = self.refresh_ratio * np.maximum(self.read_visits, self.refresh_floor)
         return bool(np.any((visits > self.read_visits) & (visits >= needed)))
