@@ -1,0 +1,52 @@
+"""experiments/tune_fm.py's run store and paired intervals: the nineteenth attempt resumes
+from the store across sessions, and its decision reads the interval."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "tune_fm.py"
+_spec = importlib.util.spec_from_file_location("tune_fm_script", SCRIPT)
+tune_fm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tune_fm)
+HEADER = "# tune_fm runs: sweep=refresh18 suite=gaps episodes=300 checkpoint=0123456789ab"
+
+
+def test_runs_are_stored_by_row_mdp_and_seed_and_read_back_bit_for_bit(tmp_path):
+    path = tmp_path / "runs.csv"
+    assert tune_fm.read_runs(path, HEADER) == {}
+    tune_fm.append_run(path, (0, 2, 1), 0.1 + 0.2, first=64)  # MDP 66, seed 1
+    tune_fm.append_run(path, (1, 2, 1), -1.5, first=64)
+    runs = tune_fm.read_runs(path, HEADER)
+    assert runs == {("0", "66", "1"): 0.1 + 0.2, ("1", "66", "1"): -1.5}
+
+
+def test_a_line_cut_short_by_a_stop_is_dropped_so_its_run_is_made_again(tmp_path):
+    path = tmp_path / "runs.csv"
+    tune_fm.read_runs(path, HEADER)
+    tune_fm.append_run(path, (0, 0, 0), 0.25, first=0)
+    with open(path, "a") as f:
+        f.write("0,1,0,0.9608")  # the stop came mid-line: a number, but not the score
+    assert tune_fm.read_runs(path, HEADER) == {("0", "0", "0"): 0.25}
+    assert path.read_text().endswith("0.25\n")
+    tune_fm.append_run(path, (0, 1, 0), 0.9608183922427638, first=0)
+    assert tune_fm.read_runs(path, HEADER)[("0", "1", "0")] == 0.9608183922427638
+
+
+def test_runs_of_another_sweep_budget_or_network_are_refused(tmp_path):
+    path = tmp_path / "runs.csv"
+    tune_fm.read_runs(path, HEADER)
+    with pytest.raises(SystemExit, match="holds other runs"):
+        tune_fm.read_runs(path, HEADER.replace("episodes=300", "episodes=100"))
+
+
+def test_the_paired_interval_resamples_mdps_with_their_seeds():
+    same = np.full((50, 3), 0.01)
+    assert tune_fm.paired_interval(same) == pytest.approx((0.01, 0.01, 0.01))
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(-0.03, 0.2, size=(400, 1))
+    mean, low, high = tune_fm.paired_interval(noisy)
+    assert low < mean < high and high - low == pytest.approx(4 * 0.2 / 20, rel=0.2)
+    assert tune_fm.paired_interval(noisy) == (mean, low, high)  # seeded
