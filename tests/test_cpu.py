@@ -48,10 +48,15 @@ SUBMISSION = Submission(name="powers", version="1", make_online_agent=Powers)
 '''
 
 
+def _without_switch() -> dict[str, str]:
+    """This process's environment without ``NPY_DISABLE_CPU_FEATURES``."""
+    return {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+
+
 def _cli(args: list[str], switch: str | None) -> subprocess.CompletedProcess:
     """``rlbench-icl ARGS`` in a fresh interpreter whose environment sets the switch to
     ``switch`` (None: unset)."""
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
     if switch is not None:
         env[NUMPY_SWITCH] = switch
     return subprocess.run([sys.executable, "-m", "rlbench_icl.cli", *args],
@@ -62,7 +67,7 @@ def test_pinned_numpy_computes_powers_as_the_c_library_does():
     """What the pin is for: numpy's powers are then the C library's on any CPU."""
     script = ("import math, numpy as np; a = 0.95 ** np.arange(200); "
               "print(sum(a[t] != math.pow(0.95, t) for t in range(200)))")
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
 
     def differing(switch):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True,
@@ -127,7 +132,7 @@ def test_discounted_returns_do_not_depend_on_numpy_kernels():
     library's pow). numpy's AVX-512 power gives another last bit at t = 21 for gamma = 0.95,
     so a return made of that one reward shows which one the harness used, even in a process
     where numpy runs with AVX-512 (the switch set to the empty string)."""
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
     done = subprocess.run([sys.executable, "-c", CHAIN_RUN], capture_output=True, text=True,
                           env={**env, NUMPY_SWITCH: ""}, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -137,7 +142,7 @@ def test_discounted_returns_do_not_depend_on_numpy_kernels():
 def test_importing_rlbench_icl_pins_numpy_for_the_processes_it_starts():
     script = ("import os, rlbench_icl; "
               f"print(os.environ.get({NUMPY_SWITCH!r}))")
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=60)
     assert done.stdout.strip() == NO_AVX512
@@ -152,7 +157,7 @@ def test_the_switch_names_only_what_each_numpy_dispatches_on():
     assert avx512_names("2.4.6") == avx512_names("2.5.0") == AVX512_GROUPS
     assert "X86_V4" not in avx512_names("2.2.6") and "AVX512_SPR" in avx512_names("2.2.6")
     assert "AVX512F" in avx512_names("1.26.4") and "AVX512_SPR" not in avx512_names("1.26.4")
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
     done = subprocess.run([sys.executable, "-W", "error", "-c", "import rlbench_icl, numpy"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -161,7 +166,7 @@ def test_the_switch_names_only_what_each_numpy_dispatches_on():
 def test_a_list_of_the_only_features_to_use_is_kept_and_never_sent_to_agents():
     """numpy refuses NPY_ENABLE_CPU_FEATURES and NPY_DISABLE_CPU_FEATURES together: import
     keeps the user's list, and the agents' fork server gets the switch alone."""
-    env = {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+    env = _without_switch()
     done = subprocess.run([sys.executable, "-c", "import rlbench_icl, numpy"],
                           capture_output=True, text=True, env={**env, NUMPY_ONLY: "X86_V3"},
                           timeout=60)
