@@ -35,7 +35,7 @@ from tabulate import tabulate
 from rlbench_icl import ExperienceStatistic, TaskInfo
 from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.fm.features import collate, featurize, featurize_steps, with_bonus
-from rlbench_icl.fm.model import PolicyNetwork
+from rlbench_icl.fm.model import PolicyNetwork, pinned_kernels
 from rlbench_icl.fm.policy import (
     STEP_BATCH,
     Reading,
@@ -84,7 +84,7 @@ def best_time(function, repeats: int) -> float:
 
 
 def forward(network: PolicyNetwork, contexts) -> torch.Tensor:
-    with torch.no_grad():
+    with torch.no_grad(), pinned_kernels():  # as the agents run it
         return network(collate(contexts))[0]
 
 

@@ -23,6 +23,7 @@ import torch
 from rlbench_icl import dynprog
 from rlbench_icl.discovery import SUBMISSIONS_DIR
 from rlbench_icl.fm.features import Context, collate
+from rlbench_icl.fm.model import pinned_kernels
 from rlbench_icl.fm.train import load_model, validation_examples
 from rlbench_icl.mdp import TabularMDP
 from rlbench_icl.tuning import synthetic_task
@@ -59,7 +60,7 @@ def main() -> None:
     torch.set_num_threads(1)
     model, config = load_model(args.checkpoint)
     examples = validation_examples(config, 0, args.mdps)  # the trainer's validation stream
-    with torch.no_grad():
+    with torch.no_grad(), pinned_kernels():  # as the trainer's validation runs it
         logits, loss = model(collate([e[1] for e in examples], [e[2] for e in examples],
                                      [e[3] for e in examples]))
     network, plug_in = [], []

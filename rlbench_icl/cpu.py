@@ -24,17 +24,34 @@ The harness computes its own numbers without transcendental numpy calls (discoun
 Python's ``**``, exact values by sums and products), so they do not depend on the switch.
 The synthetic priors (training and tuning MDPs) do call numpy's ``exp`` and ``log``: their
 draws are the same bits wherever numpy runs pinned.
+
+torch picks kernels by the CPU too, when it first needs them: ATen's vector kernels
+(AVX-512 where the CPU has it), oneDNN's generated ones (up to the newest instruction set
+the CPU has) and MKL's (by the CPU's maker and model). On this project's AMD EPYC each of
+the three changed the last bits of the foundation models' logits, and 2 of 40 sampled
+foundation-model runs then took other actions (``AVX2_KERNELS`` says more). ``torch_pins``
+names each library's switch to kernels every x86-64 CPU with AVX2 runs alike: agent
+processes always run with them (``pinned``), and ``rlbench_icl.fm`` sets them for its
+process (a value already set is kept) before torch starts, and computes its networks with
+oneDNN off (``rlbench_icl.fm.model.pinned_kernels``): matrix products then go to MKL, whose
+reproducible mode is made to give the same bits on every such CPU, where oneDNN's blocking
+may follow the CPU's caches. ``RLBENCH_ICL_TORCH_KERNELS=native`` keeps ATen's and
+oneDNN's own choice in a harness process (trainings and tuning studies begun before the pin
+use it to finish as they began); agent processes never get it.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from importlib import metadata
 
 NUMPY_SWITCH = "NPY_DISABLE_CPU_FEATURES"
 NUMPY_ONLY = "NPY_ENABLE_CPU_FEATURES"  # numpy refuses both at once
+TORCH_SWITCH = "RLBENCH_ICL_TORCH_KERNELS"  # "avx2" (the default) or "native"
 # numpy's names for its AVX-512 kernels. From 2.4 it dispatches on groups (X86_V4 is
 # AVX-512); before, on single features. A name numpy does not dispatch on raises an
 # ImportWarning (an error under ``-W error``), so each version gets only its own names; none
@@ -63,11 +80,54 @@ def avx512_names(numpy_version: str | None = None) -> str:
 NO_AVX512 = avx512_names()
 
 
+# MKL's conditional numerical reproducibility mode: the same bits on every x86-64 CPU (in
+# its reproducible mode it ignores the CPU's maker and model).
+MKL_MODE = {"MKL_CBWR": "COMPATIBLE"}
+# ATen's and oneDNN's switches to their AVX2 kernels. Measured on an AMD EPYC with AVX-512,
+# gnn-fm's and gnn-fm-paper's logits on 6 tasks' statistics: ATen's AVX2 kernels changed
+# the last bits of 3 of 12, oneDNN's of 12 of 12; with both, 2 of 40 sampled stored runs of
+# the two models (made with the CPU's own) gave other results.
+# ATen takes its setting without checking the CPU, so it is named only where the CPU has
+# AVX2 and FMA; oneDNN's is a ceiling, and ignored off x86.
+AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+@lru_cache(maxsize=1)
+def has_avx2() -> bool:
+    """Whether this is an x86-64 CPU with AVX2 and FMA, as Linux reports it (elsewhere:
+    False, so nothing is pinned that the CPU might lack)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return {"avx2", "fma"} <= set(flags.split(":", 1)[-1].split())
+
+
+def torch_pins() -> dict[str, str]:
+    """The environment that makes torch compute the same bits on every x86-64 CPU with AVX2:
+    MKL's reproducible mode, and on such a CPU ATen's and oneDNN's AVX2 kernels."""
+    return {**MKL_MODE, **(AVX2_KERNELS if has_avx2() else {})}
+
+
+def torch_pinned(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether torch's kernels are to be pinned in this process (``TORCH_SWITCH``)."""
+    value = environ.get(TORCH_SWITCH, "avx2")
+    if value not in ("avx2", "native"):
+        raise ValueError(f"{TORCH_SWITCH}={value!r}: use 'avx2' (the same bits on every "
+                         "x86-64 CPU with AVX2, the default) or 'native' (the CPU's own)")
+    return value == "avx2"
+
+
 def pinned(environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` with numpy's AVX-512 kernels switched off (overriding any value, and
-    dropping a list of the only features to use, which numpy refuses alongside)."""
-    kept = {k: v for k, v in environ.items() if k != NUMPY_ONLY}
-    return {**kept, NUMPY_SWITCH: NO_AVX512}
+    """``environ`` for an agent process: numpy's AVX-512 kernels switched off and torch's
+    kernels pinned (``torch_pins``), overriding any value, without a list of the only
+    features numpy may use (which numpy refuses alongside its switch) and without
+    ``TORCH_SWITCH``."""
+    kept = {k: v for k, v in environ.items() if k not in (NUMPY_ONLY, TORCH_SWITCH)}
+    return {**kept, NUMPY_SWITCH: NO_AVX512, **torch_pins()}
 
 
 def pin_numpy() -> None:

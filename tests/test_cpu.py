@@ -1,21 +1,36 @@
 """Results do not depend on the CPU's vector units (rlbench_icl/cpu.py): agent processes run
-numpy without its AVX-512 kernels, and the harness computes its numbers without them.
+numpy without its AVX-512 kernels and torch on its AVX2 ones, and the harness computes its
+numbers without them.
 
-On a CPU without AVX-512 these tests cannot fail: numpy takes the same kernels either way.
-On one with it (this project's machines) each fails without the mechanism it tests."""
+On a CPU without AVX-512 these tests cannot fail: numpy and torch take the same kernels
+either way. On one with it (this project's machines) each fails without the mechanism it
+tests."""
 
 import os
 import subprocess
 import sys
 
+import pytest
+
 from rlbench_icl.cpu import (
+    AVX2_KERNELS,
     AVX512_GROUPS,
+    MKL_MODE,
     NO_AVX512,
     NUMPY_ONLY,
     NUMPY_SWITCH,
+    TORCH_SWITCH,
     avx512_names,
+    has_avx2,
     pinned,
+    torch_pinned,
+    torch_pins,
 )
+
+needs_avx2 = pytest.mark.skipif(not has_avx2(), reason="torch is pinned only on x86-64 with AVX2")
+# what a user's environment might say: torch's newest kernels
+UNPINNED_TORCH = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "ALL",
+                  "MKL_CBWR": "AUTO", TORCH_SWITCH: "native"}
 
 POWERS_AGENT = '''
 import math
@@ -48,19 +63,61 @@ SUBMISSION = Submission(name="powers", version="1", make_online_agent=Powers)
 '''
 
 
+TORCH_AGENT = '''
+import os
+
+import torch
+
+from rlbench_icl import Submission
+
+
+class Kernels:
+    """Acts 0; raises unless torch runs its AVX2 kernels, oneDNN's and MKL's pinned too."""
+
+    def __init__(self, info, rng):
+        seen = (torch.backends.cpu.get_cpu_capability(), os.environ.get("ONEDNN_MAX_CPU_ISA"),
+                os.environ.get("MKL_CBWR"))
+        if seen != ("AVX2", "AVX2", "COMPATIBLE"):
+            raise RuntimeError(f"torch's kernels are not pinned: {seen}")
+
+    def act(self, state, step):
+        return 0
+
+    def observe(self, *transition):
+        pass
+
+    def end_episode(self):
+        pass
+
+
+SUBMISSION = Submission(name="kernels", version="1", make_online_agent=Kernels)
+'''
+
+
 def _without_switch() -> dict[str, str]:
     """This process's environment without ``NPY_DISABLE_CPU_FEATURES``."""
     return {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
 
 
-def _cli(args: list[str], switch: str | None) -> subprocess.CompletedProcess:
+def _cli(args: list[str], switch: str | None, **extra: str) -> subprocess.CompletedProcess:
     """``rlbench-icl ARGS`` in a fresh interpreter whose environment sets the switch to
-    ``switch`` (None: unset)."""
+    ``switch`` (None: unset), and the variables ``extra``."""
     env = _without_switch()
     if switch is not None:
         env[NUMPY_SWITCH] = switch
     return subprocess.run([sys.executable, "-m", "rlbench_icl.cli", *args],
-                          capture_output=True, text=True, env=env, timeout=600)
+                          capture_output=True, text=True, env={**env, **extra}, timeout=600)
+
+
+def _run_agent(tmp_path, source: str, switch: str | None, **extra: str
+               ) -> subprocess.CompletedProcess:
+    """A two-episode sealed run of the agent in ``source`` on RiverSwim6."""
+    agent = tmp_path / "agent.py"
+    agent.write_text(source)
+    out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+    return _cli(["run", "--agent", str(agent), "--tasks", "RiverSwim6-v0", "--seeds", "1",
+                 "--episodes", "2", "--protocol", "online", "--jobs", "1", "--quiet",
+                 "--out", str(out)], switch, **extra)
 
 
 def test_pinned_numpy_computes_powers_as_the_c_library_does():
@@ -80,14 +137,98 @@ def test_pinned_numpy_computes_powers_as_the_c_library_does():
 
 def test_agent_processes_run_numpy_without_avx512_whatever_the_harness_environment(
         tmp_path):
-    agent = tmp_path / "powers.py"
-    agent.write_text(POWERS_AGENT)
     for switch in (None, ""):  # unset, and set to switch nothing off
-        out = tmp_path / f"out-{switch!r}"
-        done = _cli(["run", "--agent", str(agent), "--tasks", "RiverSwim6-v0", "--seeds",
-                     "1", "--episodes", "2", "--protocol", "online", "--jobs", "1",
-                     "--quiet", "--out", str(out)], switch)
+        done = _run_agent(tmp_path, POWERS_AGENT, switch)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_avx2
+def test_agent_processes_run_torch_on_avx2_kernels_whatever_the_harness_environment(
+        tmp_path):
+    done = _run_agent(tmp_path, TORCH_AGENT, None, **UNPINNED_TORCH)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@needs_avx2
+def test_importing_the_model_pins_torch_for_its_process():
+    """Training, tuning and in-process runs: ``rlbench_icl.fm`` sets the switches before
+    torch starts, and keeps a user's."""
+    script = ("import os, rlbench_icl.fm, torch; print(torch.backends.cpu.get_cpu_capability(),"
+              " os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['MKL_CBWR'])")
+    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+
+    def seen(extra):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env={**env, **extra}, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert seen({}) == ["AVX2", "AVX2", "COMPATIBLE"]
+    assert seen({"ATEN_CPU_CAPABILITY": "default"})[0] == "DEFAULT"
+
+
+LOGITS = """
+import hashlib
+import numpy as np
+from rlbench_icl import default_registry
+from rlbench_icl.contract import TaskInfo
+from rlbench_icl.experience import ExperienceStatistic
+from rlbench_icl.fm.policy import Reading, load_network, policy_logits
+from rlbench_icl.simulate import Simulator
+from rlbench_icl.discovery import SUBMISSIONS_DIR
+
+task = default_registry().make("DeepSea10-v0")
+mdp, rng = task.mdp, np.random.default_rng(0)
+simulator, stat = Simulator(mdp, rng), ExperienceStatistic(mdp.num_states, mdp.num_actions)
+for episode in range(30):
+    state = simulator.reset()
+    for step in range(mdp.horizon):
+        action = int(rng.integers(mdp.num_actions))
+        reward, after, done = simulator.step(state, action)
+        stat.update(state, action, reward, after, done)
+        state = after
+network = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+logits = policy_logits(network, TaskInfo.from_task(task, 100), stat, Reading(bonus=1.0))
+print(hashlib.sha256(logits.tobytes()).hexdigest())
+"""
+
+
+@needs_avx2
+def test_the_models_logits_do_not_depend_on_onednns_kernels():
+    """oneDNN's kernels follow the CPU; the networks run without it (pinned_kernels), so
+    capping its instruction set changes no bit. With oneDNN on, capping it at AVX2 changed
+    these logits on an AMD EPYC with AVX-512."""
+    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+
+    def logits(isa):
+        done = subprocess.run([sys.executable, "-c", LOGITS], capture_output=True, text=True,
+                              env={**env, "ONEDNN_MAX_CPU_ISA": isa, "OMP_NUM_THREADS": "1"},
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert logits("ALL") == logits("AVX2") == logits("SSE41")
+
+
+def test_native_torch_kernels_are_a_harness_choice_and_a_bad_value_is_named():
+    assert torch_pinned({}) and torch_pinned({TORCH_SWITCH: "avx2"})
+    assert not torch_pinned({TORCH_SWITCH: "native"})
+    with pytest.raises(ValueError, match="RLBENCH_ICL_TORCH_KERNELS='avx512'.*'native'"):
+        torch_pinned({TORCH_SWITCH: "avx512"})
+    script = ("import os, rlbench_icl.fm, torch; from rlbench_icl.fm.model import pinned_kernels\n"
+              "with pinned_kernels(): on = torch.backends.mkldnn.enabled\n"
+              "print(on, os.environ.get('ONEDNN_MAX_CPU_ISA'), os.environ['MKL_CBWR'])")
+    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**env, TORCH_SWITCH: "native"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "None", "COMPATIBLE"]  # MKL's mode is kept
+
+
+def test_torch_pins_name_avx2_kernels_only_on_a_cpu_that_has_them():
+    assert torch_pins() == ({**MKL_MODE, **AVX2_KERNELS} if has_avx2() else MKL_MODE)
+    agents = pinned({**UNPINNED_TORCH, "HOME": "/home/x"})
+    assert agents == {"HOME": "/home/x", NUMPY_SWITCH: NO_AVX512, **torch_pins()}
 
 
 CHAIN_RUN = """
@@ -172,4 +313,4 @@ def test_a_list_of_the_only_features_to_use_is_kept_and_never_sent_to_agents():
                           timeout=60)
     assert done.returncode == 0, done.stderr
     agents = pinned({NUMPY_ONLY: "X86_V3", "HOME": "/home/x"})
-    assert agents == {"HOME": "/home/x", NUMPY_SWITCH: NO_AVX512}
+    assert agents == {"HOME": "/home/x", NUMPY_SWITCH: NO_AVX512, **torch_pins()}

@@ -90,8 +90,15 @@ def test_the_online_agent_explores_with_the_bonus_and_exploits_without(network):
     reading = fmp.Reading(bonus=1.0)
     agent = fmp.InContextAgent(network, info, np.random.default_rng(0), reading, 0.1)
     stat = ExperienceStatistic(6, 2)
-    np.testing.assert_array_equal(agent.logits, fmp.policy_logits(network, info, stat, reading))
-    np.testing.assert_array_equal(agent.exploit_logits, fmp.policy_logits(network, info, stat))
+    explore, exploit = fmp.batched_logits(network, info, stat, reading, (1.0, 0.0))
+    np.testing.assert_array_equal(agent.logits, explore)
+    np.testing.assert_array_equal(agent.exploit_logits, exploit)
+    # read one at a time, the same up to float32 rounding (MKL's reproducible mode sums a
+    # batch of two in another order than a batch of one)
+    np.testing.assert_allclose(explore, fmp.policy_logits(network, info, stat, reading),
+                               rtol=1e-5)
+    np.testing.assert_allclose(exploit, fmp.policy_logits(network, info, stat), rtol=1e-5)
+    assert not np.allclose(explore, exploit, rtol=1e-3)  # the bonus is read
     assert agent.policy().shape == (6, 2) and 0 <= agent.act(0, 0) < 2
 
 

@@ -6,6 +6,9 @@
 # whose interval's lower end is below -0.02 (the rule); STOP_AT_FAIL=0 runs on regardless.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# torch's kernels as this attempt began with them (the CPU's own), before rlbench_icl
+# pinned them (rlbench_icl/cpu.py): every run of the attempt alike.
+export RLBENCH_ICL_TORCH_KERNELS=native
 mkdir -p experiments/fm19/stage1
 for suite in gaps default explore; do
   out=experiments/fm19/stage1/refresh19-$suite

@@ -15,12 +15,15 @@ successors it has actually observed, not over all S states, so S = 500 is afford
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cpu import torch_pinned
 from .features import NUM_STATE_FEATURES, Batch, FeatureConfig
 
 
@@ -189,3 +192,18 @@ def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
     mask = action_mask[:, None, :, None].float()  # (B, 1, A, 1)
     return (h_sa * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)
+
+
+@contextmanager
+def pinned_kernels() -> Iterator[None]:
+    """Run the network with oneDNN off (unless ``RLBENCH_ICL_TORCH_KERNELS=native``), and
+    restore torch's setting after: its matrix products then go to MKL, in the reproducible
+    mode ``rlbench_icl.fm`` sets, and give the same bits on every x86-64 CPU with AVX2
+    (rlbench_icl/cpu.py). oneDNN's kernels follow the CPU (its AVX2 ones changed every logit
+    of 12 tested on an AMD EPYC); with it off the networks ran as fast there."""
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = before and not torch_pinned()
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before

@@ -27,7 +27,7 @@ from ..contract import Dataset, TaskInfo
 from ..dynprog import greedy_policy
 from ..experience import ExperienceStatistic
 from .features import Context, collate, featurize, featurize_steps, with_bonus
-from .model import PolicyNetwork
+from .model import PolicyNetwork, pinned_kernels
 from .train import load_model
 from .virtual import VirtualOutcome, with_virtual_outcome
 
@@ -254,7 +254,7 @@ def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
         state_chunk = None
         if S * per_state > ATTENTION_NUMBERS:
             state_chunk = max(1, SLICE_NUMBERS // per_state)
-        with torch.no_grad():
+        with torch.no_grad(), pinned_kernels():
             logits, _ = network(batch, num_rounds=rounds, state_chunk=state_chunk)
         out.extend(lg[:info.num_states].numpy().astype(np.float64) for lg in logits)
     return out

@@ -38,7 +38,7 @@ from ..store import write_atomic
 from ..tasks import evaluate_policy
 from .context import ContextConfig
 from .features import FeatureConfig, collate
-from .model import ModelConfig, PolicyNetwork
+from .model import ModelConfig, PolicyNetwork, pinned_kernels
 from .prior import PriorConfig, sample_example
 
 if sys.version_info >= (3, 11):
@@ -152,7 +152,8 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
     for step in bar:
         _set_lr(optimiser, config, step)
         _seed_dropout(model, seed, step)
-        loss = _train_step(model, optimiser, config, np.random.default_rng([seed, step]))
+        with pinned_kernels():
+            loss = _train_step(model, optimiser, config, np.random.default_rng([seed, step]))
         bar.set_postfix(loss=f"{loss:.3f}")
         last = step + 1 == config.steps
         if (step + 1) % config.validate_every == 0 or last:
@@ -197,7 +198,7 @@ def load_model(directory: str | os.PathLike) -> tuple[PolicyNetwork, TrainConfig
 def validate(model: PolicyNetwork, validation: list) -> dict:
     """Mean loss, and the mean exact normalised value of the greedy policy, on validation."""
     model.eval()
-    with torch.no_grad():
+    with torch.no_grad(), pinned_kernels():
         batch = collate([v[1] for v in validation], [v[2] for v in validation],
                         [v[3] for v in validation])
         logits, loss = model(batch)

@@ -190,7 +190,8 @@ class Zygote:
     def __init__(self):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # numpy's kernels are fixed when the zygote imports it: always without AVX-512, so
-        # every agent process computes the same bits on any x86-64 CPU (rlbench_icl/cpu.py)
+        # every agent process computes the same bits on any x86-64 CPU with AVX2
+        # (rlbench_icl/cpu.py)
         self.proc = subprocess.Popen([sys.executable, "-m", ZYGOTE_MODULE,
                                       str(theirs.fileno())],
                                      pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
@@ -203,7 +204,8 @@ class Zygote:
         return self.owner == os.getpid() and self.proc.poll() is None
 
     def fork(self, fds: tuple[int, int, int], limits: dict) -> int:
-        request = {"op": "fork", "limits": limits, "environ": dict(os.environ)}
+        # torch starts in the child, with the child's environment: pinned there too
+        request = {"op": "fork", "limits": limits, "environ": pinned(os.environ)}
         return self._ask(request, fds)["pid"]
 
     def status(self, pid: int) -> int | None:
