@@ -130,6 +130,19 @@ def pinned(environ: Mapping[str, str]) -> dict[str, str]:
     return {**kept, NUMPY_SWITCH: NO_AVX512, **torch_pins()}
 
 
+def numpy_runs_avx512() -> bool:
+    """Whether numpy, as loaded in this process, runs any kernel the pin switches off: it
+    was imported before rlbench_icl, or the switch was set to keep them. (numpy lists a
+    switched-off feature as absent.)"""
+    import numpy  # noqa: F401 - loaded by now; its feature table is private but stable
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__ as features
+    return any(features.get(name, False) for name in NO_AVX512.split())
+
+
 def pin_numpy() -> None:
     """Switch numpy's AVX-512 kernels off for this process (if numpy is not imported yet)
     and the processes it starts, unless ``NPY_DISABLE_CPU_FEATURES`` or

@@ -292,6 +292,36 @@ def test_importing_rlbench_icl_pins_numpy_for_the_processes_it_starts():
     assert kept.stdout.strip() == "AVX512_SPR"  # a value already set is kept
 
 
+IN_PROCESS_RUN = """
+import warnings
+{imports}
+from rlbench_icl.api import evaluate
+from rlbench_icl.cpu import numpy_runs_avx512
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    evaluate("random", tasks="RiverSwim6-v0", seeds=1, in_process=True, progress=False,
+             protocols=("online",))
+print(numpy_runs_avx512(), any("AVX-512" in str(w.message) for w in seen))
+"""
+
+
+def test_an_in_process_run_warns_if_numpy_was_imported_first_with_avx512_kernels():
+    """Sealed runs are pinned whatever the harness did; an in-process run computes with the
+    harness's numpy, so it says when that numpy runs AVX-512 kernels (on a CPU without
+    them, numpy imported first runs none, and nothing is said)."""
+    env = _without_switch()
+
+    def run(imports):
+        done = subprocess.run([sys.executable, "-c", IN_PROCESS_RUN.format(imports=imports)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    avx512, warned = run("import numpy, rlbench_icl")
+    assert warned == avx512  # "True True" on this project's machines
+    assert run("import rlbench_icl, numpy") == ["False", "False"]
+
+
 def test_the_switch_names_only_what_each_numpy_dispatches_on():
     """numpy 2.4 dispatches on groups, earlier numpy on features; a name it does not know
     raises an ImportWarning, an error under ``-W error``."""

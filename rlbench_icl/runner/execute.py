@@ -17,11 +17,13 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from ..contract import Submission
+from ..cpu import numpy_runs_avx512
 from ..discovery import load
 from ..errors import bounded
 from ..protocols import run_offline, run_online, settings_from_dict
@@ -59,8 +61,22 @@ def _submission(run: RunSpec):
         with sealed_submission(run.submission_ref, limits) as submission:
             yield submission
     else:
+        _warn_if_numpy_unpinned()
         with _time_limit(run.timeout):
             yield load(run.submission_ref)
+
+
+@lru_cache(maxsize=1)
+def _warn_if_numpy_unpinned() -> None:
+    """Once per process: an in-process run computes with this process's numpy, and if it
+    runs AVX-512 kernels the run may differ in its last bits from a sealed one (whose
+    numpy never does) and from other CPUs (rlbench_icl/cpu.py)."""
+    if numpy_runs_avx512():
+        warnings.warn("numpy in this process runs AVX-512 kernels (it was imported before "
+                      "rlbench_icl, or NPY_DISABLE_CPU_FEATURES keeps them): in-process runs "
+                      "may differ in their last bits from sealed runs and other CPUs. Import "
+                      "rlbench_icl before numpy, or run sealed (the default).",
+                      RuntimeWarning, stacklevel=2)
 
 
 def failed_record(run: RunSpec, message: str, trace: str = "") -> dict:
