@@ -1,9 +1,11 @@
 """What pinning torch's kernels costs (rlbench_icl/cpu.py), in one run: the two foundation
-models' policy refresh (``policy_logits``) at S = 16, 64, 500 and a few training steps of the
-paper design's smallest config, each timed in a fresh interpreter with the pin (the default:
-ATen's AVX2 kernels, MKL's reproducible mode, networks without oneDNN) and, as the named
-alternative, with torch's own choice (``RLBENCH_ICL_TORCH_KERNELS=native``). torch reads
-these settings when it starts, hence one process per setting. One thread each.
+models' policy refresh (``policy_logits``) at S = 16, 64, 500, a few training steps of the
+paper design's smallest config and a plain float32 matrix product (what a third-party agent
+built on torch pays), each timed in a fresh interpreter with the pin (the default: ATen's
+AVX2 kernels, MKL's reproducible mode, models without oneDNN) and, as the named
+alternatives, with ATen's and oneDNN's own choice (``RLBENCH_ICL_TORCH_KERNELS=native``,
+MKL's mode kept) and with nothing pinned (also ``MKL_CBWR=AUTO``). torch reads these
+settings at its first operations, hence one process per setting. One thread each.
 
 Usage: python benchmarks/bench_torch_kernels.py [--repeats N] [--steps N]
 """
@@ -20,8 +22,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 HERE = Path(__file__).resolve().parent
-SETTINGS = {"pinned (default)": "avx2", "torch's own (native)": "native"}
+SETTINGS = {"pinned (default)": {},
+            "native": {"RLBENCH_ICL_TORCH_KERNELS": "native"},
+            "nothing pinned": {"RLBENCH_ICL_TORCH_KERNELS": "native", "MKL_CBWR": "AUTO"}}
 NETWORKS = {"gnn-fm": "gnn_fm_checkpoint", "gnn-fm-paper": "gnn_fm_paper_checkpoint"}
+SWITCHES = ("RLBENCH_ICL_TORCH_KERNELS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
 
 MEASURE = """
 import dataclasses, json, sys, tempfile, time
@@ -41,6 +46,10 @@ for name, directory in {networks!r}.items():
         stat, info = (stat := statistic(rng, S, A, k)), info_for(stat)
         out[f"{{name}} refresh, S = {{S}} (ms)"] = 1e3 * best_time(
             lambda: policy_logits(network, info, stat, Reading()), repeats)
+import torch
+for n in (256, 1024):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out[f"float32 product {{n}}x{{n}} (ms)"] = 1e3 * best_time(lambda: a @ b, repeats)
 config = dataclasses.replace(load_config({config!r}), validation_mdps=1, threads=1)
 with tempfile.TemporaryDirectory() as run:
     train(config, 0, run, progress=False, stop_after=1)  # build, validation set, step 0
@@ -51,14 +60,12 @@ print(json.dumps(out))
 """
 
 
-def measure(setting: str, repeats: int, steps: int) -> dict[str, float]:
+def measure(setting: dict[str, str], repeats: int, steps: int) -> dict[str, float]:
     code = MEASURE.format(here=str(HERE), repeats=repeats, steps=steps, networks=NETWORKS,
                           config=str(HERE.parent / "experiments/paper_fm/w64.toml"))
-    env = {**os.environ, "RLBENCH_ICL_TORCH_KERNELS": setting, "OMP_NUM_THREADS": "1"}
-    for name in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"):
-        env.pop(name, None)  # each setting's own values
+    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}  # each setting's own
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, check=False)
+                          env={**env, **setting, "OMP_NUM_THREADS": "1"}, check=False)
     if done.returncode:
         raise SystemExit(f"the {setting} measurement failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
@@ -69,12 +76,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="best of N refreshes")
     parser.add_argument("--steps", type=int, default=3, help="training steps timed")
     args = parser.parse_args()
-    times = {label: measure(setting, args.repeats, args.steps)
-             for label, setting in SETTINGS.items()}
-    pinned, native = times.values()
-    rows = [[what, f"{pinned[what]:.3g}", f"{native[what]:.3g}",
-             f"{pinned[what] / native[what]:.2f}x"] for what in pinned]
-    print(tabulate(rows, headers=["measure", *SETTINGS, "pinned / native"],
+    times = [measure(setting, args.repeats, args.steps) for setting in SETTINGS.values()]
+    pinned, native, unpinned = times
+    rows = [[what, *(f"{t[what]:.3g}" for t in times), f"{pinned[what] / native[what]:.2f}x",
+             f"{pinned[what] / unpinned[what]:.2f}x"] for what in pinned]
+    print(tabulate(rows, headers=["measure", *SETTINGS, "pinned / native",
+                                  "pinned / nothing pinned"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -1,4 +1,5 @@
-"""The same bits on every x86-64 CPU with AVX2: numpy without its AVX-512 kernels.
+"""The same bits on every x86-64 CPU with AVX2: numpy without its AVX-512 kernels, torch
+on pinned ones.
 
 numpy chooses its kernels by the CPU when it is imported. On a CPU with AVX-512 its float64
 ``power``, ``exp``, ``log`` and ``log1p`` run code whose last bits differ from those every
@@ -25,19 +26,22 @@ Python's ``**``, exact values by sums and products), so they do not depend on th
 The synthetic priors (training and tuning MDPs) do call numpy's ``exp`` and ``log``: their
 draws are the same bits wherever numpy runs pinned.
 
-torch picks kernels by the CPU too, when it first needs them: ATen's vector kernels
-(AVX-512 where the CPU has it), oneDNN's generated ones (up to the newest instruction set
-the CPU has) and MKL's (by the CPU's maker and model). On this project's AMD EPYC each of
-the three changed the last bits of the foundation models' logits, and 2 of 40 sampled
-foundation-model runs then took other actions (``AVX2_KERNELS`` says more). ``torch_pins``
-names each library's switch to kernels every x86-64 CPU with AVX2 runs alike: agent
-processes always run with them (``pinned``), and ``rlbench_icl.fm`` sets them for its
-process (a value already set is kept) before torch starts, and computes its networks with
-oneDNN off (``rlbench_icl.fm.model.pinned_kernels``): matrix products then go to MKL, whose
-reproducible mode is made to give the same bits on every such CPU, where oneDNN's blocking
-may follow the CPU's caches. ``RLBENCH_ICL_TORCH_KERNELS=native`` keeps ATen's and
-oneDNN's own choice in a harness process (trainings and tuning studies begun before the pin
-use it to finish as they began); agent processes never get it.
+torch picks kernels by the CPU too, when it first needs them: MKL's matrix products (by the
+CPU's maker and model), ATen's vector kernels (AVX-512 where the CPU has it) and, for the
+foundation models' GELU, oneDNN's code generated for the CPU's newest instruction set. On
+this project's AMD EPYC, ATen's and oneDNN's choices each changed the last bits of the
+models' logits, and sampled runs then took other actions (README, "Seeds"). ``torch_pins``
+names each library's switch to kernels every x86-64 CPU with AVX2 runs alike (MKL's
+reproducible mode, ATen's AVX2 kernels, oneDNN capped at AVX2): agent processes always run
+with them (``pinned``); ``pin_torch`` sets them for this process (a value already set is
+kept), which ``rlbench_icl.fm`` does before its modules import torch; and the models run
+with oneDNN off (``rlbench_icl.fm.model.pinned_kernels``), so that their GELU is ATen's.
+torch fixes each choice at its first operation: in a process that used torch before
+importing ``rlbench_icl.fm`` the pin comes too late, and the models say so once.
+``RLBENCH_ICL_TORCH_KERNELS=native`` keeps ATen's and oneDNN's own choice in a harness
+process (trainings and tuning studies begun before the pin use it to finish as they
+began); agent processes never get it. ATen's pin needs Linux's CPU flags (``has_avx2``):
+elsewhere only MKL's mode is set.
 """
 
 from __future__ import annotations
@@ -80,15 +84,14 @@ def avx512_names(numpy_version: str | None = None) -> str:
 NO_AVX512 = avx512_names()
 
 
-# MKL's conditional numerical reproducibility mode: the same bits on every x86-64 CPU (in
-# its reproducible mode it ignores the CPU's maker and model).
+# MKL's conditional numerical reproducibility mode: COMPATIBLE is the one MKL documents as
+# the same bits on CPUs of every maker. A plain product costs 1.7-2x (README, "Seeds").
 MKL_MODE = {"MKL_CBWR": "COMPATIBLE"}
 # ATen's and oneDNN's switches to their AVX2 kernels. Measured on an AMD EPYC with AVX-512,
 # gnn-fm's and gnn-fm-paper's logits on 6 tasks' statistics: ATen's AVX2 kernels changed
-# the last bits of 3 of 12, oneDNN's of 12 of 12; with both, 2 of 40 sampled stored runs of
-# the two models (made with the CPU's own) gave other results.
+# the last bits of 3 of 12 (all gnn-fm-paper's), oneDNN capped at AVX2 all 12 (its GELU).
 # ATen takes its setting without checking the CPU, so it is named only where the CPU has
-# AVX2 and FMA; oneDNN's is a ceiling, and ignored off x86.
+# AVX2 and FMA (torch's own test for AVX2); oneDNN's is a ceiling, and ignored off x86.
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
@@ -112,7 +115,7 @@ def torch_pins() -> dict[str, str]:
     return {**MKL_MODE, **(AVX2_KERNELS if has_avx2() else {})}
 
 
-def torch_pinned(environ: Mapping[str, str] = os.environ) -> bool:
+def wants_torch_pinned(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether torch's kernels are to be pinned in this process (``TORCH_SWITCH``)."""
     value = environ.get(TORCH_SWITCH, "avx2")
     if value not in ("avx2", "native"):
@@ -141,6 +144,14 @@ def numpy_runs_avx512() -> bool:
     except ImportError:  # numpy 1.x
         from numpy.core._multiarray_umath import __cpu_features__ as features
     return any(features.get(name, False) for name in NO_AVX512.split())
+
+
+def pin_torch() -> None:
+    """Set ``torch_pins`` for this process and the processes it starts, unless already set;
+    with ``RLBENCH_ICL_TORCH_KERNELS=native``, MKL's reproducible mode only. torch reads
+    them at its first operation that needs each."""
+    for name, value in (torch_pins() if wants_torch_pinned() else MKL_MODE).items():
+        os.environ.setdefault(name, value)
 
 
 def pin_numpy() -> None:

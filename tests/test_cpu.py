@@ -2,11 +2,14 @@
 numpy without its AVX-512 kernels and torch on its AVX2 ones, and the harness computes its
 numbers without them.
 
-On a CPU without AVX-512 these tests cannot fail: numpy and torch take the same kernels
-either way. On one with it (this project's machines) each fails without the mechanism it
-tests."""
+On a CPU without AVX-512 most of these tests cannot fail: numpy and torch take the same
+kernels either way. On one with it (this project's machines) each fails without the
+mechanism it tests."""
 
+import builtins
+import io
 import os
+import platform
 import subprocess
 import sys
 
@@ -23,8 +26,8 @@ from rlbench_icl.cpu import (
     avx512_names,
     has_avx2,
     pinned,
-    torch_pinned,
     torch_pins,
+    wants_torch_pinned,
 )
 
 needs_avx2 = pytest.mark.skipif(not has_avx2(), reason="torch is pinned only on x86-64 with AVX2")
@@ -177,7 +180,7 @@ from rlbench_icl.fm.policy import Reading, load_network, policy_logits
 from rlbench_icl.simulate import Simulator
 from rlbench_icl.discovery import SUBMISSIONS_DIR
 
-task = default_registry().make("DeepSea10-v0")
+task = default_registry().make({task!r})
 mdp, rng = task.mdp, np.random.default_rng(0)
 simulator, stat = Simulator(mdp, rng), ExperienceStatistic(mdp.num_states, mdp.num_actions)
 for episode in range(30):
@@ -187,34 +190,63 @@ for episode in range(30):
         reward, after, done = simulator.step(state, action)
         stat.update(state, action, reward, after, done)
         state = after
-network = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
-logits = policy_logits(network, TaskInfo.from_task(task, 100), stat, Reading(bonus=1.0))
+        if done:
+            break
+network = load_network(SUBMISSIONS_DIR / {checkpoint!r})
+logits = policy_logits(network, TaskInfo.from_task(task, 100), stat, Reading())
 print(hashlib.sha256(logits.tobytes()).hexdigest())
 """
 
 
-@needs_avx2
-def test_the_models_logits_do_not_depend_on_onednns_kernels():
-    """oneDNN's kernels follow the CPU; the networks run without it (pinned_kernels), so
-    capping its instruction set changes no bit. With oneDNN on, capping it at AVX2 changed
-    these logits on an AMD EPYC with AVX-512."""
+def _logits(task: str, checkpoint: str, **extra: str) -> str:
+    """The hash of a model's logits on 30 random episodes of ``task``, in a fresh process
+    whose torch switches are only ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    done = subprocess.run([sys.executable, "-c", LOGITS.format(task=task, checkpoint=checkpoint)],
+                          capture_output=True, text=True,
+                          env={**env, "OMP_NUM_THREADS": "1", **extra}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
-    def logits(isa):
-        done = subprocess.run([sys.executable, "-c", LOGITS], capture_output=True, text=True,
-                              env={**env, "ONEDNN_MAX_CPU_ISA": isa, "OMP_NUM_THREADS": "1"},
-                              timeout=300)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
 
-    assert logits("ALL") == logits("AVX2") == logits("SSE41")
+def test_the_models_logits_do_not_depend_on_onednns_kernels():
+    """oneDNN computes the GELU with code for the CPU's instruction set; the models run
+    without it (pinned_kernels), so capping it changes no bit. With oneDNN on, capping it at
+    AVX2 changed these logits on an AMD EPYC with AVX-512."""
+    hashes = {_logits("DeepSea10-v0", "gnn_fm_checkpoint", ONEDNN_MAX_CPU_ISA=isa)
+              for isa in ("ALL", "AVX2", "SSE41")}
+    assert len(hashes) == 1
+
+
+@needs_avx2
+def test_the_models_logits_are_atens_avx2_kernels_by_default():
+    """ATen's AVX-512 kernels give gnn-fm-paper other logits on RiverSwim6 than its AVX2
+    ones (on a CPU with AVX-512); by default the models compute with the AVX2 ones."""
+    pinned_hash = _logits("RiverSwim6-v0", "gnn_fm_paper_checkpoint")
+    assert pinned_hash == _logits("RiverSwim6-v0", "gnn_fm_paper_checkpoint",
+                                  ATEN_CPU_CAPABILITY="avx2")
+
+
+@needs_avx2
+def test_a_model_warns_when_torch_ran_before_the_pin():
+    script = ("import warnings, torch; torch.ones(3).exp(); import rlbench_icl.fm.model as m\n"
+              "with warnings.catch_warnings(record=True) as seen:\n"
+              "    warnings.simplefilter('always')\n"
+              "    with m.pinned_kernels(): pass\n"
+              "print(torch.backends.cpu.get_cpu_capability(), len(seen))")
+    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    capability, warned = done.stdout.split()
+    assert int(warned) == (capability != "AVX2")  # "AVX512 1" on this project's machines
 
 
 def test_native_torch_kernels_are_a_harness_choice_and_a_bad_value_is_named():
-    assert torch_pinned({}) and torch_pinned({TORCH_SWITCH: "avx2"})
-    assert not torch_pinned({TORCH_SWITCH: "native"})
+    assert wants_torch_pinned({}) and wants_torch_pinned({TORCH_SWITCH: "avx2"})
+    assert not wants_torch_pinned({TORCH_SWITCH: "native"})
     with pytest.raises(ValueError, match="RLBENCH_ICL_TORCH_KERNELS='avx512'.*'native'"):
-        torch_pinned({TORCH_SWITCH: "avx512"})
+        wants_torch_pinned({TORCH_SWITCH: "avx512"})
     script = ("import os, rlbench_icl.fm, torch; from rlbench_icl.fm.model import pinned_kernels\n"
               "with pinned_kernels(): on = torch.backends.mkldnn.enabled\n"
               "print(on, os.environ.get('ONEDNN_MAX_CPU_ISA'), os.environ['MKL_CBWR'])")
@@ -225,10 +257,38 @@ def test_native_torch_kernels_are_a_harness_choice_and_a_bad_value_is_named():
     assert done.stdout.split() == ["True", "None", "COMPATIBLE"]  # MKL's mode is kept
 
 
-def test_torch_pins_name_avx2_kernels_only_on_a_cpu_that_has_them():
+@pytest.mark.parametrize("machine, cpuinfo, expected", [
+    ("x86_64", "vmx flags\t: ept\nflags\t\t: sse2 avx avx2 fma\n", True),
+    ("x86_64", "flags\t\t: sse2 avx avx2\n", False),  # AVX2 without FMA
+    ("x86_64", "processor\t: 0\n", False),  # no flags line
+    ("x86_64", FileNotFoundError, False),  # no /proc (not Linux)
+    ("x86_64", PermissionError, False),
+    ("AMD64", FileNotFoundError, False),  # Windows
+    ("aarch64", "flags\t\t: avx2 fma\n", False),  # not x86
+])
+def test_avx2_is_read_from_linuxs_cpu_flags_and_nothing_is_assumed_elsewhere(
+        monkeypatch, machine, cpuinfo, expected):
+    def fake_open(path, *args, **kwargs):
+        assert path == "/proc/cpuinfo"
+        if isinstance(cpuinfo, type):
+            raise cpuinfo(path)
+        return io.StringIO(cpuinfo)
+
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    has_avx2.cache_clear()
+    try:
+        assert has_avx2() is expected
+    finally:
+        monkeypatch.undo()
+        has_avx2.cache_clear()
     assert torch_pins() == ({**MKL_MODE, **AVX2_KERNELS} if has_avx2() else MKL_MODE)
+
+
+def test_agents_get_torch_pinned_whatever_the_harness_environment_says():
     agents = pinned({**UNPINNED_TORCH, "HOME": "/home/x"})
     assert agents == {"HOME": "/home/x", NUMPY_SWITCH: NO_AVX512, **torch_pins()}
+    assert agents["MKL_CBWR"] == "COMPATIBLE" and TORCH_SWITCH not in agents
 
 
 CHAIN_RUN = """

@@ -93,8 +93,8 @@ def test_the_online_agent_explores_with_the_bonus_and_exploits_without(network):
     explore, exploit = fmp.batched_logits(network, info, stat, reading, (1.0, 0.0))
     np.testing.assert_array_equal(agent.logits, explore)
     np.testing.assert_array_equal(agent.exploit_logits, exploit)
-    # read one at a time, the same up to float32 rounding (MKL's reproducible mode sums a
-    # batch of two in another order than a batch of one)
+    # read one at a time, the same up to float32 rounding: a batch of two may be summed in
+    # another order than a batch of one, under any kernels
     np.testing.assert_allclose(explore, fmp.policy_logits(network, info, stat, reading),
                                rtol=1e-5)
     np.testing.assert_allclose(exploit, fmp.policy_logits(network, info, stat), rtol=1e-5)

@@ -105,7 +105,9 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu():
     (MKL's reproducible mode, ATen's AVX2 kernels, networks run without oneDNN;
     rlbench_icl/cpu.py), and the run gives the hash recorded with the pins. With torch's own
     choice on an AMD EPYC with AVX-512 (``RLBENCH_ICL_TORCH_KERNELS=native``, as 0.2.0's
-    records were made) it gave 2e035adfa1fec087."""
+    records were made) it gives 2e035adfa1fec087. (Before MKL's mode was pinned, in 0.1.x,
+    this machine gave ebb62dfd9363ccee too: the same run output by another path, not a lost
+    pin; without MKL's mode or without ``pinned_kernels`` it is 2e035adfa1fec087 now.)"""
     env = {k: v for k, v in os.environ.items() if k not in TORCH_KERNEL_SWITCHES}
     done = subprocess.run([sys.executable, "-c", FM_RUN], capture_output=True, text=True,
                           env={**env, "OMP_NUM_THREADS": "1"}, timeout=600)

@@ -15,15 +15,17 @@ successors it has actually observed, not over all S states, so S = 500 is afford
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cpu import torch_pinned
+from ..cpu import has_avx2, wants_torch_pinned
 from .features import NUM_STATE_FEATURES, Batch, FeatureConfig
 
 
@@ -194,16 +196,33 @@ def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.T
     return (h_sa * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)
 
 
+PINNED = wants_torch_pinned()  # read once: torch fixes its kernels at its first operations
+
+
 @contextmanager
 def pinned_kernels() -> Iterator[None]:
     """Run the network with oneDNN off (unless ``RLBENCH_ICL_TORCH_KERNELS=native``), and
-    restore torch's setting after: its matrix products then go to MKL, in the reproducible
-    mode ``rlbench_icl.fm`` sets, and give the same bits on every x86-64 CPU with AVX2
-    (rlbench_icl/cpu.py). oneDNN's kernels follow the CPU (its AVX2 ones changed every logit
-    of 12 tested on an AMD EPYC); with it off the networks ran as fast there."""
+    restore torch's setting after. oneDNN computes the models' GELU with code generated for
+    the CPU's instruction set (capped at AVX2, it changed every logit of 12 tested on an AMD
+    EPYC); with it off, ATen's pinned AVX2 kernel computes it, as fast there
+    (rlbench_icl/cpu.py). The switch is process-wide: nothing runs a model in threads."""
+    _warn_if_torch_unpinned()
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = before and not torch_pinned()
+    torch.backends.mkldnn.enabled = before and not PINNED
     try:
         yield
     finally:
         torch.backends.mkldnn.enabled = before
+
+
+@lru_cache(maxsize=1)
+def _warn_if_torch_unpinned() -> None:
+    """Once per process: torch fixed its ATen kernels at its first operation, and if that
+    came before ``rlbench_icl.fm`` set the pin, the models compute unpinned."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    if PINNED and has_avx2() and capability != "AVX2":
+        warnings.warn(f"torch runs its {capability} kernels here (it ran an operation before "
+                      "rlbench_icl.fm was imported, or ATEN_CPU_CAPABILITY says so): the "
+                      "foundation models may differ in their last bits from sealed runs and "
+                      "other CPUs. Import rlbench_icl.fm before using torch.",
+                      RuntimeWarning, stacklevel=2)
