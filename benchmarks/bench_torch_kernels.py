@@ -21,12 +21,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from rlbench_icl.cpu import TORCH_VARIABLES
+
 HERE = Path(__file__).resolve().parent
 SETTINGS = {"pinned (default)": {},
             "native": {"RLBENCH_ICL_TORCH_KERNELS": "native"},
             "nothing pinned": {"RLBENCH_ICL_TORCH_KERNELS": "native", "MKL_CBWR": "AUTO"}}
 NETWORKS = {"gnn-fm": "gnn_fm_checkpoint", "gnn-fm-paper": "gnn_fm_paper_checkpoint"}
-SWITCHES = ("RLBENCH_ICL_TORCH_KERNELS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
 
 MEASURE = """
 import dataclasses, json, sys, tempfile, time
@@ -63,7 +64,7 @@ print(json.dumps(out))
 def measure(setting: dict[str, str], repeats: int, steps: int) -> dict[str, float]:
     code = MEASURE.format(here=str(HERE), repeats=repeats, steps=steps, networks=NETWORKS,
                           config=str(HERE.parent / "experiments/paper_fm/w64.toml"))
-    env = {k: v for k, v in os.environ.items() if k not in SWITCHES}  # each setting's own
+    env = {k: v for k, v in os.environ.items() if k not in TORCH_VARIABLES}  # each setting's own
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, **setting, "OMP_NUM_THREADS": "1"}, check=False)
     if done.returncode:

@@ -85,7 +85,7 @@ NO_AVX512 = avx512_names()
 
 
 # MKL's conditional numerical reproducibility mode: COMPATIBLE is the one MKL documents as
-# the same bits on CPUs of every maker. A plain product costs 1.7-2x (README, "Seeds").
+# the same bits on CPUs of every maker. A plain product costs 1.7-2.6x (README, "Seeds").
 MKL_MODE = {"MKL_CBWR": "COMPATIBLE"}
 # ATen's and oneDNN's switches to their AVX2 kernels. Measured on an AMD EPYC with AVX-512,
 # gnn-fm's and gnn-fm-paper's logits on 6 tasks' statistics: ATen's AVX2 kernels changed
@@ -93,6 +93,8 @@ MKL_MODE = {"MKL_CBWR": "COMPATIBLE"}
 # ATen takes its setting without checking the CPU, so it is named only where the CPU has
 # AVX2 and FMA (torch's own test for AVX2); oneDNN's is a ceiling, and ignored off x86.
 AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+# every variable that decides torch's kernels here
+TORCH_VARIABLES = (TORCH_SWITCH, *MKL_MODE, *AVX2_KERNELS)
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ from rlbench_icl.cpu import (
     NUMPY_ONLY,
     NUMPY_SWITCH,
     TORCH_SWITCH,
+    TORCH_VARIABLES,
     avx512_names,
     has_avx2,
     pinned,
@@ -35,22 +36,15 @@ needs_avx2 = pytest.mark.skipif(not has_avx2(), reason="torch is pinned only on 
 UNPINNED_TORCH = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "ALL",
                   "MKL_CBWR": "AUTO", TORCH_SWITCH: "native"}
 
-POWERS_AGENT = '''
-import math
-
-import numpy as np
-
+CHECKED_AGENT = '''
 from rlbench_icl import Submission
 
 
-class Powers:
-    """Acts 0; raises if numpy's float64 powers are not the C library's."""
+class Checked:
+    """Acts 0, after ``check()`` (which raises if its kernels are not the pinned ones)."""
 
     def __init__(self, info, rng):
-        mine = 0.95 ** np.arange(200)
-        wrong = [t for t in range(200) if mine[t] != math.pow(0.95, t)]
-        if wrong:
-            raise RuntimeError(f"numpy's powers differ from pow at t = {wrong}")
+        check()
 
     def act(self, state, step):
         return 0
@@ -62,44 +56,46 @@ class Powers:
         pass
 
 
-SUBMISSION = Submission(name="powers", version="1", make_online_agent=Powers)
+SUBMISSION = Submission(name="checked", version="1", make_online_agent=Checked)
 '''
 
+POWERS_AGENT = '''
+import math
+
+import numpy as np
+
+
+def check():
+    """Raises if numpy's float64 powers are not the C library's."""
+    mine = 0.95 ** np.arange(200)
+    wrong = [t for t in range(200) if mine[t] != math.pow(0.95, t)]
+    if wrong:
+        raise RuntimeError(f"numpy's powers differ from pow at t = {wrong}")
+''' + CHECKED_AGENT
 
 TORCH_AGENT = '''
 import os
 
 import torch
 
-from rlbench_icl import Submission
 
-
-class Kernels:
-    """Acts 0; raises unless torch runs its AVX2 kernels, oneDNN's and MKL's pinned too."""
-
-    def __init__(self, info, rng):
-        seen = (torch.backends.cpu.get_cpu_capability(), os.environ.get("ONEDNN_MAX_CPU_ISA"),
-                os.environ.get("MKL_CBWR"))
-        if seen != ("AVX2", "AVX2", "COMPATIBLE"):
-            raise RuntimeError(f"torch's kernels are not pinned: {seen}")
-
-    def act(self, state, step):
-        return 0
-
-    def observe(self, *transition):
-        pass
-
-    def end_episode(self):
-        pass
-
-
-SUBMISSION = Submission(name="kernels", version="1", make_online_agent=Kernels)
-'''
+def check():
+    """Raises unless torch runs its AVX2 kernels, oneDNN's and MKL's pinned too."""
+    seen = (torch.backends.cpu.get_cpu_capability(), os.environ.get("ONEDNN_MAX_CPU_ISA"),
+            os.environ.get("MKL_CBWR"))
+    if seen != ("AVX2", "AVX2", "COMPATIBLE"):
+        raise RuntimeError(f"torch's kernels are not pinned: {seen}")
+''' + CHECKED_AGENT
 
 
 def _without_switch() -> dict[str, str]:
     """This process's environment without ``NPY_DISABLE_CPU_FEATURES``."""
     return {k: v for k, v in os.environ.items() if k != NUMPY_SWITCH}
+
+
+def _without_torch_switches() -> dict[str, str]:
+    """This process's environment without any variable that decides torch's kernels."""
+    return {k: v for k, v in os.environ.items() if k not in TORCH_VARIABLES}
 
 
 def _cli(args: list[str], switch: str | None, **extra: str) -> subprocess.CompletedProcess:
@@ -158,7 +154,7 @@ def test_importing_the_model_pins_torch_for_its_process():
     torch starts, and keeps a user's."""
     script = ("import os, rlbench_icl.fm, torch; print(torch.backends.cpu.get_cpu_capability(),"
               " os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['MKL_CBWR'])")
-    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    env = _without_torch_switches()
 
     def seen(extra):
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -201,7 +197,7 @@ print(hashlib.sha256(logits.tobytes()).hexdigest())
 def _logits(task: str, checkpoint: str, **extra: str) -> str:
     """The hash of a model's logits on 30 random episodes of ``task``, in a fresh process
     whose torch switches are only ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    env = _without_torch_switches()
     done = subprocess.run([sys.executable, "-c", LOGITS.format(task=task, checkpoint=checkpoint)],
                           capture_output=True, text=True,
                           env={**env, "OMP_NUM_THREADS": "1", **extra}, timeout=300)
@@ -234,7 +230,7 @@ def test_a_model_warns_when_torch_ran_before_the_pin():
               "    warnings.simplefilter('always')\n"
               "    with m.pinned_kernels(): pass\n"
               "print(torch.backends.cpu.get_cpu_capability(), len(seen))")
-    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    env = _without_torch_switches()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -250,7 +246,7 @@ def test_native_torch_kernels_are_a_harness_choice_and_a_bad_value_is_named():
     script = ("import os, rlbench_icl.fm, torch; from rlbench_icl.fm.model import pinned_kernels\n"
               "with pinned_kernels(): on = torch.backends.mkldnn.enabled\n"
               "print(on, os.environ.get('ONEDNN_MAX_CPU_ISA'), os.environ['MKL_CBWR'])")
-    env = {k: v for k, v in os.environ.items() if k not in UNPINNED_TORCH}
+    env = _without_torch_switches()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           env={**env, TORCH_SWITCH: "native"}, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from rlbench_icl import OfflineSettings, OnlineSettings, TaskInfo, default_registry
+from rlbench_icl.cpu import TORCH_VARIABLES
 from rlbench_icl.discovery import resolve
 from rlbench_icl.fm.policy import load_network
 from rlbench_icl.fm.train import load_config, load_model
@@ -96,10 +97,6 @@ print(hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()[:16])
 """
 
 
-TORCH_KERNEL_SWITCHES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
-                         "RLBENCH_ICL_TORCH_KERNELS")
-
-
 def test_the_model_gives_the_same_bits_whatever_the_cpu():
     """torch picks kernels by CPU (MKL's, ATen's, oneDNN's). ``rlbench_icl.fm`` pins them
     (MKL's reproducible mode, ATen's AVX2 kernels, networks run without oneDNN;
@@ -108,7 +105,7 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu():
     records were made) it gives 2e035adfa1fec087. (Before MKL's mode was pinned, in 0.1.x,
     this machine gave ebb62dfd9363ccee too: the same run output by another path, not a lost
     pin; without MKL's mode or without ``pinned_kernels`` it is 2e035adfa1fec087 now.)"""
-    env = {k: v for k, v in os.environ.items() if k not in TORCH_KERNEL_SWITCHES}
+    env = {k: v for k, v in os.environ.items() if k not in TORCH_VARIABLES}
     done = subprocess.run([sys.executable, "-c", FM_RUN], capture_output=True, text=True,
                           env={**env, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert done.returncode == 0, done.stderr
