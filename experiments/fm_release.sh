@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# The nineteenth attempt's third stage (experiments/tune_fm.md), for gnn-fm release 6.1 once
-# submissions/gnn_fm.py reads at f = 4 and says version 6.1. Sealed runs, as every reference
-# result; resumable (stored runs are reused; `save` keeps progress in git between sessions).
-#   release.sh dev     gnn-fm's dev grid (the reference grid's dev suites) into OUT
-#   release.sh check   the rule: online P(> ucbvi) and P(> rmax-plan) on dev, with the
-#                      other submissions' committed results; exits 1 if a CI's lower end is
-#                      at or below 0.5 (then nothing ships)
-#   release.sh test    gnn-fm's test suite, once, after `check` passed
-#   release.sh save | restore   progress to / from experiments/fm19/release-runs/
+# gnn-fm's reference results, for the release submissions/gnn_fm.py names: the dev stage of a
+# release's rule (experiments/tune_fm.md), its check, and the test run. Sealed runs, as every
+# reference result; resumable (stored runs are reused; `save` keeps progress in git between
+# sessions, in KEPT).
+#   fm_release.sh dev     gnn-fm's dev grid (the reference grid's dev suites) into OUT
+#   fm_release.sh check   the release rule: online P(> ucbvi) and P(> rmax-plan) on dev, with
+#                         the other submissions' committed results; exits 1 if a CI's lower
+#                         end is at or below 0.5 (then nothing ships)
+#   fm_release.sh test    gnn-fm's test suite, once, after `check` passed
+#   fm_release.sh save | restore   progress to / from KEPT
 # Then, by hand, as reference_runs.sh says: pack into leaderboard/results (gnn-fm's old files
 # removed first), verify and sign, rebuild the leaderboard.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-OUT=${OUT:-.release-6.1}
-KEPT=experiments/fm19/release-runs
+cd "$(dirname "$0")/.."
+OUT=${OUT:-.gnn-fm-release}
+KEPT=${KEPT:-experiments/gnn-fm-release}
 DEV="family --instances 2:10,full:10,paper:12"
 case "${1:-}" in
   dev)
@@ -48,11 +49,11 @@ for name, p, low, high in checks:
 print(f"IQM, dev online: {float(row['IQM']):.6f} [{float(row['IQM low']):.6f}, "
       f"{float(row['IQM high']):.6f}]; runs {row['runs']}, failed {row['failed']}")
 if row["status"] != "ranked":  # a grid with missing runs is not judged
-    sys.exit(f"gnn-fm is {row['status']!r} on dev, not ranked: finish `release.sh dev`")
+    sys.exit(f"gnn-fm is {row['status']!r} on dev, not ranked: finish `fm_release.sh dev`")
 passed = all(float(low) > 0.5 for _, _, low, _ in checks)
 print("passes: both lower ends above 0.5" if passed else "fails: nothing ships")
 sys.exit(0 if passed else 1)
 EOF
     ;;
-  *) echo "usage: $0 dev|check|test|save|restore" >&2; exit 2 ;;
+  *) echo "usage: $0 dev|check|test|save|restore (OUT, KEPT: directories)" >&2; exit 2 ;;
 esac
