@@ -14,11 +14,20 @@ if [ "${1:-}" = save ]; then
     done
     exit 0
 fi
-# w64 and w128 began on torch's own choice of kernels (AVX-512 and oneDNN on this project's
-# machines), before rlbench_icl pinned them (rlbench_icl/cpu.py): they keep it, so that a run
-# on such a CPU gives their checkpoints; w256 trains pinned.
+# Each scale's kernels, as fixed when it began, so that it resumes (and retrains) to the same
+# bits on a CPU like this project's AMD EPYC. w64 trained on torch's own choice (ATen's
+# AVX-512 kernels, oneDNN) and MKL without its reproducible mode, before rlbench_icl pinned
+# them (rlbench_icl/cpu.py): an empty MKL_CBWR keeps MKL's mode off. w128 began after MKL's
+# reproducible mode (COMPATIBLE), and before ATen's and oneDNN's pins. w256 trains on MKL's
+# own branch for this CPU in its reproducible mode (AUTO): COMPATIBLE made a w256 step 1.9x
+# slower (24.8 s against 13.1 s, loaded), twice the budget declared with a rate measured
+# without it; its bits are then this kind of CPU's, like w64's and w128's.
 keep_kernels() {
-    case $1 in 64|128) echo "RLBENCH_ICL_TORCH_KERNELS=native" ;; esac
+    case $1 in
+        64) echo "RLBENCH_ICL_TORCH_KERNELS=native MKL_CBWR=" ;;
+        128) echo "RLBENCH_ICL_TORCH_KERNELS=native" ;;
+        256) echo "RLBENCH_ICL_TORCH_KERNELS=native MKL_CBWR=AUTO" ;;
+    esac
 }
 # w64 finished on 2026-11-30 and ships as submissions/gnn_fm_paper_checkpoint (its run
 # directory was lost with that machine's scratch files): WIDTHS="64 128 256" retrains all.
