@@ -7,8 +7,9 @@ busy machine slows the clock on the wall but barely the cell. A cell includes bu
 task once (at most 0.3 s, on Taxi). With ``--repeat R`` every cell is run R times, the
 columns of a task in turn (so that a change in the machine's load falls on all of them), and
 the fastest is kept: the usual estimate of a run's own cost when other work shares the
-machine. A run longer than ``--limit`` wall seconds is stopped and shown as ``> limit``. Agents whose submission cannot be loaded (gnn-fm without torch)
-are left out, with a line on stderr saying so.
+machine. A run longer than ``--limit`` wall seconds is stopped and shown as ``> limit``.
+Agents whose submission cannot be loaded (gnn-fm without torch) are left out, with a line on
+stderr saying so.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/task_costs.py [--tasks full]
            [--online random,ucbvi,psrl,qlearning,gnn-fm] [--offline vi-lcb,plugin,gnn-fm]
@@ -82,7 +83,8 @@ def main() -> None:
     for task_id in task_ids:
         timings = [[] for _ in agents]
         for _ in range(args.repeat):
-            for timing, (name, ref, submission, code, protocol) in zip(timings, agents):
+            for timing, agent in zip(timings, agents, strict=True):
+                name, ref, submission, code, protocol = agent
                 timing.append(time_cell(ref, submission, code, registry, task_id, protocol,
                                         args.seed, args.limit))
                 print(f"{name} {task_id}: {timing[-1]} s", file=sys.stderr, flush=True)

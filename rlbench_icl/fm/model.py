@@ -177,6 +177,20 @@ class PolicyNetwork(nn.Module):
         loss = None if batch.targets is None else policy_loss(logits, batch)
         return logits, loss
 
+    def infer(self, batch: Batch, num_rounds: int | None = None,
+              state_chunk: int | None = None) -> torch.Tensor:
+        """``forward(batch, num_rounds, state_chunk)[0]`` without autograd, bit for bit, in
+        fewer and cheaper operations where that is exact (``_fast_logits``); else ``forward``.
+        """
+        B, S, A, M = batch.successors.shape
+        dh = self.config.width // self.config.num_heads
+        fast = (not self.training and (state_chunk is None or state_chunk >= S)
+                and dh * M < NAIVE_BMM and batch.pair_features.shape[-1] == self.num_pair)
+        with torch.inference_mode():
+            if fast:
+                return _fast_logits(self, batch, num_rounds or self.config.num_rounds)
+            return self(batch, num_rounds=num_rounds, state_chunk=state_chunk)[0]
+
     def _readout(self, h_s, h_sa, e_sa) -> torch.Tensor:
         A = h_sa.shape[2]
         readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
@@ -194,6 +208,85 @@ def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
 def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
     mask = action_mask[:, None, :, None].float()  # (B, 1, A, 1)
     return (h_sa * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)
+
+
+# torch.bmm multiplies batches whose contraction x rows x columns product is below this with
+# a plain loop: every entry is the sum of its products in order, one rounding after each
+# multiplication and addition, whatever the operands' strides (MKL, above it, may give other
+# bits for other strides). Attention's two products have dh * M (x 1 row) such terms.
+NAIVE_BMM = 400
+
+
+def _fast_logits(net: PolicyNetwork, batch: Batch, num_rounds: int) -> torch.Tensor:
+    """``net.forward``'s logits, the same bits, for dh * M < ``NAIVE_BMM`` and one slice, in
+    eval mode without autograd. What differs is how numbers are moved, not how they are
+    computed: every linear layer, GELU, layer norm, softmax and reduction is the same call on
+    operands of the same values and shapes (the linear layers' contiguous, as there; MKL in
+    its reproducible mode is most of a pass's time on small tasks). The attention products,
+    which ``forward``'s einsum hands to bmm's plain loop (``NAIVE_BMM``) after copying its
+    operands into bmm's layout, are: for the logits, bmm on a strided view of the keys; for
+    the messages, the same loop written out, one product and one sum per successor in order,
+    on all rows at once (3x faster than bmm's scalar loop). The successors' keys and values
+    are gathered with ``index_select`` of rows (not ``gather`` of single numbers, twice) into
+    the layout each product reads; the index, the mask and the log probabilities are prepared
+    once per pass, not once per round; modules are called through their functional form.
+    ``benchmarks/fm_inference_speed.py`` times both and asserts the same bits."""
+    rnd = net.round
+    B, S, A, M = batch.successors.shape
+    d, nh = net.config.width, net.config.num_heads
+    dh = d // nh
+    N = B * S * A * nh  # attention rows: (b, s, a, head)
+    # row (b * nh + h) * S + s' of the (B * nh * S, dh) keys of the heads, per (b, s, a, h, m)
+    base = (torch.arange(B)[:, None] * nh + torch.arange(nh)[None, :]) * S  # (B, nh)
+    key_index = (batch.successors.unsqueeze(3) + base[:, None, None, :, None]).reshape(-1)
+    # row b * S + s' of the (B * S, d) values, per (m, b, s, a)
+    value_index = (batch.successors + S * torch.arange(B)[:, None, None, None]).permute(
+        3, 0, 1, 2).reshape(-1)
+    log_probs = batch.successor_log_probs.unsqueeze(-1)  # (B, S, A, M, 1)
+    scale = math.sqrt(dh)
+    mask = batch.action_mask[:, None, :, None].float()  # (B, 1, A, 1), as _mean_over_actions
+    count = mask.sum(dim=2).clamp(min=1.0)
+
+    def mean_over_actions(h_sa):
+        return (h_sa * mask).sum(dim=2) / count
+
+    def mlp(module: MLP, x):
+        first, gelu, _, second = module  # the dropout is the identity in eval mode
+        hidden = F.gelu(F.linear(x, first.weight, first.bias), approximate=gelu.approximate)
+        return F.linear(hidden, second.weight, second.bias)
+
+    def norm(module: nn.LayerNorm, x):
+        return F.layer_norm(x, module.normalized_shape, module.weight, module.bias, module.eps)
+
+    glob = batch.global_features[:, None, None, net.global_columns].expand(B, S, A, -1)
+    e_sa = mlp(net.pair_encoder, torch.cat([batch.pair_features, glob], dim=-1))
+    h_s = mean_over_actions(e_sa) + F.linear(batch.state_features, net.state_encoder.weight,
+                                             net.state_encoder.bias)
+    h_sa = e_sa
+    for _ in range(num_rounds):
+        kv = F.linear(h_s, rnd.key_value.weight, rnd.key_value.bias)  # (B, S, [k | v])
+        # the successors' keys, (N, M, dh), from a (B * nh * S, dh) table of the heads' keys
+        keys = kv[..., :d].reshape(B, S, nh, dh).transpose(1, 2).reshape(B * nh * S, dh)
+        k_m = keys.index_select(0, key_index).view(N, M, dh)
+        # and their values, (M, B, S, A, nh, dh), from the (B * S, d) values
+        v_m = kv[..., d:].reshape(B * S, d).index_select(0, value_index).view(M, B, S, A, nh, dh)
+        q = F.linear(h_sa, rnd.query.weight, rnd.query.bias).view(N, 1, dh)
+        logits = torch.bmm(q, k_m.transpose(1, 2))  # (N, 1, M)
+        logits = logits.view(B, S, A, nh, M).permute(0, 1, 2, 4, 3) / scale
+        weights = torch.softmax(logits + log_probs, dim=3)  # (B, S, A, M, nh)
+        # bmm's loop (from 0, so -0.0 sums to 0.0 as there), a successor at a time, in order
+        message = torch.zeros(B, S, A, nh, dh)
+        for m in range(M):
+            message += weights[:, :, :, m, :, None] * v_m[m]
+        message = message.view(B, S, A, d)
+        out = F.linear(message, rnd.out.weight, rnd.out.bias)
+        h_sa = norm(rnd.pair_norm,
+                    h_sa + mlp(rnd.pair_mlp, torch.cat([h_sa, out, e_sa], dim=-1)))
+        pooled = mean_over_actions(h_sa)
+        h_s = norm(rnd.state_norm, h_s + mlp(rnd.state_mlp, torch.cat([h_s, pooled], dim=-1)))
+    readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
+    logits = mlp(net.head, readout).squeeze(-1)
+    return logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
 
 
 PINNED = wants_torch_pinned()  # read once: torch fixes its kernels at its first operations

@@ -254,7 +254,7 @@ def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
         state_chunk = None
         if S * per_state > ATTENTION_NUMBERS:
             state_chunk = max(1, SLICE_NUMBERS // per_state)
-        with torch.no_grad(), pinned_kernels():
-            logits, _ = network(batch, num_rounds=rounds, state_chunk=state_chunk)
+        with pinned_kernels():
+            logits = network.infer(batch, num_rounds=rounds, state_chunk=state_chunk)
         out.extend(lg[:info.num_states].numpy().astype(np.float64) for lg in logits)
     return out

@@ -1,0 +1,81 @@
+"""The models' inference path (``PolicyNetwork.infer``) gives ``forward``'s logits bit for bit:
+on the shipped checkpoints, on statistics of real tasks, under the kernels this process runs
+(pinned by default; ``benchmarks/fm_inference_speed.py`` also checks whole online runs)."""
+
+import numpy as np
+import pytest
+import torch
+
+from rlbench_icl import ExperienceStatistic, TaskInfo, default_registry
+from rlbench_icl.discovery import SUBMISSIONS_DIR
+from rlbench_icl.fm.features import collate, featurize, with_bonus
+from rlbench_icl.fm.model import NAIVE_BMM, ModelConfig, PolicyNetwork, pinned_kernels
+from rlbench_icl.fm.policy import load_network
+from rlbench_icl.simulate import Simulator
+
+CHECKPOINTS = ("gnn_fm_checkpoint", "gnn_fm_paper_checkpoint")
+TASKS = ("RiverSwim6-v0", "GarnetS20A3B2-v0", "GarnetS100A6B10-v0", "FrozenLake4x4-v0")
+
+
+def random_statistic(task_id: str, episodes: int, seed: int = 0):
+    task = default_registry().make(task_id)
+    info = TaskInfo.from_task(task, 100)
+    rng, simulator = np.random.default_rng(seed), Simulator(task.mdp, np.random.default_rng(1))
+    stat = ExperienceStatistic(info.num_states, info.num_actions)
+    for _ in range(episodes):
+        state = simulator.reset()
+        for _ in range(info.horizon):
+            action = int(rng.integers(info.num_actions))
+            reward, next_state, terminated = simulator.step(state, action)
+            stat.update(state, action, reward, next_state, terminated)
+            if terminated:
+                break
+            state = next_state
+    return stat, info
+
+
+def batch_of(network, stat, info, bonuses=(1.0, 0.0)):
+    context = featurize(stat, info, network.config.features, scale_floor=info.reward_bound)
+    return collate([with_bonus(context, b) for b in bonuses])
+
+
+def both(network, batch, state_chunk=None):
+    with pinned_kernels():
+        with torch.no_grad():
+            reference = network(batch, state_chunk=state_chunk)[0]
+        return reference, network.infer(batch, state_chunk=state_chunk)
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+@pytest.mark.parametrize("task_id, episodes", [(t, k) for t in TASKS for k in (1, 30)])
+def test_infer_gives_forwards_bits(checkpoint, task_id, episodes):
+    network = load_network(SUBMISSIONS_DIR / checkpoint)
+    stat, info = random_statistic(task_id, episodes)
+    batch = batch_of(network, stat, info)
+    dh = network.config.width // network.config.num_heads
+    assert dh * batch.successors.shape[-1] < NAIVE_BMM  # the fast path, not the fallback
+    reference, fast = both(network, batch)
+    assert torch.equal(reference, fast)
+    assert torch.isfinite(fast).any()
+
+
+def test_infer_falls_back_to_forward_where_its_path_is_not_exact():
+    """Slices of states, and attention products above bmm's plain loop: ``forward`` itself."""
+    network = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    stat, info = random_statistic("GarnetS100A6B10-v0", 30)
+    batch = batch_of(network, stat, info)
+    reference, fast = both(network, batch, state_chunk=7)
+    assert torch.equal(reference, fast)
+    wide = PolicyNetwork(ModelConfig(width=256, num_heads=1, features=network.config.features))
+    wide.eval()
+    assert 256 * batch.successors.shape[-1] >= NAIVE_BMM
+    reference, fast = both(wide, batch)
+    assert torch.equal(reference, fast)
+
+
+def test_infer_builds_no_autograd_graph():
+    network = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    stat, info = random_statistic("RiverSwim6-v0", 5)
+    batch = batch_of(network, stat, info)
+    with pinned_kernels():
+        assert not network.infer(batch).requires_grad
