@@ -8,7 +8,7 @@ import torch
 
 from rlbench_icl import ExperienceStatistic, TaskInfo, default_registry
 from rlbench_icl.discovery import SUBMISSIONS_DIR
-from rlbench_icl.fm.features import collate, featurize, with_bonus
+from rlbench_icl.fm.features import collate, featurize, featurize_steps, with_bonus
 from rlbench_icl.fm.model import NAIVE_BMM, ModelConfig, PolicyNetwork, pinned_kernels
 from rlbench_icl.fm.policy import load_network
 from rlbench_icl.simulate import Simulator
@@ -47,7 +47,7 @@ def both(network, batch, state_chunk=None):
 
 
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS)
-@pytest.mark.parametrize("task_id, episodes", [(t, k) for t in TASKS for k in (1, 30)])
+@pytest.mark.parametrize("task_id, episodes", [(t, k) for t in TASKS for k in (0, 1, 30)])
 def test_infer_gives_forwards_bits(checkpoint, task_id, episodes):
     network = load_network(SUBMISSIONS_DIR / checkpoint)
     stat, info = random_statistic(task_id, episodes)
@@ -57,6 +57,16 @@ def test_infer_gives_forwards_bits(checkpoint, task_id, episodes):
     reference, fast = both(network, batch)
     assert torch.equal(reference, fast)
     assert torch.isfinite(fast).any()
+
+
+def test_infer_gives_forwards_bits_for_a_batch_of_per_step_contexts():
+    """The offline solve of a finite-horizon task: eight steps-left values in one pass."""
+    network = load_network(SUBMISSIONS_DIR / "gnn_fm_checkpoint")
+    stat, info = random_statistic("FrozenLake4x4-v0", 40)
+    contexts = featurize_steps(stat, info, network.config.features, [1, 2, 3, 5, 8, 13, 21, 34],
+                               scale_floor=info.reward_bound)
+    reference, fast = both(network, collate(contexts))
+    assert torch.equal(reference, fast)
 
 
 def test_infer_falls_back_to_forward_where_its_path_is_not_exact():
