@@ -102,5 +102,6 @@ def fastest(cells: list[str]) -> str:
     wrong = [c for c in cells if not c[0].isdigit()]
     return wrong[0] if wrong else min(cells, key=float)
 
+
 if __name__ == "__main__":
     main()

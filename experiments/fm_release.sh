@@ -8,7 +8,8 @@
 #                         the other submissions' committed results; exits 1 if a CI's lower
 #                         end is at or below 0.5 (then nothing ships)
 #   fm_release.sh test    gnn-fm's test suite, once, after `check` passed
-#   fm_release.sh save | restore   progress to / from KEPT
+#   fm_release.sh save | restore   progress to / from KEPT (release 6's re-run under torch's
+#                         pin: OUT=.gnn-fm-release-6 KEPT=experiments/gnn-fm-release-6)
 # Then, by hand, as reference_runs.sh says: pack into leaderboard/results (gnn-fm's old files
 # removed first), verify and sign, rebuild the leaderboard.
 set -euo pipefail
@@ -28,7 +29,8 @@ case "${1:-}" in
   check)
     both=$(mktemp -d)
     trap 'rm -rf "$both"' EXIT
-    cp -r leaderboard/results "$both/results" && rm -rf "$both/results/gnn-fm"
+    cp -r leaderboard/results "$both/results"
+    rm -rf "$both/results/gnn-fm"
     rlbench-icl pack --results "$OUT" --out "$both/results" > /dev/null
     rlbench-icl leaderboard --results "$both/results" --out "$both/board" --test '' --quiet \
         > /dev/null
@@ -36,8 +38,11 @@ case "${1:-}" in
 import csv, sys
 from pathlib import Path
 board = Path(sys.argv[1])
-row = next(r for r in csv.DictReader(open(board / "online_leaderboard.csv"))
-           if r["submission"] == "gnn-fm")
+row = next((r for r in csv.DictReader(open(board / "online_leaderboard.csv"))
+            if r["submission"] == "gnn-fm"), None)
+if row is None or row["status"] != "ranked":  # a grid with missing runs is not judged
+    status = "absent" if row is None else repr(row["status"])
+    sys.exit(f"gnn-fm is {status} on dev, not ranked: finish `fm_release.sh dev`")
 inputs = next(r for r in csv.DictReader(open(board / "model_vs_inputs.csv"))
               if r["model"] == "gnn-fm" and r["suite, protocol"] == "dev online")
 checks = [("P(gnn-fm > ucbvi), dev online", row["P(> ucbvi)"], row["P(> ucbvi) low"],
@@ -48,8 +53,6 @@ for name, p, low, high in checks:
     print(f"{name}: {float(p):.6f} [{float(low):.6f}, {float(high):.6f}]")
 print(f"IQM, dev online: {float(row['IQM']):.6f} [{float(row['IQM low']):.6f}, "
       f"{float(row['IQM high']):.6f}]; runs {row['runs']}, failed {row['failed']}")
-if row["status"] != "ranked":  # a grid with missing runs is not judged
-    sys.exit(f"gnn-fm is {row['status']!r} on dev, not ranked: finish `fm_release.sh dev`")
 passed = all(float(low) > 0.5 for _, _, low, _ in checks)
 print("passes: both lower ends above 0.5" if passed else "fails: nothing ships")
 sys.exit(0 if passed else 1)

@@ -6,7 +6,7 @@
 # go to leaderboard/results (git stores each blob once).
 set -euo pipefail
 SCRATCH=${SCRATCH:-.ref-results-0.2}
-KEPT=experiments/ref-0.2
+KEPT=${KEPT:-experiments/ref-0.2}
 case "${1:-}" in
   save)
     rlbench-icl pack --results "$SCRATCH" --out "$KEPT" ;;

@@ -15,13 +15,13 @@ if [ "${1:-}" = save ]; then
     exit 0
 fi
 # Each scale's kernels, as fixed when it began, so that it resumes (and retrains) to the same
-# bits on a CPU like this project's AMD EPYC. w64 trained on torch's own choice (ATen's
-# AVX-512 kernels, oneDNN) and MKL without its reproducible mode, before rlbench_icl pinned
-# them (rlbench_icl/cpu.py): an empty MKL_CBWR keeps MKL's mode off. w128 began after MKL's
-# reproducible mode (COMPATIBLE), and before ATen's and oneDNN's pins. w256 trains on MKL's
-# own branch for this CPU in its reproducible mode (AUTO): COMPATIBLE made a w256 step 1.9x
-# slower (24.8 s against 13.1 s, loaded), twice the budget declared with a rate measured
-# without it; its bits are then this kind of CPU's, like w64's and w128's.
+# bits on a CPU like this project's AMD EPYC. w64 trained before rlbench_icl pinned torch's
+# kernels (rlbench_icl/cpu.py), with MKL without its reproducible mode: an empty MKL_CBWR
+# keeps that mode off. w128 began after MKL's reproducible mode (COMPATIBLE) and before
+# ATen's and oneDNN's pins. w256 trains on torch's own ATen and oneDNN kernels and on MKL's
+# own branch for this CPU in its reproducible mode (AUTO): COMPATIBLE made its step 1.9x
+# slower than AUTO (24.8 s against 13.1 s, loaded), and its budget was declared with a rate
+# measured without it. Its bits are then this kind of CPU's, like w64's and w128's.
 keep_kernels() {
     case $1 in
         64) echo "RLBENCH_ICL_TORCH_KERNELS=native MKL_CBWR=" ;;

@@ -184,7 +184,10 @@ class PolicyNetwork(nn.Module):
         """
         B, S, A, M = batch.successors.shape
         dh = self.config.width // self.config.num_heads
-        fast = (not self.training and (state_chunk is None or state_chunk >= S)
+        params = list(self.parameters())
+        fast = (not any(module.training for module in self.modules())  # no dropout anywhere
+                and all(p.dtype == torch.float32 and p.device.type == "cpu" for p in params)
+                and (state_chunk is None or state_chunk >= S)
                 and dh * M < NAIVE_BMM and batch.pair_features.shape[-1] == self.num_pair)
         with torch.inference_mode():
             if fast:
@@ -274,10 +277,12 @@ def _fast_logits(net: PolicyNetwork, batch: Batch, num_rounds: int) -> torch.Ten
         logits = torch.bmm(q, k_m.transpose(1, 2))  # (N, 1, M)
         logits = logits.view(B, S, A, nh, M).permute(0, 1, 2, 4, 3) / scale
         weights = torch.softmax(logits + log_probs, dim=3)  # (B, S, A, M, nh)
-        # bmm's loop (from 0, so -0.0 sums to 0.0 as there), a successor at a time, in order
-        message = torch.zeros(B, S, A, nh, dh)
-        for m in range(M):
-            message += weights[:, :, :, m, :, None] * v_m[m]
+        if M == 1:  # einsum multiplies, without a sum (a -0.0 stays -0.0)
+            message = weights[:, :, :, 0, :, None] * v_m[0]
+        else:  # bmm's loop (from 0, so -0.0 sums to 0.0 as there), a successor at a time
+            message = torch.zeros(B, S, A, nh, dh)
+            for m in range(M):
+                message += weights[:, :, :, m, :, None] * v_m[m]
         message = message.view(B, S, A, d)
         out = F.linear(message, rnd.out.weight, rnd.out.bias)
         h_sa = norm(rnd.pair_norm,
