@@ -10,7 +10,9 @@ if [ "${1:-}" = save ]; then
     for run in runs/w*; do
         [ -f "$run/checkpoint.pt" ] || continue
         mkdir -p "progress/${run#runs/}"
-        cp "$run/checkpoint.pt" "$run/config.json" "$run/train_log.jsonl" "progress/${run#runs/}/"
+        for file in checkpoint.pt config.json train_log.jsonl; do  # no log before step 50
+            [ -f "$run/$file" ] && cp "$run/$file" "progress/${run#runs/}/"
+        done
     done
     exit 0
 fi
