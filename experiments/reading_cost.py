@@ -16,29 +16,15 @@ import numpy as np
 from rlbench_icl import ExperienceStatistic, TaskInfo, default_registry
 from rlbench_icl.discovery import resolve
 from rlbench_icl.fm.policy import batched_logits
-from rlbench_icl.simulate import Simulator
-
-
-def random_statistic(task, info: TaskInfo, episodes: int) -> ExperienceStatistic:
-    rng, simulator = np.random.default_rng(0), Simulator(task.mdp, np.random.default_rng(1))
-    stat = ExperienceStatistic(info.num_states, info.num_actions)
-    for _ in range(episodes):
-        state = simulator.reset()
-        for _ in range(info.horizon):
-            action = int(rng.integers(info.num_actions))
-            reward, next_state, terminated = simulator.step(state, action)
-            stat.update(state, action, reward, next_state, terminated)
-            if terminated:
-                break
-            state = next_state
-    return stat
+from rlbench_icl.protocols.offline import behaviour_policy, collect_dataset
 
 
 def main() -> None:
     task_id, episodes, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     task = default_registry().make(task_id)
     info = TaskInfo.from_task(task, 500)
-    stat = random_statistic(task, info, episodes)
+    data = collect_dataset(task, behaviour_policy(task, 1.0), episodes, np.random.default_rng(0))
+    stat = ExperienceStatistic.from_dataset(data, info.num_states, info.num_actions)
     gnn_fm = sys.modules[resolve("gnn-fm")[1].make_online_agent.__module__]
     network = gnn_fm.load_network(gnn_fm.CHECKPOINT)
     best = float("inf")

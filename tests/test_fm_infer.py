@@ -12,27 +12,19 @@ from rlbench_icl.fm import model
 from rlbench_icl.fm.features import collate, featurize, featurize_steps, with_bonus
 from rlbench_icl.fm.model import NAIVE_BMM, ModelConfig, PolicyNetwork, pinned_kernels
 from rlbench_icl.fm.policy import load_network
-from rlbench_icl.simulate import Simulator
+from rlbench_icl.protocols.offline import behaviour_policy, collect_dataset
 
 CHECKPOINTS = ("gnn_fm_checkpoint", "gnn_fm_paper_checkpoint")
 TASKS = ("RiverSwim6-v0", "GarnetS20A3B2-v0", "GarnetS100A6B10-v0", "FrozenLake4x4-v0")
 
 
 def random_statistic(task_id: str, episodes: int, seed: int = 0):
+    """The statistic of ``episodes`` uniformly random episodes of a task, and its info."""
     task = default_registry().make(task_id)
     info = TaskInfo.from_task(task, 100)
-    rng, simulator = np.random.default_rng(seed), Simulator(task.mdp, np.random.default_rng(1))
-    stat = ExperienceStatistic(info.num_states, info.num_actions)
-    for _ in range(episodes):
-        state = simulator.reset()
-        for _ in range(info.horizon):
-            action = int(rng.integers(info.num_actions))
-            reward, next_state, terminated = simulator.step(state, action)
-            stat.update(state, action, reward, next_state, terminated)
-            if terminated:
-                break
-            state = next_state
-    return stat, info
+    data = collect_dataset(task, behaviour_policy(task, 1.0), episodes,
+                           np.random.default_rng(seed))
+    return ExperienceStatistic.from_dataset(data, info.num_states, info.num_actions), info
 
 
 def batch_of(network, stat, info, bonuses=(1.0, 0.0)):

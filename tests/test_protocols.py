@@ -140,6 +140,14 @@ def test_dataset_transitions_are_consistent_with_the_model():
     assert np.all(data.terminated[ends] | (data.step[ends] == m.horizon - 1))
 
 
+
+def test_a_dataset_of_no_episodes_is_empty_and_well_typed():
+    task = REGISTRY.make("FrozenLake4x4-v0")
+    data = collect_dataset(task, behaviour_policy(task, 1.0), 0, np.random.default_rng(0))
+    assert data.num_episodes == 0 and len(data) == 0
+    assert data.states.dtype == np.int64 and data.rewards.dtype == np.float64
+    assert data.terminated.dtype == bool and data.first(0).num_episodes == 0
+
 INFO = TaskInfo(num_states=3, num_actions=2, horizon=4, discount=1.0, objective="finite",
                 reward_range=(0.0, 1.0), reward_noise="deterministic", num_episodes=1)
 

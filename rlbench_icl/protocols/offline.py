@@ -63,8 +63,8 @@ def collect_dataset(task: Task, policy: np.ndarray, num_episodes: int,
             if terminated:
                 break
             state = next_state
-    cols = list(zip(*rows, strict=True))
     dtypes = (np.int64, np.int64, np.float64, np.int64, bool, np.int64, np.int64)
+    cols = list(zip(*rows, strict=True)) or [()] * len(dtypes)  # no episodes: empty columns
     return Dataset(*(np.array(c, dtype=d) for c, d in zip(cols, dtypes, strict=True)),
                    num_episodes=num_episodes)
 
