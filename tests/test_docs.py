@@ -104,3 +104,25 @@ def test_the_readme_policy_rule_quotes_the_error_a_per_step_discounted_policy_ge
     with pytest.raises(rl.AgentCheckError) as error:
         rl.check_agent(rl.Submission(name="per-step", version="1", make_online_agent=PerStep))
     assert str(error.value).endswith(quoted)
+
+
+MODEL_CARDS = ["submissions/gnn_fm_checkpoint/MODEL_CARD.md",
+               "submissions/gnn_fm_paper_checkpoint/MODEL_CARD.md"]
+
+
+def ablation_rows(text: str, start: str, end: str) -> list[str]:
+    """The table lines between ``start`` and the next ``end`` in ``text``."""
+    block = text[text.index(start):]
+    return [line for line in block[:block.index(end, len(start))].splitlines()
+            if line.startswith("|")]
+
+
+@pytest.mark.parametrize("card", MODEL_CARDS)
+def test_model_cards_show_the_leaderboards_ablation_table(card):
+    """Issue 20 asks for one ablation table, on the leaderboard and in the model cards: the
+    cards copy the leaderboard's, and a rebuilt leaderboard that moves a number fails here
+    until the cards are updated."""
+    board = ablation_rows((ROOT / "leaderboard/README.md").read_text(), "## Ablation", "\n## ")
+    mine = ablation_rows((ROOT / card).read_text(), "<!-- ablation: leaderboard/README.md -->",
+                         "<!-- /ablation -->")
+    assert len(board) > 2 and mine == board, f"paste the leaderboard's ablation table into {card}"
