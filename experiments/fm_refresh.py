@@ -2,7 +2,8 @@
 benchmarks/task_costs.py: the cost half of the fifteenth and seventeenth attempts' decision
 rules (experiments/tune_fm.md). ``gnn-fm-f<f>`` re-reads once a pair visited since the last
 reading has f times its count then (a first visit always counts); ``gnn-fm-f<f>-m1`` once it
-has f * max(count then, 1) (``InContextAgent``'s ``refresh_floor`` 1). f = 1 is gnn-fm.
+has f * max(count then, 1) (``InContextAgent``'s ``refresh_floor`` 1). f = 1 is release 6;
+f = 4 (floor 0) is release 6.1, gnn-fm as shipped.
 
     OMP_NUM_THREADS=1 python benchmarks/task_costs.py --tasks dev --offline "" \\
         --online ucbvi,experiments/fm_refresh.py::gnn-fm-f2,...

@@ -8,8 +8,8 @@
 #                         the other submissions' committed results; exits 1 if a CI's lower
 #                         end is at or below 0.5 (then nothing ships)
 #   fm_release.sh test    gnn-fm's test suite, once, after `check` passed
-#   fm_release.sh save | restore   progress to / from KEPT (release 6's re-run under torch's
-#                         pin: OUT=.gnn-fm-release-6 KEPT=experiments/gnn-fm-release-6)
+#   fm_release.sh save | restore   progress to / from KEPT (release 6.1's runs are kept in
+#                         experiments/gnn-fm-release)
 # Then, by hand, as reference_runs.sh says: pack into leaderboard/results (gnn-fm's old files
 # removed first), verify and sign, rebuild the leaderboard.
 set -euo pipefail
