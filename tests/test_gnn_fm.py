@@ -113,9 +113,9 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu():
     choice on an AMD EPYC with AVX-512 (``RLBENCH_ICL_TORCH_KERNELS=native``) it gives
     c9ae14128fc7eb52. Re-recorded for release 6.1, which re-reads its experience less often
     (refresh ratio 4); release 6 gave ebb62dfd9363ccee pinned and 2e035adfa1fec087 native.
-    Over 500 episodes the two releases' runs differ; the six-episode runs of
-    ``RECORDED`` do not, since on those tasks a skipped reading would not have changed the
-    policy."""
+    Over 500 episodes the two releases' runs differ. The six-episode runs of ``RECORDED``
+    do not: 6.1 skips readings there (on RiverSwim6 it reads 4 times, release 6 7 times,
+    counted by wrapping ``InContextAgent._refresh``), and the outputs are the same bytes."""
     env = {k: v for k, v in os.environ.items() if k not in TORCH_VARIABLES}
     done = subprocess.run([sys.executable, "-c", FM_RUN], capture_output=True, text=True,
                           env={**env, "OMP_NUM_THREADS": "1"}, timeout=600)
@@ -129,6 +129,7 @@ def test_the_model_gives_the_same_bits_whatever_the_cpu():
     (2.0, 0.0, [0, 1, 3, 4]),  # arm 0 at 1, 2, 4 visits; arm 1 first seen
     (2.0, 1.0, [1, 3]),  # arm 0 at 2 and 4; arm 1's single visit is not enough
     (3.0, 1.0, [2]),
+    (4.0, 0.0, [0, 3, 4]),  # release 6.1's: arm 0 at 1 and 4 visits; arm 1 first seen
 ])
 def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio, floor,
                                                                            reads):
@@ -150,3 +151,11 @@ def test_online_agent_rereads_once_a_visit_count_grew_by_the_refresh_ratio(ratio
         InContextAgent(agent.network, info, agent.rng, agent.reading, 0.1, refresh_ratio=0.5)
     with pytest.raises(ValueError, match="at least 0"):
         InContextAgent(agent.network, info, agent.rng, agent.reading, 0.1, refresh_floor=-1)
+
+
+def test_the_shipped_online_agent_rereads_at_a_4_fold_growth_and_counts_first_visits():
+    """Release 6.1's schedule, checked on any CPU (the recorded hashes need AVX2)."""
+    info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
+    agent = FM.make_online_agent(info, np.random.default_rng(0))
+    assert (agent.refresh_ratio, agent.refresh_floor) == (4.0, 0.0)
+    assert FM.version.startswith("6.1+")
