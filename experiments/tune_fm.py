@@ -171,6 +171,11 @@ SWEEPS = {
     # The eighteenth attempt: release 6 (f = 1) and f = 4, floor 0, paired on fresh MDPs.
     "refresh18": [("online", "refresh ratio, floor", 0.1, None, None, 1.0, True, f, 0.0)
                   for f in (1.0, 4.0)],
+    # gnn-fm-paper as it acts (T = 1, 24 rounds, no bonus, rewards in the seen unit), with the
+    # paper's cadence (f = 1) and gnn-fm 6.1's (f = 4, floor 0): the rule of
+    # experiments/paper_fm/README.md, "What it costs online" (run with --checkpoint).
+    "paper-refresh": [("online", "refresh ratio, floor", 1.0, 24, None, 0.0, False, f, 0.0)
+                      for f in (1.0, 4.0)],
     # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
