@@ -14,7 +14,7 @@
 set -euo pipefail
 OUT=${1:-.ref-results-0.2}
 JOBS=${JOBS:-2}
-ONLINE=${ONLINE:-"ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper random ${EXTRA_ONLINE:-}"}
+ONLINE=${ONLINE:-"ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper plugin-online random ${EXTRA_ONLINE:-}"}
 OFFLINE=${OFFLINE:-"vi-lcb rmax-plan gnn-fm vi-lcb-bernstein vi-lcb-paper plugin random ${EXTRA_OFFLINE:-}"}
 run() { rlbench-icl run --quiet --jobs "$JOBS" --out "$OUT" "$@" || echo "failures in: $*" >&2; }
 SUITES=${SUITES:-"test:3,family --instances 2:10,full:10,paper:12"}

@@ -207,7 +207,7 @@ def forced_sparse_equals_default(monkeypatch, run):
 
 
 @pytest.mark.parametrize("name", ["ucbvi", "ucbvi-bernstein", "ucbvi-paper", "psrl",
-                                  "rmax-plan"])
+                                  "rmax-plan", "plugin-online"])
 def test_online_agents_are_unchanged_by_sparse_counts(name, monkeypatch):
     for task_id in TASKS:
         task = REGISTRY.make(task_id)
