@@ -2,7 +2,7 @@
 # Every committed reference result, sealed, into OUT (default .ref-results-0.2/): the test
 # suite first (the front page), then the dev suite's family instances, the fixed tasks and
 # the paper's tasks. Re-running resumes: stored runs are reused. ONLINE / OFFLINE override the
-# agent lists; SUITES the suites, comma-separated "selector:seeds" in order (a restart that
+# agent lists (set empty, e.g. OFFLINE=, for none); SUITES the suites, comma-separated "selector:seeds" in order (a restart that
 # needs only the later ones skips the reuse checks of the earlier, ~15 s per agent and suite).
 # Across sessions (a machine's scratch files do not survive one), commit progress with
 # experiments/ref_checkpoint.sh save, and restore it with ... restore. Then, by hand (as for
@@ -14,8 +14,8 @@
 set -euo pipefail
 OUT=${1:-.ref-results-0.2}
 JOBS=${JOBS:-2}
-ONLINE=${ONLINE:-"ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper plugin-online random ${EXTRA_ONLINE:-}"}
-OFFLINE=${OFFLINE:-"vi-lcb rmax-plan gnn-fm vi-lcb-bernstein vi-lcb-paper plugin random ${EXTRA_OFFLINE:-}"}
+ONLINE=${ONLINE-"ucbvi rmax-plan gnn-fm psrl ucbvi-bernstein ucbvi-paper qlearning qlearning-ucb qlearning-paper plugin-online random ${EXTRA_ONLINE:-}"}
+OFFLINE=${OFFLINE-"vi-lcb rmax-plan gnn-fm vi-lcb-bernstein vi-lcb-paper plugin random ${EXTRA_OFFLINE:-}"}
 run() { rlbench-icl run --quiet --jobs "$JOBS" --out "$OUT" "$@" || echo "failures in: $*" >&2; }
 SUITES=${SUITES:-"test:3,family --instances 2:10,full:10,paper:12"}
 IFS=, read -r -a suites <<< "$SUITES"
