@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rlbench_icl import ExperienceStatistic, OnlineSettings, TaskInfo, default_registry
+from rlbench_icl import OnlineSettings, TaskInfo, default_registry
 from rlbench_icl.discovery import resolve
 from rlbench_icl.protocols import collect_dataset, run_online
 from rlbench_icl.protocols.offline import behaviour_policy
