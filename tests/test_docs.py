@@ -126,3 +126,30 @@ def test_model_cards_show_the_leaderboards_ablation_table(card):
     mine = ablation_rows((ROOT / card).read_text(), "<!-- ablation: leaderboard/README.md -->",
                          "<!-- /ablation -->")
     assert len(board) > 2 and mine == board, f"paste the leaderboard's ablation table into {card}"
+
+
+def _rows(name: str) -> list[dict]:
+    import csv
+    return list(csv.DictReader((ROOT / "leaderboard" / name).open()))
+
+
+def _ci(row: dict, column: str) -> str:
+    """``column`` of a leaderboard CSV row as "p [low, high]", 3 decimals."""
+    p, low, high = (float(row[f"{column}{end}"]) for end in ("", " low", " high"))
+    return f"{p:.3f} [{low:.3f}, {high:.3f}]"
+
+
+@pytest.mark.parametrize("protocol, baseline", [("online", "ucbvi"), ("offline", "vi-lcb")])
+def test_gnn_fms_card_opens_with_the_leaderboards_test_numbers(protocol, baseline):
+    """The first table of gnn-fm's model card, rebuilt from the committed leaderboard CSVs:
+    a leaderboard rebuild that moves a number fails here until the card follows."""
+    board = {r["submission"]: r for r in _rows(f"{protocol}_test_leaderboard.csv")}
+    pair = next(r for r in _rows("model_vs_inputs.csv") if r["model"] == "gnn-fm"
+                and r["suite, protocol"] == f"test {protocol}")
+    fm = board["gnn-fm"]
+    expected = (f"| {protocol} | {float(fm['test IQM']):.3f} | "
+                f"{float(board['rmax-plan']['test IQM']):.3f} | "
+                f"{_ci(pair, 'P(model > inputs)')} | "
+                f"{float(board[baseline]['test IQM']):.3f} | {_ci(fm, f'P(> {baseline})')} |")
+    card = (ROOT / "submissions/gnn_fm_checkpoint/MODEL_CARD.md").read_text()
+    assert expected in card, f"gnn-fm's model card should open with: {expected}"
