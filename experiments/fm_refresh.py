@@ -9,24 +9,13 @@ f = 4 (floor 0) is release 6.1, gnn-fm as shipped.
         --online ucbvi,experiments/fm_refresh.py::gnn-fm-f2,...
 """
 
-import dataclasses
-import importlib.util
-
-from rlbench_icl.discovery import SUBMISSIONS_DIR
-from rlbench_icl.tuning import fm_submission
-
-_spec = importlib.util.spec_from_file_location("gnn_fm", SUBMISSIONS_DIR / "gnn_fm.py")
-gnn_fm = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gnn_fm)
+from rlbench_icl.tuning import refresh_variant
 
 
 def _variant(f: float, floor: float = 0.0):
     """gnn-fm's submission (name, files) with the agent of ``fm_submission`` at f, floor."""
-    files = tuple(str(SUBMISSIONS_DIR / name) for name in gnn_fm.SUBMISSION.files)
     name = f"gnn-fm-f{f:g}" + (f"-m{floor:g}" if floor else "")
-    agent = fm_submission(gnn_fm.CHECKPOINT, gnn_fm.ONLINE, gnn_fm.TEMPERATURE, f, floor)
-    return dataclasses.replace(gnn_fm.SUBMISSION, name=name, files=files,
-                               make_online_agent=agent.make_online_agent)
+    return refresh_variant("gnn_fm.py", name, "ONLINE", f, floor)
 
 
 SUBMISSIONS = [_variant(f) for f in (4.0, 3.0, 2.0, 1.5, 1.25)] + [

@@ -128,6 +128,23 @@ def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float =
                       make_online_agent=make_online_agent, solve_offline=solve_offline)
 
 
+
+def refresh_variant(file_name: str, name: str, reading_attr: str, refresh_ratio: float,
+                    refresh_floor: float = 0.0) -> Submission:
+    """The foundation-model submission in ``submissions/<file_name>`` re-reading its
+    experience as ``refresh_ratio`` and ``refresh_floor`` say, everything else its own (its
+    ``CHECKPOINT``, ``TEMPERATURE`` and the reading named ``reading_attr``), renamed
+    ``name``, its declared files as absolute paths: how the experiments time a cadence
+    with ``benchmarks/task_costs.py`` without touching the submission."""
+    from .discovery import SUBMISSIONS_DIR, _import_file
+
+    module = _import_file(SUBMISSIONS_DIR / file_name)
+    agent = fm_submission(module.CHECKPOINT, getattr(module, reading_attr),
+                          module.TEMPERATURE, refresh_ratio, refresh_floor)
+    files = tuple(str(SUBMISSIONS_DIR / f) for f in module.SUBMISSION.files)
+    return dataclasses.replace(module.SUBMISSION, name=name, files=files,
+                               make_online_agent=agent.make_online_agent)
+
 def add_suite_arguments(parser: argparse.ArgumentParser, online: bool = True) -> None:
     """The options every tuning study shares: ``--mdps``, ``--seeds``, ``--jobs``,
     ``--suite`` and, for studies that play online, ``--episodes`` (the budget K)."""
