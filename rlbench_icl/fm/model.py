@@ -7,6 +7,14 @@ weight-tied and applied ``num_rounds`` times (a learned value iteration; more ro
 at inference), with the pair's input embedding re-injected every round. A policy head reads
 [h_s, h_sa, e_sa] into one logit per action.
 
+With ``policy_heads`` K > 1 the network is a mixture of K policies: K logits per action, and a
+mixture head that reads the mean of the states' embeddings into weights pi_k. It is trained
+on the likelihood of the whole target policy under the mixture (``mixture_loss``), so that a
+head stands for one kind of MDP the context allows, and pi for their posterior masses; its
+``forward`` logits are the marginal log sum_k pi_k p_k(a | s), what a one-head network
+learns, and ``heads`` gives pi and every head's logits, for an agent that follows one head
+per episode.
+
 Permutation-equivariant in states and in actions; no positional features; any S and A (padding
 and masking exist only inside a batch). Attention is sparse: a pair attends over the M
 successors it has actually observed, not over all S states, so S = 500 is affordable.
@@ -41,6 +49,7 @@ class ModelConfig:
         dropout: dropout inside the MLPs.
         features: what the network reads beside the statistic; contexts must be featurized
             with the same value.
+        policy_heads: K, the number of policies in the mixture (1: one policy, no mixture).
     """
 
     width: int = 64
@@ -49,6 +58,11 @@ class ModelConfig:
     mlp_ratio: int = 1
     dropout: float = 0.0
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    policy_heads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.policy_heads < 1:
+            raise ValueError(f"policy_heads must be at least 1, got {self.policy_heads}")
 
 
 class SeededDropout(nn.Module):
@@ -140,7 +154,9 @@ class PolicyNetwork(nn.Module):
         self.pair_encoder = MLP(self.num_pair + self.num_global, d, d)
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
-        self.head = MLP(3 * d, d, 1, config.dropout)
+        self.head = MLP(3 * d, d, config.policy_heads, config.dropout)
+        if config.policy_heads > 1:
+            self.mixture = MLP(d, d, config.policy_heads)
         self.dropout_generator = torch.Generator()
         for module in self.modules():
             if isinstance(module, SeededDropout):
@@ -151,13 +167,26 @@ class PolicyNetwork(nn.Module):
         """Returns ``(logits (B, S, A), loss or None)``; invalid actions get -inf logits.
 
         The loss (with ``batch.targets``) is the cross-entropy to the target policy over
-        valid actions, averaged over the states ``batch.loss_mask`` selects.
+        valid actions, averaged over the states ``batch.loss_mask`` selects; with several
+        policy heads, the logits are the mixture's marginal log-probabilities and the loss is
+        ``mixture_loss``.
 
         ``state_chunk``: run each round and the head on slices of that many states, so that
         the successors' keys and values gathered for attention, (B, S, A, M, d) each, take
         memory per slice (inference on large tasks, under ``torch.no_grad``); the default,
         None, is one slice.
         """
+        log_pi, per_head = self._heads(batch, num_rounds, state_chunk)
+        if log_pi is None:
+            logits = per_head.squeeze(1)
+            loss = None if batch.targets is None else policy_loss(logits, batch)
+            return logits, loss
+        loss = None if batch.targets is None else mixture_loss(log_pi, per_head, batch)
+        return marginal_logits(log_pi, per_head), loss
+
+    def _heads(self, batch: Batch, num_rounds: int | None, state_chunk: int | None
+               ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(log pi (B, K) or None for one head, logits (B, K, S, A))``."""
         B, S, A, width = batch.pair_features.shape
         if width != self.num_pair:
             raise ValueError(f"pair features of width {width}, but this network reads "
@@ -172,16 +201,28 @@ class PolicyNetwork(nn.Module):
         step = S if state_chunk is None else state_chunk
         logits = torch.cat([self._readout(h_s[:, lo:lo + step], h_sa[:, lo:lo + step],
                                           e_sa[:, lo:lo + step])
-                            for lo in range(0, S, step)], dim=1)  # (B, S, A)
-        logits = logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
-        loss = None if batch.targets is None else policy_loss(logits, batch)
-        return logits, loss
+                            for lo in range(0, S, step)], dim=1)  # (B, S, A, K)
+        return _mixed(self, logits, h_s, batch)
 
     def infer(self, batch: Batch, num_rounds: int | None = None,
               state_chunk: int | None = None) -> torch.Tensor:
         """``forward(batch, num_rounds, state_chunk)[0]`` without autograd, bit for bit, in
         fewer and cheaper operations where that is exact (``_fast_logits``); else ``forward``.
         """
+        log_pi, per_head = self._inferred_heads(batch, num_rounds, state_chunk)
+        return per_head.squeeze(1) if log_pi is None else marginal_logits(log_pi, per_head)
+
+    def heads(self, batch: Batch, num_rounds: int | None = None,
+              state_chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log pi (B, K), logits (B, K, S, A))`` as ``infer`` computes them: the
+        mixture's log weights and every head's logits (invalid actions -inf); for one head,
+        log pi = 0 and its logits are ``infer``'s."""
+        log_pi, per_head = self._inferred_heads(batch, num_rounds, state_chunk)
+        return (torch.zeros(per_head.shape[:2]) if log_pi is None else log_pi), per_head
+
+    def _inferred_heads(self, batch: Batch, num_rounds: int | None,
+                        state_chunk: int | None) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``_heads`` without autograd, by ``_fast_logits`` where that is exact."""
         B, S, A, M = batch.successors.shape
         dh = self.config.width // self.config.num_heads
         params = list(self.parameters())
@@ -192,12 +233,12 @@ class PolicyNetwork(nn.Module):
         with torch.inference_mode():
             if fast:
                 return _fast_logits(self, batch, num_rounds or self.config.num_rounds)
-            return self(batch, num_rounds=num_rounds, state_chunk=state_chunk)[0]
+            return self._heads(batch, num_rounds, state_chunk)
 
     def _readout(self, h_s, h_sa, e_sa) -> torch.Tensor:
         A = h_sa.shape[2]
         readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
-        return self.head(readout).squeeze(-1)  # (B, S, A)
+        return self.head(readout)  # (B, S, A, K)
 
 
 def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -206,6 +247,38 @@ def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     per_state = -(batch.targets * log_probs).sum(dim=-1)  # (B, S)
     mask = batch.loss_mask.float()
     return (per_state * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def mixture_loss(log_pi: torch.Tensor, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """Negative log-likelihood of each MDP's whole target policy under the mixture: per MDP
+    -log sum_k pi_k exp(sum_s sum_a target(s, a) log p_k(a | s)) over the states
+    ``batch.loss_mask`` selects, summed over MDPs and divided by the number of such states
+    (for one head, ``policy_loss``)."""
+    log_probs = F.log_softmax(logits, dim=-1).masked_fill(
+        ~batch.action_mask[:, None, None, :], 0.0)  # (B, K, S, A)
+    per_state = (batch.targets[:, None] * log_probs).sum(dim=-1)  # (B, K, S)
+    mask = batch.loss_mask.float()
+    per_mdp = (per_state * mask[:, None]).sum(dim=-1)  # (B, K)
+    return -torch.logsumexp(log_pi + per_mdp, dim=1).sum() / mask.sum().clamp(min=1.0)
+
+
+def marginal_logits(log_pi: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log sum_k pi_k p_k(a | s), (B, S, A), from ``log_pi`` (B, K) and ``logits``
+    (B, K, S, A); invalid actions stay -inf."""
+    return torch.logsumexp(log_pi[:, :, None, None] + F.log_softmax(logits, dim=-1), dim=1)
+
+
+def _mixed(net: PolicyNetwork, logits: torch.Tensor, h_s: torch.Tensor, batch: Batch
+           ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``(log pi or None, logits (B, K, S, A))`` from the head's (B, S, A, K) output and the
+    states' embeddings after the last round; invalid actions get -inf."""
+    invalid = ~batch.action_mask[:, None, :]
+    if net.config.policy_heads == 1:  # as before mixtures existed, to the bit
+        return None, logits.squeeze(-1).masked_fill(invalid, float("-inf")).unsqueeze(1)
+    states = batch.state_mask[:, :, None].float()
+    pooled = (h_s * states).sum(dim=1) / states.sum(dim=1).clamp(min=1.0)  # (B, d)
+    log_pi = F.log_softmax(net.mixture(pooled), dim=-1)
+    return log_pi, logits.permute(0, 3, 1, 2).masked_fill(invalid[:, None], float("-inf"))
 
 
 def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
@@ -220,8 +293,9 @@ def _mean_over_actions(h_sa: torch.Tensor, action_mask: torch.Tensor) -> torch.T
 NAIVE_BMM = 400
 
 
-def _fast_logits(net: PolicyNetwork, batch: Batch, num_rounds: int) -> torch.Tensor:
-    """``net.forward``'s logits, the same bits, for dh * M < ``NAIVE_BMM`` and one slice, in
+def _fast_logits(net: PolicyNetwork, batch: Batch, num_rounds: int
+                 ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``net._heads``'s output, the same bits, for dh * M < ``NAIVE_BMM`` and one slice, in
     eval mode without autograd. What differs is how numbers are moved, not how they are
     computed: every linear layer, GELU, layer norm, softmax and reduction is the same call on
     operands of the same values and shapes (the linear layers' contiguous, as there; MKL in
@@ -290,8 +364,7 @@ def _fast_logits(net: PolicyNetwork, batch: Batch, num_rounds: int) -> torch.Ten
         pooled = mean_over_actions(h_sa)
         h_s = norm(rnd.state_norm, h_s + mlp(rnd.state_mlp, torch.cat([h_s, pooled], dim=-1)))
     readout = torch.cat([h_s.unsqueeze(2).expand(-1, -1, A, -1), h_sa, e_sa], dim=-1)
-    logits = mlp(net.head, readout).squeeze(-1)
-    return logits.masked_fill(~batch.action_mask[:, None, :], float("-inf"))
+    return _mixed(net, mlp(net.head, readout), h_s, batch)
 
 
 PINNED = wants_torch_pinned()  # read once: torch fixes its kernels at its first operations

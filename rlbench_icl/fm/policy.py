@@ -9,8 +9,10 @@ benchmark and a tuning study call the same functions on any checkpoint:
 - ``step_logits``: (H, S, A) logits, one policy per step, for a network that reads the steps
   left (finite horizons);
 - ``offline_policy``: the greedy policy for a dataset;
+- ``batched_heads``: for a mixture network, its weights and every head's logits;
 - ``InContextAgent``: the online agent, which re-reads all its experience after every
-  episode (or once some pair's count grew enough); the weights never change.
+  episode (or once some pair's count grew enough); the weights never change. With a mixture
+  network it follows one head per episode.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..contract import Dataset, TaskInfo
 from ..dynprog import greedy_policy
 from ..experience import ExperienceStatistic
 from .features import Context, collate, featurize, featurize_steps, with_bonus
-from .model import PolicyNetwork, pinned_kernels
+from .model import PolicyNetwork, marginal_logits, pinned_kernels
 from .train import load_model
 from .virtual import VirtualOutcome, with_virtual_outcome
 
@@ -118,6 +120,17 @@ def batched_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStati
     return _forward(network, info, [with_bonus(context, b) for b in bonuses], reading.rounds)
 
 
+def batched_heads(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
+                  reading: Reading, bonuses: tuple[float, ...]
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each bonus, ``(log pi (K,), logits (K, S, A))``: the mixture's log weights and
+    every head's logits (``PolicyNetwork.heads``), in one batch."""
+    stat, floor = _read(info, stat, reading)
+    context = featurize(stat, info, network.config.features, scale_floor=floor)
+    return _forward(network, info, [with_bonus(context, b) for b in bonuses], reading.rounds,
+                    heads=True)
+
+
 def step_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
                 reading: Reading = Reading(), grid: tuple[int, float] = STEP_GRID
                 ) -> np.ndarray:
@@ -174,6 +187,12 @@ class InContextAgent:
     reading, and offers the greedy policy of the same reading at beta = 0 as its
     exploitation policy. One policy per episode (the first step's).
 
+    A mixture network (``policy_heads`` K > 1): at the start of every episode the agent
+    draws a head k from the mixture's weights pi of the exploring reading, and samples
+    ``softmax(logits_k / temperature)`` for the whole episode (a latent per episode, as
+    posterior sampling follows one sampled model); its exploitation policy is greedy on the
+    mixture's marginal at beta = 0.
+
     ``refresh_ratio`` f and ``refresh_floor`` m: the statistic is read again after an
     episode only if some pair it visited since the last reading has at least
     ``f * max(n_read, m)`` visits, n_read its count at that reading, as UCRL2's doubling
@@ -192,12 +211,12 @@ class InContextAgent:
         self.refresh_ratio, self.refresh_floor = refresh_ratio, refresh_floor
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self.read_visits = None  # the visit counts at the last reading (f > 1 only)
+        self.mixture = network.config.policy_heads > 1
         self._refresh()
+        self._start_episode()
 
     def act(self, state: int, step: int) -> int:
-        cdf = self.cdf[state]
-        return int(min(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"),
-                       len(cdf) - 1))
+        return _draw(self.cdf[state], self.rng)
 
     def observe(self, state, action, reward, next_state, terminated) -> None:
         self.stat.update(state, action, reward, next_state, terminated)
@@ -205,6 +224,15 @@ class InContextAgent:
     def end_episode(self) -> None:
         if self.refresh_ratio == 1.0 or self._changed_enough():
             self._refresh()
+        self._start_episode()
+
+    def _start_episode(self) -> None:
+        """A mixture network's agent draws the head it follows in the next episode (one
+        random number; a one-head network's agent draws none)."""
+        if not self.mixture:
+            return
+        self.head = _draw(np.cumsum(np.exp(self.log_pi - self.log_pi.max())), self.rng)
+        self.cdf = _cdf(self.head_logits[self.head], self.temperature)
 
     def _changed_enough(self) -> bool:
         """Whether a pair visited since the last reading has at least ``refresh_ratio``
@@ -220,14 +248,37 @@ class InContextAgent:
     def _refresh(self) -> None:
         if self.refresh_ratio != 1.0:
             self.read_visits = self.stat.visits
+        if self.mixture:
+            self._refresh_mixture()
+            return
         if self.reading.bonus == 0.0:
             self.logits = self.exploit_logits = policy_logits(
                 self.network, self.info, self.stat, self.reading)
         else:  # the exploring and the exploiting (no bonus) policy in one forward pass
             self.logits, self.exploit_logits = batched_logits(
                 self.network, self.info, self.stat, self.reading, (self.reading.bonus, 0.0))
-        scaled = (self.logits - self.logits.max(axis=1, keepdims=True)) / self.temperature
-        self.cdf = np.cumsum(np.exp(scaled), axis=1)
+        self.cdf = _cdf(self.logits, self.temperature)
+
+    def _refresh_mixture(self) -> None:
+        """The exploring reading's weights and heads, and the marginal at beta = 0."""
+        bonuses = (self.reading.bonus,) if self.reading.bonus == 0.0 else (
+            self.reading.bonus, 0.0)
+        readings = batched_heads(self.network, self.info, self.stat, self.reading, bonuses)
+        self.log_pi, self.head_logits = readings[0]
+        log_pi, head_logits = readings[-1]
+        self.exploit_logits = marginal_logits(torch.from_numpy(log_pi)[None],
+                                              torch.from_numpy(head_logits)[None])[0].numpy()
+
+
+def _cdf(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Unnormalised cumulative softmax(logits / temperature) along the last axis."""
+    scaled = (logits - logits.max(axis=-1, keepdims=True)) / temperature
+    return np.cumsum(np.exp(scaled), axis=-1)
+
+
+def _draw(cdf: np.ndarray, rng: np.random.Generator) -> int:
+    """An index drawn from an unnormalised cumulative distribution (one random number)."""
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), len(cdf) - 1))
 
 
 def _read(info: TaskInfo, stat: ExperienceStatistic, reading: Reading
@@ -241,9 +292,10 @@ def _read(info: TaskInfo, stat: ExperienceStatistic, reading: Reading
 
 
 def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
-             rounds: int | None) -> list[np.ndarray]:
-    """The logits of every context, in passes of at most ``PASS_PAIRS`` pairs, each whole
-    or in slices of states (``ATTENTION_NUMBERS``)."""
+             rounds: int | None, heads: bool = False) -> list:
+    """The logits of every context (with ``heads``: its ``(log pi, every head's logits)``),
+    in passes of at most ``PASS_PAIRS`` pairs, each whole or in slices of states
+    (``ATTENTION_NUMBERS``)."""
     S, A = contexts[0].pair_features.shape[:2]
     per_pass = max(1, PASS_PAIRS // (S * A))
     out = []
@@ -255,6 +307,13 @@ def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
         if S * per_state > ATTENTION_NUMBERS:
             state_chunk = max(1, SLICE_NUMBERS // per_state)
         with pinned_kernels():
+            if heads:
+                log_pi, per_head = network.heads(batch, num_rounds=rounds,
+                                                 state_chunk=state_chunk)
+                out.extend((lp.numpy().astype(np.float64),
+                            lg[:, :info.num_states].numpy().astype(np.float64))
+                           for lp, lg in zip(log_pi, per_head, strict=True))
+                continue
             logits = network.infer(batch, num_rounds=rounds, state_chunk=state_chunk)
         out.extend(lg[:info.num_states].numpy().astype(np.float64) for lg in logits)
     return out

@@ -202,6 +202,7 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
         batch = collate([v[1] for v in validation], [v[2] for v in validation],
                         [v[3] for v in validation])
         logits, loss = model(batch)
+        mixture = _mixture_metrics(model, batch)
     model.train()
     scores = []
     for (mdp, context, _, _), lg in zip(validation, logits, strict=True):
@@ -213,7 +214,18 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
         if optimal - rand > 0.01 * max(mdp.reward_bound(), 1e-12):
             scores.append((evaluate_policy(mdp, policy) - rand) / (optimal - rand))
     return {"val_loss": float(loss), "val_normalised_value": float(np.mean(scores)),
-            "val_median_normalised_value": float(np.median(scores))}
+            "val_median_normalised_value": float(np.median(scores)), **mixture}
+
+
+def _mixture_metrics(model: PolicyNetwork, batch) -> dict:
+    """For a mixture network: the mean entropy of its weights pi (nats; 0 when one head
+    takes every MDP) and the mean largest weight, over the validation MDPs."""
+    if model.config.policy_heads == 1:
+        return {}
+    log_pi = model.heads(batch)[0]
+    entropy = -(log_pi.exp() * log_pi).sum(dim=1)
+    return {"val_mixture_entropy": float(entropy.mean()),
+            "val_mixture_max_weight": float(log_pi.exp().max(dim=1).values.mean())}
 
 
 def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
