@@ -9,7 +9,7 @@ import torch
 
 from rlbench_icl import ExperienceStatistic, TaskInfo, default_registry
 from rlbench_icl.fm import policy as fmp
-from rlbench_icl.fm.features import FeatureConfig, collate, featurize
+from rlbench_icl.fm.features import FeatureConfig, collate, featurize, with_bonus
 from rlbench_icl.fm.model import ModelConfig, marginal_logits, mixture_loss, policy_loss
 from rlbench_icl.fm.prior import PriorConfig, sample_example
 from rlbench_icl.fm.train import TrainConfig, build_model, load_model, train
@@ -34,11 +34,18 @@ def test_the_mixture_loss_of_identical_heads_is_the_one_head_loss_whatever_the_w
     log_pi = torch.log_softmax(torch.randn(B, 4), dim=1)
     mixed = mixture_loss(log_pi, logits.expand(-1, 4, -1, -1), batch)
     torch.testing.assert_close(mixed, policy_loss(logits[:, 0], batch))
-    # distinct heads: the likelihood is a mixture's, at least that of its best head's weight
+    # distinct heads: between the best head's loss and the pi-weighted mean loss (Jensen),
+    # MDP by MDP
     heads = torch.randn(B, 4, S, A).masked_fill(~batch.action_mask[:, None, None, :],
                                                 float("-inf"))
-    each = torch.stack([policy_loss(heads[:, k], batch) for k in range(4)])
-    assert mixture_loss(log_pi, heads, batch) <= each.max() + 1e-6
+    log_probs = torch.log_softmax(heads, -1).masked_fill(~batch.action_mask[:, None, None, :],
+                                                         0.0)
+    nll = -((batch.targets[:, None] * log_probs).sum(-1) * batch.loss_mask[:, None]).sum(-1)
+    states = batch.loss_mask.sum()
+    mixed = mixture_loss(log_pi, heads, batch)
+    assert nll.min(dim=1).values.sum() / states <= mixed + 1e-5
+    assert mixed <= (log_pi.exp() * nll).sum() / states + 1e-5
+    assert mixed <= (nll - log_pi).min(dim=1).values.sum() / states + 1e-5
 
 
 def test_the_marginal_is_a_distribution_over_valid_actions():
@@ -51,6 +58,31 @@ def test_the_marginal_is_a_distribution_over_valid_actions():
     probs = torch.softmax(logits, dim=-1)  # by hand: sum_k pi_k p_k
     by_hand = (log_pi.exp()[:, :, None, None] * probs).sum(1)
     torch.testing.assert_close(marginal.exp(), by_hand)
+
+
+def test_the_marginal_has_finite_gradients_where_actions_are_invalid():
+    logits = torch.randn(1, 2, 3, 4)
+    logits[..., 3] = float("-inf")
+    logits.requires_grad_(True)
+    log_pi = torch.log_softmax(torch.randn(1, 2), 1).requires_grad_(True)
+    marginal = marginal_logits(log_pi, logits)
+    marginal[..., :3].sum().backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(log_pi.grad).all()
+
+
+def test_slices_and_padding_change_no_mixture_weight():
+    net = build_model(MIXTURE, seed=2).eval()
+    batch = training_batch(seed=3, count=3)
+    with torch.no_grad():
+        whole_pi, whole = net._heads(batch, None, None)
+        sliced_pi, sliced = net._heads(batch, None, 2)
+        rng = np.random.default_rng(3)  # the same first example, alone
+        first = sample_example(rng, PriorConfig(), FEATURES)
+        alone_pi, _ = net._heads(collate([first[1]]), None, None)
+    torch.testing.assert_close(sliced, whole)
+    torch.testing.assert_close(sliced_pi, whole_pi)
+    torch.testing.assert_close(alone_pi[0], whole_pi[0])
+    assert batch.state_mask.sum(1).unique().numel() > 1  # the batch is padded
 
 
 def test_the_fast_inference_path_gives_forwards_bits_for_every_head():
@@ -98,10 +130,49 @@ def test_a_mixture_trains_resumes_to_the_same_weights_and_logs_its_weights(train
     train(config, seed=0, out_dir=tmp_path, progress=False)
     assert ((tmp_path / "model.safetensors").read_bytes()
             == (out / "model.safetensors").read_bytes())
-    assert 0.0 <= metrics["val_mixture_entropy"] <= np.log(3) + 1e-6
-    assert 1 / 3 - 1e-6 <= metrics["val_mixture_max_weight"] <= 1.0
+    assert {"val_mixture_entropy", "val_head_usage_entropy", "val_head_distance"} <= set(metrics)
     model, loaded = load_model(out)
-    assert loaded.model.policy_heads == 3 and model.mixture is not None
+    assert loaded.model.policy_heads == 3
+
+
+def test_the_mixture_diagnostics_see_uniform_weights_and_identical_heads():
+    from rlbench_icl.fm.train import _mixture_metrics
+
+    net = build_model(MIXTURE, seed=4).eval()
+    batch = training_batch(seed=4, count=3)
+    with torch.no_grad():
+        net.mixture[3].weight.zero_()  # pi uniform
+        net.mixture[3].bias.zero_()
+        net.head[3].weight.copy_(net.head[3].weight[:1].expand(3, -1))  # one policy, thrice
+        net.head[3].bias.fill_(0.5)
+    metrics = _mixture_metrics(net, batch)
+    assert metrics["val_mixture_entropy"] == pytest.approx(np.log(3), abs=1e-6)
+    assert metrics["val_head_usage_entropy"] == pytest.approx(np.log(3), abs=1e-6)
+    assert metrics["val_head_distance"] == 0.0
+    with torch.no_grad():
+        net.mixture[3].bias.copy_(torch.tensor([30.0, 0.0, 0.0]))  # head 0 takes every MDP
+        net.head[3].weight[1].mul_(-1.0)
+    metrics = _mixture_metrics(net, batch)
+    assert metrics["val_mixture_entropy"] < 1e-6 and metrics["val_head_usage_entropy"] < 1e-6
+    assert metrics["val_head_distance"] > 0.0
+
+
+def test_a_run_stored_before_a_config_field_existed_still_resumes(tmp_path):
+    import json
+
+    config = TrainConfig(model=dataclasses.replace(MIXTURE, policy_heads=1), steps=2,
+                         batch_size=2, micro_batch=2, warmup_steps=1, validation_mdps=2,
+                         validate_every=1, checkpoint_every=1)
+    train(config, seed=0, out_dir=tmp_path / "whole", progress=False)
+    train(config, seed=0, out_dir=tmp_path, progress=False, stop_after=1)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    del stored["train"]["model"]["policy_heads"]  # as written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    train(config, seed=0, out_dir=tmp_path, progress=False)
+    assert ((tmp_path / "model.safetensors").read_bytes()
+            == (tmp_path / "whole" / "model.safetensors").read_bytes())
+    assert "policy_heads" not in json.loads((tmp_path / "config.json").read_text())["train"][
+        "model"]  # left as it was
 
 
 def test_the_online_agent_follows_one_drawn_head_for_a_whole_episode(trained):
@@ -113,11 +184,14 @@ def test_the_online_agent_follows_one_drawn_head_for_a_whole_episode(trained):
         network, info, ExperienceStatistic(6, 2), reading, (1.0, 0.0))
     np.testing.assert_array_equal(agent.log_pi, log_pi)
     np.testing.assert_array_equal(agent.head_logits, heads)
-    expected = marginal_logits(torch.from_numpy(log_pi0)[None], torch.from_numpy(heads0)[None])
-    np.testing.assert_array_equal(agent.exploit_logits, expected[0].numpy())
+    assert not np.array_equal(log_pi, log_pi0)  # the exploring reading's weights
+    # the exploitation policy is the marginal infer gives for the same batch, to the bit
+    context = featurize(ExperienceStatistic(6, 2), info, FEATURES)
+    batch = collate([with_bonus(context, 1.0), with_bonus(context, 0.0)])
+    marginal = network.infer(batch)[1, :6].numpy().astype(np.float64)
+    np.testing.assert_array_equal(agent.exploit_logits, marginal)
     drawn = []
     for _ in range(30):
-        np.testing.assert_array_equal(agent.cdf, fmp._cdf(agent.head_logits[agent.head], 0.1))
         drawn.append(agent.head)
         for step in range(3):
             state = step % 6
@@ -126,3 +200,18 @@ def test_the_online_agent_follows_one_drawn_head_for_a_whole_episode(trained):
         agent.end_episode()
     assert len(set(drawn)) > 1  # heads are drawn per episode, not fixed
     assert agent.policy().shape == (6, 2)
+
+
+def test_heads_are_drawn_from_the_mixture_weights(trained):
+    network = fmp.load_network(trained[0])
+    info = TaskInfo.from_task(default_registry().make("RiverSwim6-v0"), 5)
+    agent = fmp.InContextAgent(network, info, np.random.default_rng(1), fmp.Reading(bonus=1.0),
+                               0.1, refresh_ratio=1e9, refresh_floor=1.0)  # never re-reads
+    agent.log_pi = np.array([np.log(0.7), np.log(0.3), -np.inf])
+    drawn = []
+    for _ in range(2000):
+        agent.end_episode()
+        drawn.append(agent.head)
+        np.testing.assert_array_equal(agent.cdf, fmp._cdf(agent.head_logits[agent.head], 0.1))
+    counts = np.bincount(drawn, minlength=3)
+    assert counts[2] == 0 and abs(counts[0] / 2000 - 0.7) < 0.035  # 3.4 standard errors

@@ -155,7 +155,7 @@ class PolicyNetwork(nn.Module):
         self.state_encoder = nn.Linear(NUM_STATE_FEATURES, d)
         self.round = PropagationRound(config)
         self.head = MLP(3 * d, d, config.policy_heads, config.dropout)
-        if config.policy_heads > 1:
+        if config.policy_heads > 1:  # no dropout: pi is read whole at inference
             self.mixture = MLP(d, d, config.policy_heads)
         self.dropout_generator = torch.Generator()
         for module in self.modules():
@@ -218,7 +218,7 @@ class PolicyNetwork(nn.Module):
         mixture's log weights and every head's logits (invalid actions -inf); for one head,
         log pi = 0 and its logits are ``infer``'s."""
         log_pi, per_head = self._inferred_heads(batch, num_rounds, state_chunk)
-        return (torch.zeros(per_head.shape[:2]) if log_pi is None else log_pi), per_head
+        return (per_head.new_zeros(per_head.shape[:2]) if log_pi is None else log_pi), per_head
 
     def _inferred_heads(self, batch: Batch, num_rounds: int | None,
                         state_chunk: int | None) -> tuple[torch.Tensor | None, torch.Tensor]:
@@ -264,8 +264,12 @@ def mixture_loss(log_pi: torch.Tensor, logits: torch.Tensor, batch: Batch) -> to
 
 def marginal_logits(log_pi: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """log sum_k pi_k p_k(a | s), (B, S, A), from ``log_pi`` (B, K) and ``logits``
-    (B, K, S, A); invalid actions stay -inf."""
-    return torch.logsumexp(log_pi[:, :, None, None] + F.log_softmax(logits, dim=-1), dim=1)
+    (B, K, S, A); invalid actions (-inf) stay -inf. The sum runs on finite numbers (an
+    invalid action's -1e4 weighs exactly 0 in float32), so its gradient has no NaN."""
+    invalid = torch.isneginf(logits)
+    log_probs = F.log_softmax(logits.masked_fill(invalid, -1e4), dim=-1)
+    marginal = torch.logsumexp(log_pi[:, :, None, None] + log_probs, dim=1)
+    return marginal.masked_fill(invalid.all(dim=1), float("-inf"))
 
 
 def _mixed(net: PolicyNetwork, logits: torch.Tensor, h_s: torch.Tensor, batch: Batch

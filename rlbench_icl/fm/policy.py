@@ -211,7 +211,7 @@ class InContextAgent:
         self.refresh_ratio, self.refresh_floor = refresh_ratio, refresh_floor
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self.read_visits = None  # the visit counts at the last reading (f > 1 only)
-        self.mixture = network.config.policy_heads > 1
+        self.follows_heads = network.config.policy_heads > 1
         self._refresh()
         self._start_episode()
 
@@ -229,7 +229,7 @@ class InContextAgent:
     def _start_episode(self) -> None:
         """A mixture network's agent draws the head it follows in the next episode (one
         random number; a one-head network's agent draws none)."""
-        if not self.mixture:
+        if not self.follows_heads:
             return
         self.head = _draw(np.cumsum(np.exp(self.log_pi - self.log_pi.max())), self.rng)
         self.cdf = _cdf(self.head_logits[self.head], self.temperature)
@@ -248,7 +248,7 @@ class InContextAgent:
     def _refresh(self) -> None:
         if self.refresh_ratio != 1.0:
             self.read_visits = self.stat.visits
-        if self.mixture:
+        if self.follows_heads:
             self._refresh_mixture()
             return
         if self.reading.bonus == 0.0:
@@ -260,14 +260,21 @@ class InContextAgent:
         self.cdf = _cdf(self.logits, self.temperature)
 
     def _refresh_mixture(self) -> None:
-        """The exploring reading's weights and heads, and the marginal at beta = 0."""
+        """The exploring reading's weights and heads; its marginal (``logits``) and the
+        marginal at beta = 0 (``exploit_logits``), the bits ``policy_logits`` would give."""
         bonuses = (self.reading.bonus,) if self.reading.bonus == 0.0 else (
             self.reading.bonus, 0.0)
         readings = batched_heads(self.network, self.info, self.stat, self.reading, bonuses)
         self.log_pi, self.head_logits = readings[0]
-        log_pi, head_logits = readings[-1]
-        self.exploit_logits = marginal_logits(torch.from_numpy(log_pi)[None],
-                                              torch.from_numpy(head_logits)[None])[0].numpy()
+        self.logits, self.exploit_logits = (_marginal(*r) for r in (readings[0], readings[-1]))
+
+
+def _marginal(log_pi: np.ndarray, head_logits: np.ndarray) -> np.ndarray:
+    """The mixture's marginal, computed in float32 as ``PolicyNetwork.infer`` does from the
+    float32 numbers these float64 arrays hold."""
+    marginal = marginal_logits(torch.from_numpy(log_pi).float()[None],
+                               torch.from_numpy(head_logits).float()[None])
+    return marginal[0].numpy().astype(np.float64)
 
 
 def _cdf(logits: np.ndarray, temperature: float) -> np.ndarray:

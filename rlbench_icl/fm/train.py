@@ -133,13 +133,12 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
     torch.set_num_threads(config.threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stored = {"seed": seed, "train": config_to_dict(config)}
-    if (out / "checkpoint.pt").exists() and (out / "config.json").exists():
-        previous = json.loads((out / "config.json").read_text())
-        if previous != json.loads(json.dumps(stored)):
-            raise ConfigError(f"{out} holds a run with another config or seed; resume it "
-                              "with the same ones, or train into a new directory")
-    _write_json(out / "config.json", stored)
+    resuming = (out / "checkpoint.pt").exists() and (out / "config.json").exists()
+    if resuming and not _same_run(out / "config.json", config, seed):
+        raise ConfigError(f"{out} holds a run with another config or seed; resume it "
+                          "with the same ones, or train into a new directory")
+    if not resuming:
+        _write_json(out / "config.json", {"seed": seed, "train": config_to_dict(config)})
     model = build_model(config.model, seed)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -168,6 +167,17 @@ def train(config: TrainConfig, seed: int, out_dir: str | os.PathLike,
         save_file(model.state_dict(), str(tmp))
         os.replace(tmp, out / "model.safetensors")
     return metrics
+
+
+def _same_run(path: Path, config: TrainConfig, seed: int) -> bool:
+    """Whether the run stored at ``path`` (its config.json) has this config and seed. Compared
+    as configs, not as files, so that a run stored before a field was added (with its
+    default value) still resumes; its config.json is left as it is."""
+    try:
+        previous = json.loads(path.read_text())
+        return previous["seed"] == seed and config_from_dict(previous["train"]) == config
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def build_model(config: ModelConfig, seed: int) -> PolicyNetwork:
@@ -218,14 +228,26 @@ def validate(model: PolicyNetwork, validation: list) -> dict:
 
 
 def _mixture_metrics(model: PolicyNetwork, batch) -> dict:
-    """For a mixture network: the mean entropy of its weights pi (nats; 0 when one head
-    takes every MDP) and the mean largest weight, over the validation MDPs."""
+    """For a mixture network, over the validation MDPs (entropies in nats):
+    ``val_mixture_entropy``, the mean entropy of an MDP's weights pi (0 when every MDP is
+    sure which head is its own, log K when pi is uniform); ``val_head_usage_entropy``, the
+    entropy of pi averaged over MDPs (0 when one head takes every MDP); and
+    ``val_head_distance``, the mean total-variation distance between two heads' policies,
+    over pairs of heads and the MDPs' states (0 when the heads are one policy)."""
     if model.config.policy_heads == 1:
         return {}
-    log_pi = model.heads(batch)[0]
-    entropy = -(log_pi.exp() * log_pi).sum(dim=1)
-    return {"val_mixture_entropy": float(entropy.mean()),
-            "val_mixture_max_weight": float(log_pi.exp().max(dim=1).values.mean())}
+    log_pi, logits = model.heads(batch)
+    pi = log_pi.exp()
+    usage = pi.mean(dim=0)
+    probs = torch.softmax(logits, dim=-1)  # (B, K, S, A); invalid actions 0
+    K = probs.shape[1]
+    distance = torch.stack([(probs[:, i] - probs[:, j]).abs().sum(-1) / 2
+                            for i in range(K) for j in range(i + 1, K)])  # (pairs, B, S)
+    states = batch.state_mask.float()
+    return {"val_mixture_entropy": float(-(pi * log_pi).sum(dim=1).mean()),
+            "val_head_usage_entropy": float(-(usage * usage.log()).sum()),
+            "val_head_distance": float((distance * states).sum() / (len(distance)
+                                                                    * states.sum()))}
 
 
 def _train_step(model, optimiser, config: TrainConfig, rng) -> float:
