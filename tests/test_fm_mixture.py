@@ -180,7 +180,7 @@ def test_the_online_agent_follows_one_drawn_head_for_a_whole_episode(trained):
     info = TaskInfo.from_task(default_registry().make("RiverSwim6-v0"), 5)
     reading = fmp.Reading(bonus=1.0)
     agent = fmp.InContextAgent(network, info, np.random.default_rng(0), reading, 0.1)
-    (log_pi, heads), (log_pi0, heads0) = fmp.batched_heads(
+    (log_pi, heads, _), (log_pi0, heads0, _) = fmp.batched_heads(
         network, info, ExperienceStatistic(6, 2), reading, (1.0, 0.0))
     np.testing.assert_array_equal(agent.log_pi, log_pi)
     np.testing.assert_array_equal(agent.head_logits, heads)

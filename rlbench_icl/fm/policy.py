@@ -122,9 +122,10 @@ def batched_logits(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStati
 
 def batched_heads(network: PolicyNetwork, info: TaskInfo, stat: ExperienceStatistic,
                   reading: Reading, bonuses: tuple[float, ...]
-                  ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each bonus, ``(log pi (K,), logits (K, S, A))``: the mixture's log weights and
-    every head's logits (``PolicyNetwork.heads``), in one batch."""
+                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each bonus, ``(log pi (K,), logits (K, S, A), marginal (S, A))``: the mixture's
+    log weights, every head's logits (``PolicyNetwork.heads``) and the marginal logits
+    ``policy_logits`` gives, in one batch."""
     stat, floor = _read(info, stat, reading)
     context = featurize(stat, info, network.config.features, scale_floor=floor)
     return _forward(network, info, [with_bonus(context, b) for b in bonuses], reading.rounds,
@@ -231,7 +232,7 @@ class InContextAgent:
         random number; a one-head network's agent draws none)."""
         if not self.follows_heads:
             return
-        self.head = _draw(np.cumsum(np.exp(self.log_pi - self.log_pi.max())), self.rng)
+        self.head = _draw(_cdf(self.log_pi, 1.0), self.rng)
         self.cdf = _cdf(self.head_logits[self.head], self.temperature)
 
     def _changed_enough(self) -> bool:
@@ -265,16 +266,8 @@ class InContextAgent:
         bonuses = (self.reading.bonus,) if self.reading.bonus == 0.0 else (
             self.reading.bonus, 0.0)
         readings = batched_heads(self.network, self.info, self.stat, self.reading, bonuses)
-        self.log_pi, self.head_logits = readings[0]
-        self.logits, self.exploit_logits = (_marginal(*r) for r in (readings[0], readings[-1]))
-
-
-def _marginal(log_pi: np.ndarray, head_logits: np.ndarray) -> np.ndarray:
-    """The mixture's marginal, computed in float32 as ``PolicyNetwork.infer`` does from the
-    float32 numbers these float64 arrays hold."""
-    marginal = marginal_logits(torch.from_numpy(log_pi).float()[None],
-                               torch.from_numpy(head_logits).float()[None])
-    return marginal[0].numpy().astype(np.float64)
+        self.log_pi, self.head_logits, self.logits = readings[0]
+        self.exploit_logits = readings[-1][2]
 
 
 def _cdf(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -300,7 +293,8 @@ def _read(info: TaskInfo, stat: ExperienceStatistic, reading: Reading
 
 def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
              rounds: int | None, heads: bool = False) -> list:
-    """The logits of every context (with ``heads``: its ``(log pi, every head's logits)``),
+    """The logits of every context (with ``heads``: its ``(log pi, every head's logits,
+    the marginal logits)``),
     in passes of at most ``PASS_PAIRS`` pairs, each whole or in slices of states
     (``ATTENTION_NUMBERS``)."""
     S, A = contexts[0].pair_features.shape[:2]
@@ -317,9 +311,11 @@ def _forward(network: PolicyNetwork, info: TaskInfo, contexts: list[Context],
             if heads:
                 log_pi, per_head = network.heads(batch, num_rounds=rounds,
                                                  state_chunk=state_chunk)
+                marginal = marginal_logits(log_pi, per_head)  # as infer computes it
                 out.extend((lp.numpy().astype(np.float64),
-                            lg[:, :info.num_states].numpy().astype(np.float64))
-                           for lp, lg in zip(log_pi, per_head, strict=True))
+                            lg[:, :info.num_states].numpy().astype(np.float64),
+                            mg[:info.num_states].numpy().astype(np.float64))
+                           for lp, lg, mg in zip(log_pi, per_head, marginal, strict=True))
                 continue
             logits = network.infer(batch, num_rounds=rounds, state_chunk=state_chunk)
         out.extend(lg[:info.num_states].numpy().astype(np.float64) for lg in logits)
