@@ -42,6 +42,7 @@ import rlbench_icl  # noqa: F401 - before numpy: no AVX-512 kernels (rlbench_icl
 # isort: on
 import argparse
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -81,11 +82,12 @@ class Setting(NamedTuple):
     range_scale: bool = False
     refresh: float = 1.0
     refresh_floor: float = 0.0
+    follow_head_below: float = math.inf
 
 
 # Every sweep on record (experiments/tune_fm.md), as rows of Setting fields: (protocol,
 # what is varied, temperature, rounds, virtual outcome, bonus beta[, range scale[, refresh
-# ratio[, refresh floor]]]).
+# ratio[, refresh floor[, follow a mixture's drawn head below this weight]]]]).
 SWEEPS = {
     # The v2 network's settings: temperature, rounds, virtual-outcome optimism/pessimism.
     "inference": (
@@ -180,6 +182,11 @@ SWEEPS = {
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
                          0.0, False)],
+    # The twenty-second attempt: the twenty-first's mixture network (K = 4) with release 6's
+    # online setting, following its drawn head only while the largest mixture weight is
+    # below tau (0: never, the marginal as a one-head agent; inf: always, the twenty-first).
+    "gate22": [("online", "follow head below", 0.1, None, None, 1.0, True, 1.0, 0.0, tau)
+               for tau in (0.0, 0.6, 0.8, 0.9, math.inf)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
                        0.0, rs) for rs in (False, True)],
 }
@@ -196,7 +203,8 @@ def score(setting: Setting, task: Task, seed: int, episodes: int, checkpoint: Pa
     if setting.protocol == "offline":
         return offline_score(task, fm_submission(checkpoint, reading(setting)), seed)
     submission = fm_submission(checkpoint, reading(setting), setting.temperature,
-                               setting.refresh, setting.refresh_floor)
+                               setting.refresh, setting.refresh_floor,
+                               setting.follow_head_below)
     return online_score(task, submission, seed, episodes)
 
 
@@ -259,14 +267,14 @@ def run_jobs(jobs: list[tuple[int, int, int]], settings: list[Setting], tasks: l
 def print_table(settings: list[Setting], table: dict[int, list[float]],
                 args: argparse.Namespace, mdps: int) -> None:
     rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
-             "-" if virt is None else virt, b, "yes" if rs else "no", f, m,
+             "-" if virt is None else virt, b, "yes" if rs else "no", f, m, tau,
              f"{np.mean(table[i]):.3f}", f"{np.median(table[i]):.3f}"]
-            for i, (p, what, temp, r, virt, b, rs, f, m) in enumerate(settings)]
+            for i, (p, what, temp, r, virt, b, rs, f, m, tau) in enumerate(settings)]
     print(f"{mdps} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"{args.episodes} episodes; network {args.checkpoint.name}")
     print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
                                   "bonus", "range scale", "refresh", "floor",
-                                  "mean score", "median"],
+                                  "head below", "mean score", "median"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,11 +105,12 @@ def offline_cells(task: Task, submission: Submission, seed: int, sizes: Sequence
 
 
 def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float = 0.1,
-                  refresh_ratio: float = 1.0, refresh_floor: float = 0.0) -> Submission:
+                  refresh_ratio: float = 1.0, refresh_floor: float = 0.0,
+                  follow_head_below: float = math.inf) -> Submission:
     """The foundation model in ``checkpoint`` as a submission that reads every statistic as
-    ``reading`` says: online it samples at ``temperature`` and re-reads its experience as
-    ``refresh_ratio`` and ``refresh_floor`` say (``InContextAgent``), offline it plays
-    greedily.
+    ``reading`` says: online it samples at ``temperature``, re-reads its experience as
+    ``refresh_ratio`` and ``refresh_floor`` say and (a mixture network) follows a drawn head
+    as ``follow_head_below`` says (``InContextAgent``); offline it plays greedily.
 
     How the experiments vary gnn-fm's settings without touching the submission; torch is
     imported here, not with this module."""
@@ -118,7 +120,7 @@ def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float =
 
     def make_online_agent(info: TaskInfo, rng: np.random.Generator) -> InContextAgent:
         return InContextAgent(network, info, rng, reading, temperature, refresh_ratio,
-                              refresh_floor)
+                              refresh_floor, follow_head_below)
 
     def solve_offline(info: TaskInfo, dataset: Dataset, rng: np.random.Generator
                       ) -> np.ndarray:

@@ -18,6 +18,7 @@ benchmark and a tuning study call the same functions on any checkpoint:
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -192,7 +193,10 @@ class InContextAgent:
     draws a head k from the mixture's weights pi of the exploring reading, and samples
     ``softmax(logits_k / temperature)`` for the whole episode (a latent per episode, as
     posterior sampling follows one sampled model); its exploitation policy is greedy on the
-    mixture's marginal at beta = 0.
+    mixture's marginal at beta = 0. With ``follow_head_below`` tau, it follows the drawn head
+    only while the mixture is unsure (the largest weight below tau); once one head holds at
+    least tau, it samples ``softmax(marginal / temperature)`` for the episode, as a one-head
+    network's agent does (the head is still drawn: one random number an episode either way).
 
     ``refresh_ratio`` f and ``refresh_floor`` m: the statistic is read again after an
     episode only if some pair it visited since the last reading has at least
@@ -202,14 +206,17 @@ class InContextAgent:
 
     def __init__(self, network: PolicyNetwork, info: TaskInfo, rng: np.random.Generator,
                  reading: Reading, temperature: float, refresh_ratio: float = 1.0,
-                 refresh_floor: float = 0.0):
+                 refresh_floor: float = 0.0, follow_head_below: float = math.inf):
         if not refresh_ratio >= 1.0:
             raise ValueError(f"refresh_ratio must be at least 1, not {refresh_ratio}")
         if not refresh_floor >= 0.0:
             raise ValueError(f"refresh_floor must be at least 0, not {refresh_floor}")
+        if not follow_head_below >= 0.0:
+            raise ValueError(f"follow_head_below must be at least 0, not {follow_head_below}")
         self.network, self.info, self.rng = network, info, rng
         self.reading, self.temperature = reading, temperature
         self.refresh_ratio, self.refresh_floor = refresh_ratio, refresh_floor
+        self.follow_head_below = follow_head_below
         self.stat = ExperienceStatistic(info.num_states, info.num_actions)
         self.read_visits = None  # the visit counts at the last reading (f > 1 only)
         self.follows_heads = network.config.policy_heads > 1
@@ -233,7 +240,10 @@ class InContextAgent:
         if not self.follows_heads:
             return
         self.head = _draw(_cdf(self.log_pi, 1.0), self.rng)
-        self.cdf = _cdf(self.head_logits[self.head], self.temperature)
+        if np.exp(self.log_pi.max()) >= self.follow_head_below:  # the mixture is sure
+            self.cdf = _cdf(self.logits, self.temperature)
+        else:
+            self.cdf = _cdf(self.head_logits[self.head], self.temperature)
 
     def _changed_enough(self) -> bool:
         """Whether a pair visited since the last reading has at least ``refresh_ratio``
