@@ -2,6 +2,7 @@
 the online agent's one head per episode."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -208,6 +209,7 @@ def test_heads_are_drawn_from_the_mixture_weights(trained):
     agent = fmp.InContextAgent(network, info, np.random.default_rng(1), fmp.Reading(bonus=1.0),
                                0.1, refresh_ratio=1e9, refresh_floor=1.0)  # never re-reads
     agent.log_pi = np.array([np.log(0.7), np.log(0.3), -np.inf])
+    agent.head_logits = np.arange(36.0).reshape(3, 6, 2) % 5  # this tiny network's are alike
     drawn = []
     for _ in range(2000):
         agent.end_episode()
@@ -215,3 +217,28 @@ def test_heads_are_drawn_from_the_mixture_weights(trained):
         np.testing.assert_array_equal(agent.cdf, fmp._cdf(agent.head_logits[agent.head], 0.1))
     counts = np.bincount(drawn, minlength=3)
     assert counts[2] == 0 and abs(counts[0] / 2000 - 0.7) < 0.035  # 3.4 standard errors
+
+
+@pytest.mark.parametrize("weights, follows", [((0.7, 0.3, 0.0), True), ((0.85, 0.15, 0.0), False)])
+def test_a_drawn_head_is_followed_only_while_the_mixture_is_unsure(trained, weights, follows):
+    network = fmp.load_network(trained[0])
+    info = TaskInfo.from_task(default_registry().make("RiverSwim6-v0"), 5)
+    gated, always = (
+        fmp.InContextAgent(network, info, np.random.default_rng(2), fmp.Reading(bonus=1.0), 0.1,
+                           refresh_ratio=1e9, refresh_floor=1.0, follow_head_below=below)
+        for below in (0.8, math.inf))
+    heads = np.stack([np.tile([[1.0, 0.0]], (6, 1)), np.tile([[0.0, 1.0]], (6, 1)),
+                      np.tile([[0.0, 3.0]], (6, 1))])  # this tiny network's heads are alike
+    for agent in (gated, always):
+        with np.errstate(divide="ignore"):
+            agent.log_pi = np.log(np.array(weights))
+        agent.head_logits, agent.logits = heads, np.tile([[0.3, 0.0]], (6, 1))
+    for _ in range(20):
+        gated.end_episode()
+        always.end_episode()
+        assert gated.head == always.head  # the same draws: rows of a sweep stay paired
+        expected = gated.head_logits[gated.head] if follows else gated.logits
+        np.testing.assert_array_equal(gated.cdf, fmp._cdf(expected, 0.1))
+    with pytest.raises(ValueError, match="follow_head_below"):
+        fmp.InContextAgent(network, info, np.random.default_rng(0), fmp.Reading(bonus=1.0), 0.1,
+                           follow_head_below=-1.0)
