@@ -32,7 +32,9 @@ lasting virtual outcomes; ``worst``: lasting traps as bad as the worst reward se
 ``greedier``: online temperature against beta; ``online``: temperature and beta of a new
 network; ``range``, ``range-offline``: rewards read in the task's declared unit;
 ``heaven``: a lasting virtual heaven; ``range-check``, ``range-rest``, ``shipped``: the
-online settings of release 5.1 and 6, to compare networks.
+online settings of release 5.1 and 6, to compare networks; ``refresh``, ``refresh17``,
+``refresh18``, ``paper-refresh``: how often the statistic is re-read; ``shipped-offline``:
+release 6's offline reading; ``gate22``: when a mixture network follows its drawn head.
 """
 
 from __future__ import annotations
@@ -184,7 +186,8 @@ SWEEPS = {
                          0.0, False)],
     # The twenty-second attempt: the twenty-first's mixture network (K = 4) with release 6's
     # online setting, following its drawn head only while the largest mixture weight is
-    # below tau (0: never, the marginal as a one-head agent; the twenty-first is tau = inf).
+    # below tau (0: never, acting on the marginal as a one-head agent acts; the twenty-first
+    # is tau = inf).
     "gate22": [("online", "follow head below", 0.1, None, None, 1.0, True, 1.0, 0.0, tau)
                for tau in (0.0, 0.6, 0.8, 0.9)],
     "range-offline": [("offline", "range scale", None, None, (1.0, "worst-recurring", True),
@@ -346,11 +349,11 @@ def print_paired(settings: list[Setting], table: dict[int, list[float]], against
         if i == against:
             continue
         mean, low, high = paired_interval(np.array(table[i]).reshape(mdps, seeds) - base)
-        rows.append([setting.refresh, setting.refresh_floor, f"{mean:+.4f}",
-                     f"[{low:+.4f}, {high:+.4f}]"])
+        rows.append([setting.refresh, setting.refresh_floor, setting.follow_head_below,
+                     f"{mean:+.4f}", f"[{low:+.4f}, {high:+.4f}]"])
     print(f"\nPaired against row {against} ({settings[against].varied}, refresh "
           f"{settings[against].refresh}): mean over MDPs of (row - it), 95% bootstrap CI")
-    print(tabulate(rows, headers=["refresh", "floor", "difference", "95% CI"],
+    print(tabulate(rows, headers=["refresh", "floor", "head below", "difference", "95% CI"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -242,3 +242,12 @@ def test_a_drawn_head_is_followed_only_while_the_mixture_is_unsure(trained, weig
     with pytest.raises(ValueError, match="follow_head_below"):
         fmp.InContextAgent(network, info, np.random.default_rng(0), fmp.Reading(bonus=1.0), 0.1,
                            follow_head_below=-1.0)
+
+
+def test_the_tuning_submission_passes_the_gate_to_its_agent(trained):
+    from rlbench_icl.tuning import fm_submission
+
+    info = TaskInfo.from_task(default_registry().make("RiverSwim6-v0"), 5)
+    submission = fm_submission(trained[0], fmp.Reading(bonus=1.0), 0.1, follow_head_below=0.5)
+    agent = submission.make_online_agent(info, np.random.default_rng(0))
+    assert agent.follow_head_below == 0.5 and agent.temperature == 0.1

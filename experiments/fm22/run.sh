@@ -2,7 +2,8 @@
 # The twenty-second attempt (experiments/tune_fm.md): step 1 chooses tau on MDPs 64-95 of
 # each suite (the gate22 sweep: tau = 0, 0.6, 0.8, 0.9), step 2 (`run.sh stage1`) plays the
 # chosen tau (the gate22-stage1 sweep) on the twenty-first's stage-1 MDPs and seeds. One thread; tables go
-# to experiments/fm22/; every run is kept in a --runs file, so a stopped table resumes.
+# to experiments/fm22/ (errors and progress to NAME.log); every run is kept in a --runs
+# file, so a stopped table resumes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
@@ -13,7 +14,7 @@ table() {  # name suite sweep-arguments...
     shift 2
     [ -s "$file" ] && return 0
     python experiments/tune_fm.py --checkpoint "$ckpt" --suite "$suite" --episodes 300 \
-        --jobs 1 --runs "$file.runs" "$@" > "$file.part" 2> /dev/null && mv "$file.part" "$file"
+        --jobs 1 --runs "$file.runs" "$@" > "$file.part" 2> "$file.log" && mv "$file.part" "$file"
 }
 if [ "${1:-}" = stage1 ]; then
     for suite in gaps default explore; do

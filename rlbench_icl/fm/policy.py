@@ -12,7 +12,8 @@ benchmark and a tuning study call the same functions on any checkpoint:
 - ``batched_heads``: for a mixture network, its weights and every head's logits;
 - ``InContextAgent``: the online agent, which re-reads all its experience after every
   episode (or once some pair's count grew enough); the weights never change. With a mixture
-  network it follows one head per episode.
+  network it draws one head per episode and follows it (only while the mixture is unsure,
+  with ``follow_head_below``).
 """
 
 from __future__ import annotations
