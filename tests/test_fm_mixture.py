@@ -251,3 +251,30 @@ def test_the_tuning_submission_passes_the_gate_to_its_agent(trained):
     submission = fm_submission(trained[0], fmp.Reading(bonus=1.0), 0.1, follow_head_below=0.5)
     agent = submission.make_online_agent(info, np.random.default_rng(0))
     assert agent.follow_head_below == 0.5 and agent.temperature == 0.1
+
+
+def test_the_head_floor_adds_each_heads_own_loss():
+    batch = training_batch(seed=5)
+    B, S, A = batch.targets.shape
+    invalid = ~batch.action_mask[:, None, None, :]
+    heads = torch.randn(B, 3, S, A).masked_fill(invalid, float("-inf"))
+    log_pi = torch.log_softmax(torch.randn(B, 3), dim=1)
+    own = sum(policy_loss(heads[:, k], batch) for k in range(3)) / 3
+    torch.testing.assert_close(mixture_loss(log_pi, heads, batch, head_floor=0.5),
+                               mixture_loss(log_pi, heads, batch) + 0.5 * own)
+    same = heads[:, :1].expand(-1, 3, -1, -1)  # one policy: (1 + lambda) x its loss
+    torch.testing.assert_close(mixture_loss(log_pi, same, batch, head_floor=1.0),
+                               2 * policy_loss(heads[:, 0], batch))
+    with pytest.raises(ValueError, match="head_floor"):
+        ModelConfig(policy_heads=2, head_floor=-1.0)
+
+
+def test_a_network_with_a_head_floor_trains_on_it():
+    config = TrainConfig(model=dataclasses.replace(MIXTURE, head_floor=1.0), steps=1,
+                         batch_size=2, micro_batch=2, warmup_steps=1, validation_mdps=2,
+                         validate_every=1, checkpoint_every=1)
+    net = build_model(config.model, seed=0).eval()
+    batch = training_batch(seed=6, count=2)
+    _, with_floor = net(batch)
+    _, without = build_model(MIXTURE, seed=0).eval()(batch)
+    assert with_floor > without  # the same weights, one more non-negative term

@@ -50,6 +50,10 @@ class ModelConfig:
         features: what the network reads beside the statistic; contexts must be featurized
             with the same value.
         policy_heads: K, the number of policies in the mixture (1: one policy, no mixture).
+        head_floor: lambda, with K > 1: the training loss adds lambda times the mean over
+            heads of each head's own cross-entropy to the target, so that every head is
+            taught every context (0: the mixture likelihood alone, which teaches each
+            context mostly to the head that fits it best).
     """
 
     width: int = 64
@@ -59,10 +63,13 @@ class ModelConfig:
     dropout: float = 0.0
     features: FeatureConfig = field(default_factory=FeatureConfig)
     policy_heads: int = 1
+    head_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.policy_heads < 1:
             raise ValueError(f"policy_heads must be at least 1, got {self.policy_heads}")
+        if not self.head_floor >= 0.0:
+            raise ValueError(f"head_floor must be at least 0, got {self.head_floor}")
 
 
 class SeededDropout(nn.Module):
@@ -181,7 +188,8 @@ class PolicyNetwork(nn.Module):
             logits = per_head.squeeze(1)
             loss = None if batch.targets is None else policy_loss(logits, batch)
             return logits, loss
-        loss = None if batch.targets is None else mixture_loss(log_pi, per_head, batch)
+        loss = None if batch.targets is None else mixture_loss(
+            log_pi, per_head, batch, self.config.head_floor)
         return marginal_logits(log_pi, per_head), loss
 
     def _heads(self, batch: Batch, num_rounds: int | None, state_chunk: int | None
@@ -249,17 +257,23 @@ def policy_loss(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     return (per_state * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-def mixture_loss(log_pi: torch.Tensor, logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+def mixture_loss(log_pi: torch.Tensor, logits: torch.Tensor, batch: Batch,
+                 head_floor: float = 0.0) -> torch.Tensor:
     """Negative log-likelihood of each MDP's whole target policy under the mixture: per MDP
     -log sum_k pi_k exp(sum_s sum_a target(s, a) log p_k(a | s)) over the states
     ``batch.loss_mask`` selects, summed over MDPs and divided by the number of such states
-    (for one head, ``policy_loss``)."""
+    (for one head, ``policy_loss``); plus ``head_floor`` times the mean over heads of each
+    head's ``policy_loss``."""
     log_probs = F.log_softmax(logits, dim=-1).masked_fill(
         ~batch.action_mask[:, None, None, :], 0.0)  # (B, K, S, A)
     per_state = (batch.targets[:, None] * log_probs).sum(dim=-1)  # (B, K, S)
     mask = batch.loss_mask.float()
     per_mdp = (per_state * mask[:, None]).sum(dim=-1)  # (B, K)
-    return -torch.logsumexp(log_pi + per_mdp, dim=1).sum() / mask.sum().clamp(min=1.0)
+    states = mask.sum().clamp(min=1.0)
+    loss = -torch.logsumexp(log_pi + per_mdp, dim=1).sum() / states
+    if head_floor:  # every head taught every context
+        loss = loss - head_floor * per_mdp.sum() / (per_mdp.shape[1] * states)
+    return loss
 
 
 def marginal_logits(log_pi: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
