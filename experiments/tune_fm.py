@@ -33,7 +33,7 @@ lasting virtual outcomes; ``worst``: lasting traps as bad as the worst reward se
 network; ``range``, ``range-offline``: rewards read in the task's declared unit;
 ``heaven``: a lasting virtual heaven; ``range-check``, ``range-rest``, ``shipped``: the
 online settings of release 5.1 and 6, to compare networks; ``refresh``, ``refresh17``,
-``refresh18``, ``paper-refresh``: how often the statistic is re-read; ``shipped-offline``:
+``refresh18``, ``paper-refresh``, ``paper-refresh30``: how often the statistic is re-read; ``shipped-offline``:
 release 6's offline reading; ``gate22``: when a mixture network follows its drawn head.
 """
 
@@ -180,6 +180,12 @@ SWEEPS = {
     # experiments/paper_fm/README.md, "What it costs online" (run with --checkpoint).
     "paper-refresh": [("online", "refresh ratio, floor", 1.0, 24, None, 0.0, False, f, 0.0)
                       for f in (1.0, 4.0)],
+    # gnn-fm-paper's cadence rule, second candidate (stop 30): f = 4 with floor 1, so that a
+    # pair new since the last reading counts once it has 4 visits (a first visit alone no
+    # longer triggers a reading), paired against the paper's cadence (row 0, the same runs as
+    # paper-refresh's row 0).
+    "paper-refresh30": [("online", "refresh ratio, floor", 1.0, 24, None, 0.0, False, f, m)
+                        for f, m in ((1.0, 0.0), (4.0, 1.0))],
     # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
