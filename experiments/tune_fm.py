@@ -33,8 +33,9 @@ lasting virtual outcomes; ``worst``: lasting traps as bad as the worst reward se
 network; ``range``, ``range-offline``: rewards read in the task's declared unit;
 ``heaven``: a lasting virtual heaven; ``range-check``, ``range-rest``, ``shipped``: the
 online settings of release 5.1 and 6, to compare networks; ``refresh``, ``refresh17``,
-``refresh18``, ``paper-refresh``, ``paper-refresh30``: how often the statistic is re-read; ``shipped-offline``:
-release 6's offline reading; ``gate22``: when a mixture network follows its drawn head.
+``refresh18``, ``paper-refresh``, ``paper-refresh30``: how often the statistic is re-read;
+``shipped-offline``: release 6's offline reading; ``gate22``: when a mixture network follows
+its drawn head.
 """
 
 from __future__ import annotations
