@@ -50,3 +50,23 @@ def test_the_paired_interval_resamples_mdps_with_their_seeds():
     mean, low, high = tune_fm.paired_interval(noisy)
     assert low < mean < high and high - low == pytest.approx(4 * 0.2 / 20, rel=0.2)
     assert tune_fm.paired_interval(noisy) == (mean, low, high)  # seeded
+
+
+def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_is_its_own():
+    """experiments/paper_fm/cadence.py: the cadence rule's two candidates (f = 4, floor 0
+    and floor 1) are gnn-fm-paper re-reading on that schedule, with its own temperature,
+    reading and version; paper-refresh30 pairs the second with the paper's cadence."""
+    from rlbench_icl import TaskInfo, default_registry
+    from rlbench_icl.discovery import resolve
+
+    paper = resolve("gnn-fm-paper")[1]
+    info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
+    for name, schedule in (("gnn-fm-paper-f4", (4.0, 0.0)), ("gnn-fm-paper-f4m1", (4.0, 1.0))):
+        submission = resolve(f"{SCRIPT.parent}/paper_fm/cadence.py::{name}")[1]
+        agent = submission.make_online_agent(info, np.random.default_rng(0))
+        assert (agent.refresh_ratio, agent.refresh_floor) == schedule
+        assert (agent.temperature, agent.reading) == (1.0, tune_fm.Reading(rounds=24))
+        assert submission.version == paper.version
+    rows = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh30"]]
+    assert [(s.refresh, s.refresh_floor) for s in rows] == [(1.0, 0.0), (4.0, 1.0)]
+    assert rows[0] == tune_fm.Setting(*tune_fm.SWEEPS["paper-refresh"][0])
