@@ -55,7 +55,8 @@ def test_the_paired_interval_resamples_mdps_with_their_seeds():
 def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_is_its_own():
     """experiments/paper_fm/cadence.py: the cadence rule's two candidates (f = 4, floor 0
     and floor 1) are gnn-fm-paper re-reading on that schedule, with its own temperature,
-    reading and version; paper-refresh30 pairs the second with the paper's cadence."""
+    reading and version; release 1.1 ships the second; paper-refresh30 pairs it with the
+    paper's cadence."""
     from rlbench_icl import TaskInfo, default_registry
     from rlbench_icl.discovery import resolve
 
@@ -67,6 +68,9 @@ def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_i
         assert (agent.refresh_ratio, agent.refresh_floor) == schedule
         assert (agent.temperature, agent.reading) == (1.0, tune_fm.Reading(rounds=24))
         assert submission.version == paper.version
+    shipped = paper.make_online_agent(info, np.random.default_rng(0))  # release 1.1: (4, 1)
+    assert (shipped.refresh_ratio, shipped.refresh_floor) == (4.0, 1.0)
+    assert paper.version.startswith("1.1+")
     rows = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh30"]]
     assert [(s.refresh, s.refresh_floor) for s in rows] == [(1.0, 0.0), (4.0, 1.0)]
     assert rows[0] == tune_fm.Setting(*tune_fm.SWEEPS["paper-refresh"][0])
