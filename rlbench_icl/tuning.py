@@ -132,20 +132,32 @@ def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float =
 
 
 def refresh_variant(file_name: str, name: str, reading_attr: str, refresh_ratio: float,
-                    refresh_floor: float = 0.0) -> Submission:
+                    refresh_floor: float = 0.0, checkpoint: str | Path | None = None
+                    ) -> Submission:
     """The foundation-model submission in ``submissions/<file_name>`` re-reading its
     experience as ``refresh_ratio`` and ``refresh_floor`` say, everything else its own (its
-    ``CHECKPOINT``, ``TEMPERATURE`` and the reading named ``reading_attr``), renamed
-    ``name``, its declared files as absolute paths: how the experiments time a cadence
-    with ``benchmarks/task_costs.py`` without touching the submission."""
+    ``CHECKPOINT`` unless ``checkpoint`` is given, ``TEMPERATURE`` and the reading named
+    ``reading_attr``), renamed ``name``, its declared files as absolute paths: how the
+    experiments time a cadence with ``benchmarks/task_costs.py`` without touching the
+    submission."""
     from .discovery import SUBMISSIONS_DIR, _import_file
 
     module = _import_file(SUBMISSIONS_DIR / file_name)
-    agent = fm_submission(module.CHECKPOINT, getattr(module, reading_attr),
+    agent = fm_submission(checkpoint or module.CHECKPOINT, getattr(module, reading_attr),
                           module.TEMPERATURE, refresh_ratio, refresh_floor)
     files = tuple(str(SUBMISSIONS_DIR / f) for f in module.SUBMISSION.files)
-    return dataclasses.replace(module.SUBMISSION, name=name, files=files,
-                               make_online_agent=agent.make_online_agent)
+    version, frozen_state = module.SUBMISSION.version, module.SUBMISSION.frozen_state
+    if checkpoint is not None:  # the network it reads instead of the shipped one
+        from .fm.policy import checkpoint_version, load_network, weights_hash
+
+        version = checkpoint_version("candidate", checkpoint)
+        files = tuple(str(Path(checkpoint).resolve() / f)
+                      for f in ("model.safetensors", "config.json"))
+        frozen_state = lambda: weights_hash(load_network(checkpoint))  # noqa: E731
+    return dataclasses.replace(module.SUBMISSION, name=name, version=version, files=files,
+                               make_online_agent=agent.make_online_agent,
+                               frozen_state=frozen_state)
+
 
 def add_suite_arguments(parser: argparse.ArgumentParser, online: bool = True) -> None:
     """The options every tuning study shares: ``--mdps``, ``--seeds``, ``--jobs``,

@@ -74,3 +74,24 @@ def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_i
     rows = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh30"]]
     assert [(s.refresh, s.refresh_floor) for s in rows] == [(1.0, 0.0), (4.0, 1.0)]
     assert rows[0] == tune_fm.Setting(*tune_fm.SWEEPS["paper-refresh"][0])
+
+
+def test_a_cadence_variant_can_read_another_export_and_names_and_certifies_it():
+    """``refresh_variant(..., checkpoint=DIR)`` (how a wider scale's cadence is costed): the
+    agent reads DIR's network, the variant declares DIR's files, and its frozen-state hash
+    and version are DIR's weights', never the shipped checkpoint's."""
+    from rlbench_icl import TaskInfo, default_registry
+    from rlbench_icl.discovery import SUBMISSIONS_DIR, resolve
+    from rlbench_icl.fm.policy import load_network, weights_hash
+    from rlbench_icl.tuning import refresh_variant
+
+    other = SUBMISSIONS_DIR / "gnn_fm_checkpoint"  # any train-fm export will do
+    variant = refresh_variant("gnn_fm_paper.py", "wider", "READING", 4.0, 1.0, other)
+    info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
+    agent = variant.make_online_agent(info, np.random.default_rng(0))
+    assert agent.network is load_network(other)
+    assert (agent.refresh_ratio, agent.refresh_floor) == (4.0, 1.0)
+    assert variant.files == (str(other / "model.safetensors"), str(other / "config.json"))
+    assert variant.frozen_state() == weights_hash(load_network(other))
+    assert variant.frozen_state() != resolve("gnn-fm-paper")[1].frozen_state()
+    assert variant.version.startswith("candidate+")

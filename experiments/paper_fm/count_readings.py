@@ -7,6 +7,7 @@ any score (README.md here, "The cadence rule's second candidate").
 
 A cadence "f,m" re-reads after an episode once a pair visited since the last reading has
 f * max(n_read, m) visits (``InContextAgent``); "1,0" is the paper's, after every episode.
+``--checkpoint DIR`` counts with another export of the same design (e.g. a wider scale).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="GarnetS100A6B10-v0", help="task ids, tags or suites")
     parser.add_argument("--cadences", default="1,0 4,0 4,1", help='"f,m" pairs, space-separated')
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", default=None,
+                        help="a train-fm export to read with (default: the shipped one)")
     args = parser.parse_args()
     cadences = [parse_cadence(c) for c in args.cadences.split()]
     registry = default_registry()
@@ -61,7 +64,7 @@ def main() -> None:
     for task_id in registry.select(args.tasks):
         for ratio, floor in cadences:
             submission = refresh_variant("gnn_fm_paper.py", f"gnn-fm-paper-f{ratio:g}m{floor:g}",
-                                         "READING", ratio, floor)
+                                         "READING", ratio, floor, args.checkpoint)
             count[0] = 0
             seconds = time_cell(register_object(submission), submission, "", registry, task_id,
                                 "online", args.seed, 600.0)
