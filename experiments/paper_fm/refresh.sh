@@ -6,7 +6,8 @@
 # CKPT: the checkpoint (default: the shipped one, w64); NAME: the files' prefix (w64-f4m1 for
 # the second candidate). Resumable: every run's score goes to refresh/<name>-<suite>.csv as
 # it finishes (commit it between sessions); a finished suite's table is
-# refresh/<name>-<suite>.txt. Runs every suite (the rule needs all three).
+# refresh/<name>-<suite>.txt. Runs every suite (the rule needs all three). MDPS: how many
+# MDPs from 1820 on (default 500; w256's rule: 200).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CKPT=${CKPT:-submissions/gnn_fm_paper_checkpoint}
@@ -17,7 +18,7 @@ for suite in gaps default explore; do
   out=experiments/paper_fm/refresh/$NAME-$suite
   if [ ! -s "$out.txt" ]; then
     OMP_NUM_THREADS=1 python experiments/tune_fm.py --sweep "$SWEEP" --checkpoint "$CKPT" \
-      --suite "$suite" --first 1820 --mdps 500 --seeds 1 --episodes 300 --against 0 \
+      --suite "$suite" --first 1820 --mdps "${MDPS:-500}" --seeds 1 --episodes 300 --against 0 \
       --runs "$out.csv" --jobs "${JOBS:-1}" > "$out.txt.part"
     mv "$out.txt.part" "$out.txt"
   fi
