@@ -95,3 +95,20 @@ def test_a_cadence_variant_can_read_another_export_and_names_and_certifies_it():
     assert variant.frozen_state() == weights_hash(load_network(other))
     assert variant.frozen_state() != resolve("gnn-fm-paper")[1].frozen_state()
     assert variant.version.startswith("candidate+")
+
+
+def test_the_scales_curves_average_each_reading_with_the_four_before_it(tmp_path):
+    """experiments/paper_fm/curves.py: the thick lines are running means over 5 readings
+    (fewer at the start), and the figure is written in the leaderboard's three formats."""
+    path = SCRIPT.parent / "paper_fm" / "curves.py"
+    spec = importlib.util.spec_from_file_location("paper_fm_curves", path)
+    curves = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curves)
+    values = np.array([0.1, 0.5, 0.2, 0.9, 0.4, 0.3, 0.8])
+    expected = [values[max(0, i - 4):i + 1].mean() for i in range(len(values))]
+    np.testing.assert_allclose(curves.running_mean(values), expected)
+    log = [{"step": s, "val_normalised_value": v, "val_median_normalised_value": v}
+           for s, v in zip((50, 100, 150), (0.2, 0.3, 0.4), strict=True)]
+    written = curves.draw({"width 64": log}, tmp_path / "curves")
+    assert sorted(p.suffix for p in written) == [".pdf", ".png", ".svg"]
+    assert all(p.stat().st_size > 0 for p in written)
