@@ -17,18 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
+from rlbench_icl.fm.train import load_config
 from rlbench_icl.leaderboard.draw import figure, save, styled
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = HERE.parents[1] / "submissions" / "gnn_fm_paper_checkpoint"
-LOGS = {  # width: (its log, its declared steps); the shipped w64 log, the others as
+RUNS = {  # width: (its log, its training config); the shipped w64 log, the others as
     # committed between sessions
-    64: (SHIPPED / "train_log.jsonl", 1_500),
-    128: (HERE / "progress/w128/train_log.jsonl", 4_000),
-    256: (HERE / "progress/w256/train_log.jsonl", 7_000),
+    64: (SHIPPED / "train_log.jsonl", SHIPPED / "train.toml"),
+    128: (HERE / "progress/w128/train_log.jsonl", HERE / "w128.toml"),
+    256: (HERE / "progress/w256/train_log.jsonl", HERE / "w256.toml"),
 }
-MDPS_PER_STEP = 128
-PAPER_MDPS = 15_000 * 128
+PAPER = load_config(HERE / "paper.toml")  # the paper's own budget: its steps of its batch
 PLUG_IN = {"val_normalised_value": 0.420, "val_median_normalised_value": 0.828}
 """The plug-in policy of the same validation contexts (README.md here, "Results";
 ``experiments/validate_fm.py``)."""
@@ -47,18 +47,20 @@ def running_mean(values: np.ndarray, window: int = 5) -> np.ndarray:
 
 
 @styled
-def draw(logs: dict[str, list[dict]], stem: Path) -> list[Path]:
+def draw(logs: dict[str, list[dict]], stem: Path, batch_size: int = PAPER.batch_size
+         ) -> list[Path]:
     fig = figure(8.0, 3.2)
     axes = fig.subplots(1, 2, sharex=True)
     for ax, (key, label) in zip(axes, PANELS, strict=True):
         for i, (name, log) in enumerate(logs.items()):
-            x = np.array([r["step"] for r in log]) * MDPS_PER_STEP
+            x = np.array([r["step"] for r in log]) * batch_size
             y = np.array([r[key] for r in log])
             colour = f"C{i}"
             ax.plot(x, y, color=colour, lw=0.6, alpha=0.5)
             ax.plot(x, running_mean(y), color=colour, lw=1.8, label=name)
         ax.axhline(PLUG_IN[key], color="0.3", ls="--", lw=1, label="plug-in (its inputs)")
-        ax.axvline(PAPER_MDPS, color="0.6", ls=":", lw=1, label="the paper's budget")
+        ax.axvline(PAPER.steps * PAPER.batch_size, color="0.6", ls=":", lw=1,
+                   label="the paper's budget")
         ax.set_xscale("log")
         ax.set_xlabel("synthetic MDPs seen in training")
         ax.set_title(f"validation {label} normalised value (greedy)")
@@ -69,8 +71,8 @@ def draw(logs: dict[str, list[dict]], stem: Path) -> list[Path]:
 
 def main() -> None:
     logs = {}
-    for width, (path, steps) in LOGS.items():
-        log = read_log(path)
+    for width, (path, config) in RUNS.items():
+        log, steps = read_log(path), load_config(config).steps
         logs[f"width {width} ({log[-1]['step']:,} of {steps:,} steps)"] = log
     for path in draw(logs, HERE / "curves"):
         print(f"wrote {path.relative_to(HERE.parents[1])}")
