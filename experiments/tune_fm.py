@@ -12,9 +12,11 @@ setting; the submission itself is not touched.
 
 Usage: python experiments/tune_fm.py [--suite default|explore|gaps] [--first I] [--mdps N]
        [--seeds N] [--episodes K] [--jobs N] [--checkpoint DIR] [--sweep NAME]
-       [--against ROW] [--runs FILE]
+       [--rows I,J,...] [--against ROW] [--runs FILE]
 
 ``--first I --mdps N``: the suite's MDPs I to I + N - 1 (fresh ones for a confirmation).
+``--rows I,J,...``: only these rows of the sweep (numbered as in the sweep; a row keeps its
+number, so rows can be added to a ``--runs`` file later).
 ``--against ROW``: each row's mean paired difference to row ROW, with a bootstrap interval.
 ``--runs FILE``: every run's score, written in the order runs are submitted; a sweep stopped
 part-way resumes from it (the file's first line names the sweep, suite, budget and
@@ -33,7 +35,8 @@ lasting virtual outcomes; ``worst``: lasting traps as bad as the worst reward se
 network; ``range``, ``range-offline``: rewards read in the task's declared unit;
 ``heaven``: a lasting virtual heaven; ``range-check``, ``range-rest``, ``shipped``: the
 online settings of release 5.1 and 6, to compare networks; ``refresh``, ``refresh17``,
-``refresh18``, ``paper-refresh``, ``paper-refresh30``: how often the statistic is re-read;
+``refresh18``, ``paper-refresh``, ``paper-refresh30``, ``paper-refresh-w256``: how often the
+statistic is re-read;
 ``shipped-offline``: release 6's offline reading; ``gate22``: when a mixture network follows
 its drawn head.
 """
@@ -187,6 +190,12 @@ SWEEPS = {
     # paper-refresh's row 0).
     "paper-refresh30": [("online", "refresh ratio, floor", 1.0, 24, None, 0.0, False, f, m)
                         for f, m in ((1.0, 0.0), (4.0, 1.0))],
+    # w256's cadence rule (experiments/paper_fm/README.md, "If w256 ships"): the paper's
+    # cadence (row 0) and the cost ladder f = 4, 8, 16, 32 with floor 1 (rows 1-4); run with
+    # --rows 0 and the rows that passed the cost half.
+    "paper-refresh-w256": [("online", "refresh ratio, floor", 1.0, 24, None, 0.0, False, f, m)
+                           for f, m in ((1.0, 0.0), (4.0, 1.0), (8.0, 1.0), (16.0, 1.0),
+                                        (32.0, 1.0))],
     # Release 6's offline setting alone (its OFFLINE reading), to compare networks (the
     # sixteenth attempt's rule).
     "shipped-offline": [("offline", "shipped", None, None, (1.0, "worst-recurring", True),
@@ -223,6 +232,8 @@ def parse_args() -> argparse.Namespace:
     add_suite_arguments(parser)
     parser.add_argument("--checkpoint", type=Path, default=SHIPPED)
     parser.add_argument("--sweep", choices=tuple(SWEEPS), default="inference")
+    parser.add_argument("--rows", type=_row_list, default=None, metavar="I,J,...",
+                        help="run only these rows of the sweep (0-based; default: all)")
     parser.add_argument("--against", type=int, default=None, metavar="ROW",
                         help="also give each row's mean paired difference to row ROW "
                              "(0-based, of the rows this network runs), with a 95%% "
@@ -239,16 +250,40 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def _row_list(text: str) -> list[int]:
+    try:
+        rows = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of row "
+                                         "numbers, e.g. 0,2,3") from None
+    if len(set(rows)) != len(rows):
+        raise argparse.ArgumentTypeError(f"{text!r} names a row twice")
+    return rows
+
+
+def chosen_rows(args: argparse.Namespace, settings: list[Setting]) -> list[int]:
+    """The rows to run: ``--rows`` (checked against the sweep), else all; ``--against``
+    must be one of them."""
+    rows = list(range(len(settings))) if args.rows is None else args.rows
+    for flag, wanted in (("--rows", rows),
+                         ("--against", [] if args.against is None else [args.against])):
+        outside = [i for i in wanted if not 0 <= i < len(settings)]
+        if outside:
+            raise SystemExit(f"{flag}: row {outside[0]} is not in this sweep, which runs "
+                             f"rows 0 to {len(settings) - 1} on this network")
+    if args.against is not None and args.against not in rows:
+        raise SystemExit(f"--against {args.against}: that row is not among --rows "
+                         f"{','.join(map(str, rows))}")
+    return rows
+
+
 def main() -> None:
     args = parse_args()
     settings = [Setting(*row) for row in SWEEPS[args.sweep]]
     settings = [s for s in settings if args.reads_bonus or s.bonus == 0.0]
-    if args.against is not None and not 0 <= args.against < len(settings):
-        raise SystemExit(f"--against {args.against}: this sweep runs rows 0 to "
-                         f"{len(settings) - 1} on this network")
+    rows = chosen_rows(args, settings)
     tasks = tuning_tasks(args.mdps, args.suite, args.first)
-    jobs = [(i, t, s) for i in range(len(settings)) for t in range(len(tasks))
-            for s in range(args.seeds)]
+    jobs = [(i, t, s) for i in rows for t in range(len(tasks)) for s in range(args.seeds)]
     values = run_jobs(jobs, settings, tasks, args)
     table: dict[int, list[float]] = {}
     for (i, _, _), v in zip(jobs, values, strict=True):
@@ -276,14 +311,15 @@ def run_jobs(jobs: list[tuple[int, int, int]], settings: list[Setting], tasks: l
 
 def print_table(settings: list[Setting], table: dict[int, list[float]],
                 args: argparse.Namespace, mdps: int) -> None:
-    rows = [[p, what, "-" if temp is None else temp, "train" if r is None else r,
+    rows = [[i, p, what, "-" if temp is None else temp, "train" if r is None else r,
              "-" if virt is None else virt, b, "yes" if rs else "no", f, m, tau,
              f"{np.mean(table[i]):.3f}", f"{np.median(table[i]):.3f}"]
-            for i, (p, what, temp, r, virt, b, rs, f, m, tau) in enumerate(settings)]
+            for i, (p, what, temp, r, virt, b, rs, f, m, tau) in enumerate(settings)
+            if i in table]
     print(f"{mdps} synthetic tuning MDPs ({args.suite} suite), {args.seeds} seeds, "
           f"{args.episodes} episodes; network {args.checkpoint.name}")
-    print(tabulate(rows, headers=["protocol", "varied", "temperature", "rounds", "virtual",
-                                  "bonus", "range scale", "refresh", "floor",
+    print(tabulate(rows, headers=["row", "protocol", "varied", "temperature", "rounds",
+                                  "virtual", "bonus", "range scale", "refresh", "floor",
                                   "head below", "mean score", "median"],
                    tablefmt="github", disable_numparse=True))
 
@@ -353,14 +389,14 @@ def print_paired(settings: list[Setting], table: dict[int, list[float]], against
     base = np.array(table[against]).reshape(mdps, seeds)
     rows = []
     for i, setting in enumerate(settings):
-        if i == against:
+        if i == against or i not in table:
             continue
         mean, low, high = paired_interval(np.array(table[i]).reshape(mdps, seeds) - base)
-        rows.append([setting.refresh, setting.refresh_floor, setting.follow_head_below,
+        rows.append([i, setting.refresh, setting.refresh_floor, setting.follow_head_below,
                      f"{mean:+.4f}", f"[{low:+.4f}, {high:+.4f}]"])
     print(f"\nPaired against row {against} ({settings[against].varied}, refresh "
           f"{settings[against].refresh}): mean over MDPs of (row - it), 95% bootstrap CI")
-    print(tabulate(rows, headers=["refresh", "floor", "head below", "difference", "95% CI"],
+    print(tabulate(rows, headers=["row", "refresh", "floor", "head below", "difference", "95% CI"],
                    tablefmt="github", disable_numparse=True))
 
 

@@ -2,6 +2,7 @@
 from the store across sessions, and its decision reads the interval."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +113,71 @@ def test_the_scales_curves_average_each_reading_with_the_four_before_it(tmp_path
     written = curves.draw({"width 64": log}, tmp_path / "curves")
     assert sorted(p.suffix for p in written) == [".pdf", ".png", ".svg"]
     assert all(p.stat().st_size > 0 for p in written)
+
+
+def test_w256s_cadence_sweep_is_the_paper_cadence_then_the_declared_cost_ladder(monkeypatch):
+    """paper-refresh-w256: row 0 is the paper's cadence (the same setting as the earlier
+    rules' row 0), rows 1-4 the ladder experiments/paper_fm/cadence_w256.py costs, in its
+    order, with floor 1."""
+    # w256's export exists only once it finished training: any export will do here.
+    paper = SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
+    monkeypatch.setenv("CKPT", str(paper))
+    spec = importlib.util.spec_from_file_location(
+        "cadence_w256", SCRIPT.parent / "paper_fm" / "cadence_w256.py")
+    ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ladder)
+    rows = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh-w256"]]
+    assert rows[0] == tune_fm.Setting(*tune_fm.SWEEPS["paper-refresh"][0])
+    assert [(s.refresh, s.refresh_floor) for s in rows[1:]] == [(f, 1.0) for f in ladder.LADDER]
+    assert all(s._replace(refresh=1.0, refresh_floor=0.0) == rows[0] for s in rows)
+
+
+@pytest.mark.parametrize("rows, against, complaint", [
+    ([0, 5], 0, "--rows: row 5 is not in this sweep"),
+    ([1, 2], 0, "--against 0: that row is not among --rows 1,2"),
+    (None, 9, "--against: row 9 is not in this sweep"),
+])
+def test_rows_outside_the_sweep_or_a_baseline_not_run_are_refused(rows, against, complaint):
+    import argparse
+
+    settings = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh-w256"]]
+    with pytest.raises(SystemExit, match=complaint):
+        tune_fm.chosen_rows(argparse.Namespace(rows=rows, against=against), settings)
+    with pytest.raises(argparse.ArgumentTypeError, match="names a row twice"):
+        tune_fm._row_list("0,2,2")
+
+
+def test_rows_keep_their_numbers_so_a_row_added_later_reuses_the_stored_runs(tmp_path):
+    """Running rows 0 and 2, then 0, 1 and 2 into the same --runs file: the second run
+    makes only row 1's runs, and its table and paired rows are numbered as in the sweep."""
+    import subprocess
+    import sys
+
+    runs = tmp_path / "runs.csv"
+    checkpoint = SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
+
+    def sweep(rows: str) -> str:
+        return subprocess.run(
+            [sys.executable, str(SCRIPT), "--sweep", "paper-refresh-w256", "--rows", rows,
+             "--against", "0", "--checkpoint", str(checkpoint), "--suite", "gaps",
+             "--first", "1820", "--mdps", "2", "--seeds", "1", "--episodes", "3",
+             "--runs", str(runs)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout
+
+    first = sweep("0,2")
+    lines = runs.read_text().splitlines()
+    assert [line.split(",")[:2] for line in lines[2:]] == [
+        ["0", "1820"], ["0", "1821"], ["2", "1820"], ["2", "1821"]]
+    second = sweep("0,1,2")
+    assert runs.read_text().splitlines()[:6] == lines  # rows 0 and 2 not made again
+    assert [line.split(",")[:2] for line in runs.read_text().splitlines()[6:]] == [
+        ["1", "1820"], ["1", "1821"]]
+    table = [line.split("|")[1].strip() for line in second.splitlines()
+             if line.startswith("| ") and "online" in line]
+    assert table == ["0", "1", "2"]
+    assert [line.split("|")[1].strip() for line in first.splitlines()
+            if line.startswith("| ") and "online" in line] == ["0", "2"]
+    paired = second.split("Paired against row 0")[1]
+    assert [line.split("|")[1].strip() for line in paired.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()] == ["1", "2"]

@@ -7,7 +7,8 @@
 # the second candidate). Resumable: every run's score goes to refresh/<name>-<suite>.csv as
 # it finishes (commit it between sessions); a finished suite's table is
 # refresh/<name>-<suite>.txt. Runs every suite (the rule needs all three). MDPS: how many
-# MDPs from 1820 on (default 500; w256's rule: 200).
+# MDPs from 1820 on (default 500; w256's rule: 200). ROWS: the sweep's rows to run (default
+# all; w256's rule: 0 and the ladder rows that passed the cost half, e.g. ROWS=0,2,3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CKPT=${CKPT:-submissions/gnn_fm_paper_checkpoint}
@@ -19,7 +20,7 @@ for suite in gaps default explore; do
   if [ ! -s "$out.txt" ]; then
     OMP_NUM_THREADS=1 python experiments/tune_fm.py --sweep "$SWEEP" --checkpoint "$CKPT" \
       --suite "$suite" --first 1820 --mdps "${MDPS:-500}" --seeds 1 --episodes 300 --against 0 \
-      --runs "$out.csv" --jobs "${JOBS:-1}" > "$out.txt.part"
+      ${ROWS:+--rows "$ROWS"} --runs "$out.csv" --jobs "${JOBS:-1}" > "$out.txt.part"
     mv "$out.txt.part" "$out.txt"
   fi
   echo "$suite:"; tail -3 "$out.txt"
