@@ -1,7 +1,9 @@
-"""experiments/tune_fm.py's run store and paired intervals: the nineteenth attempt resumes
-from the store across sessions, and its decision reads the interval."""
+"""experiments/tune_fm.py's run store and paired intervals (the nineteenth attempt resumes
+from the store across sessions, and its decision reads the interval), and the scripts of
+experiments/paper_fm/ that cost, draw and decide gnn-fm-paper's releases."""
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -181,3 +183,102 @@ def test_rows_keep_their_numbers_so_a_row_added_later_reuses_the_stored_runs(tmp
     paired = second.split("Paired against row 0")[1]
     assert [line.split("|")[1].strip() for line in paired.splitlines()
             if line.startswith("| ") and line.split("|")[1].strip().isdigit()] == ["1", "2"]
+
+
+def _decide():
+    path = SCRIPT.parent / "paper_fm" / "decide.py"
+    spec = importlib.util.spec_from_file_location("paper_fm_decide", path)
+    decide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decide)
+    return decide
+
+
+def test_the_scale_rule_ships_the_smallest_scale_within_001_of_the_best(tmp_path):
+    """w64 and w128 as they finished (0.405, 0.407): w64; a wider scale 0.05 above both
+    ships itself; one that has not finished its declared steps decides nothing."""
+    decide = _decide()
+    assert decide.choose_scale({64: 0.4054, 128: 0.4074}) == 64
+    assert decide.choose_scale({64: 0.4054, 128: 0.4074, 256: 0.4611}) == 256
+    assert decide.choose_scale({64: 0.452, 128: 0.4074, 256: 0.4611}) == 64
+    assert decide.choose_scale({64: 0.40, 128: 0.455, 256: 0.4611}) == 128
+    config = SCRIPT.parent / "paper_fm" / "w256.toml"  # 7,000 steps
+    log = tmp_path / "log.jsonl"
+    for step, rows in ((6995, "not decided: w256 is at step 6,995 of 7,000"),
+                       (7000, "w256 ships")):
+        log.write_text(json.dumps({"step": 100, "val_normalised_value": 0.1}) + "\n"
+                       + json.dumps({"step": step, "val_normalised_value": 0.46}) + "\n")
+        scales = {64: (SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
+                       / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
+                  256: (log, config)}
+        assert decide.scale(scales)[1] == rows
+
+
+def test_the_cost_half_reads_task_costs_tables_as_committed():
+    """Release 1.1's cost record: its worst dev task is GarnetS100A6B10 at 1.95 s against
+    UCB-VI's 1.54 s."""
+    ratios = _decide().cost_ratios(SCRIPT.parent / "paper_fm" / "costs-f4m1-dev-seed0.txt",
+                                   "gnn-fm-paper-f4m1")
+    worst = max(ratios, key=ratios.get)
+    assert (worst, ratios[worst]) == ("GarnetS100A6B10-v0", pytest.approx(1.95 / 1.54))
+    assert "**total**" not in ratios and len(ratios) > 20
+
+
+def _cost_table(path: Path, name: str, seconds: dict[str, tuple[str, str]]) -> None:
+    from tabulate import tabulate
+
+    rows = [[task, *cells] for task, cells in seconds.items()]
+    path.write_text(tabulate(rows + [["**total**", "1.0", "1.0"]],
+                             headers=["task", "ucbvi online",
+                                      f"experiments/paper_fm/cadence_w256.py::{name} online"],
+                             tablefmt="github", disable_numparse=True) + "\n")
+
+
+def _score_table(path: Path, means: dict[int, float], capsys) -> float:
+    """A tune_fm.py table whose row ``r`` differs from row 0 by ``means[r]`` on average
+    (200 MDPs, differences spread evenly over +-0.01 around it: the CI is about +-0.0008);
+    returns the lower end the table prints."""
+    settings = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh-w256"]]
+    mdps = 200
+    table = {0: [0.5] * mdps}
+    for row, mean in means.items():
+        table[row] = list(0.5 + mean + np.linspace(-0.01, 0.01, mdps))
+    tune_fm.print_paired(settings, table, 0, mdps, 1)
+    path.write_text(capsys.readouterr().out)
+    row = max(means)
+    low = _decide().paired_lower_ends(path)[row]
+    assert means[row] - 0.0012 < low < means[row] - 0.0004
+    return low
+
+
+def test_the_cadence_rule_ships_the_first_candidate_passing_both_halves(tmp_path, capsys):
+    decide = _decide()
+    (tmp_path / "refresh").mkdir()
+    assert decide.cadence(tmp_path)[1].startswith(
+        "not decided: costs-w256-f4m1-dev-seed0.txt is missing")
+    cheap = {"GarnetS100A6B10-v0": ("1.54", "4.00"), "Bandit10-v0": ("0.07", "0.08")}
+    for seed in (0, 1):  # f = 4 costs 4.6x on one seed: dropped
+        _cost_table(tmp_path / f"costs-w256-f4m1-dev-seed{seed}.txt", "w256-f4m1",
+                    cheap if seed == 0 else {"GarnetS100A6B10-v0": ("1.54", "7.10")})
+        _cost_table(tmp_path / f"costs-w256-f8m1-dev-seed{seed}.txt", "w256-f8m1",
+                    {"GarnetS100A6B10-v0": ("1.54", "4.60"), "Bandit10-v0": ("0.07", "0.08")})
+    rows, decision = decide.cadence(tmp_path)
+    assert rows[0][1] == "fails (4.61x on GarnetS100A6B10-v0)"
+    assert decision == ("not decided: w256-f8m1's score on gaps is missing "
+                        "(refresh.sh with ROWS=0,...,2)")
+    for suite, mean in (("gaps", -0.015), ("default", +0.001)):
+        _score_table(tmp_path / "refresh" / f"w256-{suite}.txt", {2: mean}, capsys)
+    assert "score on explore is missing" in decide.cadence(tmp_path)[1]
+    assert _score_table(tmp_path / "refresh" / "w256-explore.txt", {2: -0.0195}, capsys) < -0.02
+    assert decide.cadence(tmp_path)[1] == "not decided: costs-w256-f16m1-dev-seed0.txt " \
+        "is missing (cost half of w256-f16m1)"  # its mean is above -0.02, its CI is not
+    _score_table(tmp_path / "refresh" / "w256-explore.txt", {2: -0.005}, capsys)
+    rows, decision = decide.cadence(tmp_path)
+    assert decision == "w256-f8m1 ships (f = 8, floor 1)"
+    assert rows[1][2].endswith("(passes)")
+    _score_table(tmp_path / "refresh" / "w256-explore.txt", {2: -0.03}, capsys)
+    for f in (16, 32):
+        for seed in (0, 1):
+            _cost_table(tmp_path / f"costs-w256-f{f}m1-dev-seed{seed}.txt", f"w256-f{f}m1",
+                        {"Taxi-v0": ("30.00", "failed")})
+    assert decide.cadence(tmp_path)[1] == ("no candidate passes both halves: the paper's "
+                                           "cadence (f = 1, floor 0) ships")
