@@ -96,8 +96,8 @@ def export_minari(task: Task, seed: int, root: Path,
     minari = _import_minari()
     settings = settings or protocol_settings(task, "offline")
     namespace = minari_namespace(task.id, seed)
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    root = Path(root).resolve()  # minari joins a relative root onto itself
+    made = _make_dirs(root)
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".rlbench-icl-export-"))  # hidden from
     try:                                                          # minari's listings
         with _minari_root(scratch), warnings.catch_warnings():
@@ -107,9 +107,21 @@ def export_minari(task: Task, seed: int, root: Path,
             ids = [_write_minari_cell(minari, namespace, common, {**meta, "cell": i}, cell)
                    for i, cell in enumerate(protocol_datasets(task, settings, seed))]
         _replace_dir(scratch / namespace, root / namespace, scratch)
-    finally:
+    except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
+        for directory in made:  # a failed export leaves no directory it made
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+    shutil.rmtree(scratch, ignore_errors=True)
     return ids
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """``mkdir -p path``; returns the directories it made, deepest first."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
 
 
 def load_datasets(path: Path) -> dict[tuple[float, int], Dataset]:

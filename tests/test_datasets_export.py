@@ -229,3 +229,24 @@ def test_a_minari_export_replaces_an_old_one_whole(tmp_path, monkeypatch, tiny_t
 
     export_minari(task, 0, root, OfflineSettings(dataset_episodes=(3,), epsilons=(0.0,)))
     assert list(load_datasets(namespace)) == [(0.0, 3)]  # replaced, not merged
+
+
+def test_a_minari_export_to_a_relative_directory_lands_there(tmp_path, monkeypatch,
+                                                             tiny_tasks, capsys):
+    """``--out mdir`` from the current directory, as a user types it (minari resolves
+    paths from its own root, so a relative root once doubled itself and the export
+    failed)."""
+    pytest.importorskip("minari")
+    monkeypatch.chdir(tmp_path)
+    assert main(["datasets", "export", "--task", "TinyChain-v0", "--format", "minari",
+                 "--out", "mdir", "--task-path", str(tiny_tasks)]) == 0
+    namespace = tmp_path / "mdir" / "rlbench-icl" / "TinyChain-v0" / "seed-0"
+    task = load_registry([tiny_tasks]).make("TinyChain-v0")
+    assert_identical(load_datasets(namespace),
+                     received(task, protocol_settings(task, "offline"), 0))
+    assert [p.name for p in (tmp_path / "mdir").iterdir()] == ["rlbench-icl"]
+
+    monkeypatch.setattr("rlbench_icl.datasets.protocol_datasets", _failing_after_one_cell)
+    with pytest.raises(RuntimeError, match="mid-export"):  # into directories it must make
+        export_minari(task, 0, "new/deeper", SMALL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mdir"]  # it made none that stay
