@@ -10,7 +10,8 @@ A stamp anyone could write proves nothing, so a stamp is signed (``verify --sign
 an Ed25519 signature over its canonical JSON (the checked files' hashes, the harness version
 and the submission's code hash). The leaderboard counts a stamp only if its signature checks
 against a public key in the ``keys/`` directory beside the results directory (for the
-committed results, ``leaderboard/keys/``); else it shows "unsigned" or "forged". Ed25519
+committed results, ``leaderboard/keys/``); else it shows "unsigned", "untrusted key" or
+"forged". Ed25519
 comes from ``cryptography``, the maintained standard library for it.
 """
 
@@ -142,12 +143,17 @@ def trusted_keys(results_dir: Path) -> dict[str, Ed25519PublicKey]:
 
 
 def signature_status(stamp: dict, keys: dict[str, Ed25519PublicKey]) -> str:
-    """``signed`` (by a trusted key, over this content), ``unsigned`` or ``forged``."""
+    """``signed`` (by a trusted key, over this content), ``unsigned``, ``untrusted key``
+    (signed by a key not among ``keys``: it cannot be checked, so it counts for nothing,
+    but it is not shown as a forgery: the key's ``.pub`` may just be missing) or
+    ``forged`` (malformed, or not a signature of this content by the trusted key named)."""
     signature = stamp.get("signature")
     if signature is None:
         return "unsigned"
     try:
-        key = keys[signature["key"]]
+        key = keys.get(signature["key"])
+        if key is None:
+            return "untrusted key"
         key.verify(base64.b64decode(signature["ed25519"], validate=True),
                    signed_payload(stamp))
     except (KeyError, TypeError, ValueError, InvalidSignature):
@@ -168,7 +174,8 @@ def verification_status(results_dir: Path, submission: str, protocol: str | None
                         tasks: Collection[str] | None = None) -> str:
     """What the leaderboard shows for a submission (on one protocol and some tasks, if
     given): ``8/8`` (all reproduced, files unchanged since, signed by a trusted key),
-    ``unsigned (8/8)``, ``forged`` (a signature that does not check against a trusted key),
+    ``unsigned (8/8)``, ``untrusted key (8/8)`` (signed by a key not in ``keys/``: not
+    counted), ``forged`` (a signature that does not check against the trusted key it names),
     ``failed (k of n differ)``, ``stale`` (a checked file changed or vanished since), ``no``
     (never verified), or ``unreadable stamp``."""
     path = Path(results_dir) / submission / STAMP
@@ -201,7 +208,7 @@ def verification_status(results_dir: Path, submission: str, protocol: str | None
             return "stale"
     if not total:
         return "no"
-    return f"{total}/{total}" if signature == "signed" else f"unsigned ({total}/{total})"
+    return f"{total}/{total}" if signature == "signed" else f"{signature} ({total}/{total})"
 
 
 def _read_stamp(path: Path, submission: str) -> tuple[dict, dict]:

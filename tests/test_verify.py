@@ -230,7 +230,22 @@ def test_only_a_stamp_signed_by_a_trusted_key_counts(stored, tmp_path):
     new_key(tmp_path / "attacker.key")
     stamp["signature"] = sign(stamp, load_private_key(tmp_path / "attacker.key"))
     path.write_text(json.dumps(stamp))
+    assert verification_status(results, "random") == "untrusted key (6/6)"  # not counted
+    trusted = sign(stamp, load_private_key(KEY["private"]))  # the trusted key's id ...
+    stamp["signature"] = {**stamp["signature"], "key": trusted["key"]}  # ... on another's
+    path.write_text(json.dumps(stamp))                                  # signature
     assert verification_status(results, "random") == "forged"
+
+
+def test_a_genuine_stamp_whose_key_is_missing_is_not_called_forged(stored, tmp_path):
+    """Results copied without the keys/ beside them: their signed stamps cannot be checked,
+    so they count for nothing, but the leaderboard does not accuse them of forgery."""
+    results = copy(stored, tmp_path)
+    assert verify(results, stored[1], "--all", "--submission", "random") == 0
+    assert verification_status(results, "random") == "6/6"
+    for key in (results.parent / "keys").glob("*.pub"):
+        key.unlink()
+    assert verification_status(results, "random") == "untrusted key (6/6)"
 
 
 def test_verify_names_the_code_hashes_of_mixed_runs(stored, tmp_path, capsys):
