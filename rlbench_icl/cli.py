@@ -24,6 +24,10 @@ from .errors import (
 from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, load_registry
 
+COMMITTED_RESULTS = Path("leaderboard/results")
+"""The default of --results (and of pack's --out): the committed reference results,
+relative to the repository's root."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _make_parser()
@@ -95,7 +99,7 @@ def _add_leaderboard_parser(commands) -> None:
                     "(figures as PNG, PDF and SVG under OUT/figures/, every scored run in "
                     "OUT/scores.csv), and with --html a static web site. Same results give "
                     "the same bytes.")
-    board.add_argument("--results", type=Path, default=Path("leaderboard/results"),
+    board.add_argument("--results", type=Path, default=COMMITTED_RESULTS,
                        help="results directory (default: leaderboard/results)")
     board.add_argument("--out", type=Path, default=Path("leaderboard"),
                        help="output directory (default: leaderboard/)")
@@ -128,7 +132,7 @@ def _add_pack_parser(commands) -> None:
         description="Copy every result file of --results into --out as .json.gz.")
     pack.add_argument("--results", type=Path, required=True,
                       help="the results directory to pack (required)")
-    pack.add_argument("--out", type=Path, default=Path("leaderboard/results"),
+    pack.add_argument("--out", type=Path, default=COMMITTED_RESULTS,
                       help="where to put the packed files (default: leaderboard/results, "
                            "the committed reference results)")
     pack.add_argument("--force", action="store_true",
@@ -158,7 +162,7 @@ def _add_verify_parser(commands) -> None:
                     "compare the records with the stored files. Writes "
                     "RESULTS/<submission>/verified.json, shown by the leaderboard. Exits 1 "
                     "if any file is not reproduced.")
-    verify.add_argument("--results", type=Path, default=Path("leaderboard/results"),
+    verify.add_argument("--results", type=Path, default=COMMITTED_RESULTS,
                         help="results directory (default: leaderboard/results)")
     verify.add_argument("--submission", action="append", default=None, metavar="NAME",
                         help="verify this submission (repeatable; default: every one)")
@@ -475,13 +479,24 @@ def _run_summary(report, rows: list[list], iqm: dict[str, float], out: Path) -> 
             "failed": [r["error"]["message"] for r in report.failed]}
 
 
+def existing_results(path: Path, flag: str) -> None:
+    """A clear error unless ``path`` is a results directory; for the default, say that it
+    is relative to the repository's root."""
+    if path.is_dir():
+        return
+    where = ""
+    if path == COMMITTED_RESULTS:
+        where = (f" in {Path.cwd()}: the default is the committed reference results, relative "
+                 f"to the root of your rlbench-icl checkout; run from there or pass {flag} DIR")
+    raise ResultFileError(f"results directory {path} does not exist{where}")
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .leaderboard import build_leaderboard
     from .scoring import BootstrapConfig
 
     registry = load_registry(args.task_path)
-    if not args.results.is_dir():
-        raise ResultFileError(f"results directory {args.results} does not exist")
+    existing_results(args.results, "--results")
     figures = _installed("matplotlib")
     if not figures:
         print("matplotlib is not installed: writing the tables and the site without figures "
@@ -517,6 +532,8 @@ def _installed(module: str) -> bool:
 def cmd_pack(args: argparse.Namespace) -> int:
     from .store import pack
 
+    if args.out == COMMITTED_RESULTS:  # a new directory only when named: a pack run
+        existing_results(args.out, "--out")  # elsewhere once made a stray leaderboard/
     written, same = pack(args.results, args.out, args.force)
     print(f"packed {written} files into {args.out} ({same} already there)")
     return 0
@@ -546,8 +563,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .stamps import load_private_key, write_stamp
     from .verify import verify_submission
 
-    if not args.results.is_dir():
-        raise ResultFileError(f"results directory {args.results} does not exist")
+    existing_results(args.results, "--results")
     names = args.submission or sorted(p.name for p in args.results.iterdir() if p.is_dir())
     if args.agent and len(names) != 1:
         raise SubmissionError("--agent needs exactly one --submission")

@@ -44,6 +44,25 @@ def test_pack_of_nothing_is_an_error(tmp_path, capsys, where):
     assert "rlbench-icl pack: error:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["pack", "--results", "RESULTS"], ["leaderboard"],
+                                     ["verify"]])
+def test_the_default_results_outside_the_checkout_root_say_where_they_are_looked_for(
+        results, tmp_path, monkeypatch, capsys, command):
+    """Run from another directory, the default (the committed results, relative to the
+    repository's root) is missing: say so and how to fix it, and make no directory (pack
+    once made a stray ./leaderboard/results holding only the new runs)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    argv = [str(results) if a == "RESULTS" else a for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"rlbench-icl {command[0]}: error: results directory "
+                          f"leaderboard/results does not exist in {elsewhere}")
+    assert "run from there or pass --" in err and len(err.splitlines()) == 1
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_the_pack_help_shows_every_default(capsys):
     with pytest.raises(SystemExit):
         main(["pack", "--help"])
