@@ -1,7 +1,7 @@
 """Synthetic MDP priors: the data a foundation model may pretrain on and baselines may be tuned on.
 
 Nothing here is built from a benchmark task. ``PAPER_PRIOR`` reproduces the prior of Zighem &
-Vie (2026) (see ../shared/PAPER_NOTES.md); ``WIDE_PRIOR`` widens it towards the structure a
+Vie (2026, arXiv 2606.18812); ``WIDE_PRIOR`` widens it towards the structure a
 held-out suite has (more states and actions, absorbing goals and traps, step costs, sparse
 distant rewards, finite horizons) without looking at any task. Priors compose by weight with
 ``sample_mdp_mixture``.
