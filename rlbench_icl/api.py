@@ -98,7 +98,7 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
     Raises ``RlbenchIclError`` subclasses for bad input (unknown task or agent, an agent
     that fails the conformance check, code changed under a stored version)."""
     registry = load_registry(task_paths)
-    task_ids = registry.select(tasks)
+    task_ids = registry.select_some(tasks)
     out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="rlbench-icl-"))
     if isinstance(agent, Submission):
         ref, in_process = register_object(agent), True

@@ -334,7 +334,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.task_path)
     tasks = [_task_fields(registry.make(task_id))
-             for task_id in registry.select(args.tasks, args.instance_seed, args.instances)]
+             for task_id in registry.select_some(args.tasks, args.instance_seed, args.instances)]
     if args.json:
         return _print_json(tasks)
     rows = [[t["id"], t["num_states"], t["num_actions"], t["horizon"], t["discount"],
@@ -397,7 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner.summary import missing_for_ranking
 
     registry = load_registry(args.task_path)
-    task_ids = registry.select(args.tasks, args.instance_seed, args.instances)
+    task_ids = registry.select_some(args.tasks, args.instance_seed, args.instances)
     if args.scheduler and args.backend == "loky":
         raise BackendError("--scheduler needs --backend dask or ray")
     writable_dir(args.out)  # before minutes of checks and runs
@@ -569,7 +569,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise SubmissionError("--agent needs exactly one --submission")
     if args.sign is not None:
         load_private_key(args.sign)  # a bad key file says so before minutes of re-runs
-    tasks = None if args.tasks is None else load_registry(args.task_path).select(
+    tasks = None if args.tasks is None else load_registry(args.task_path).select_some(
         args.tasks, args.instance_seed, args.instances)
     rows, failed, unloadable = [], 0, 0
     for name in names:

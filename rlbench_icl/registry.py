@@ -173,6 +173,20 @@ class Registry:
                     chosen.append(task_id)
         return chosen
 
+    def select_some(self, selector: str, instance_seed: int | None = None,
+                    instances: int | None = None) -> list[str]:
+        """``select``, for a command that runs or lists what it selects: selecting nothing
+        (an empty selector, or zero instances of families only) is an error, not an empty
+        table."""
+        chosen = self.select(selector, instance_seed, instances)
+        if not chosen:
+            why = " with 0 instances" if instances == 0 and selector.strip(", ") else ""
+            suites = ", ".join(self._suites) or "none declared"
+            raise UnknownNameError(f"task selection {selector!r} selects no task{why}: name "
+                                   f"task ids, suites ({suites}), families or tags "
+                                   "(`rlbench-icl tasks` lists them)")
+        return chosen
+
     def _expand(self, word: str, instance_seed: int | None, instances: int | None
                 ) -> list[str]:
         if word in self._suites:

@@ -91,6 +91,27 @@ def test_unknown_selector_suggests_the_nearest():
     assert registry.select("quick,RiverSwim6-v0") == registry.select("quick")
 
 
+@pytest.mark.parametrize("argv, why", [
+    (["run", "--agent", "random", "--tasks", ""], "task selection '' selects no task:"),
+    (["run", "--agent", "random", "--tasks", " , "], "task selection ' , ' selects no task:"),
+    (["run", "--agent", "random", "--tasks", "Maze-v0", "--instances", "0"],
+     "task selection 'Maze-v0' selects no task with 0 instances:"),
+    (["tasks", "--tasks", "test", "--instances", "0"],
+     "task selection 'test' selects no task with 0 instances:"),
+])
+def test_a_selection_of_nothing_is_an_error_not_an_empty_table(tmp_path, capsys, argv, why):
+    """A typo'd or empty selection once ran nothing and exited 0 with an empty table."""
+    from rlbench_icl.cli import main
+
+    out = ["--out", str(tmp_path / "results"), "--jobs", "1"] if argv[0] == "run" else []
+    assert main(argv + out) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"rlbench-icl {argv[0]}: error: {why} name task ids, suites "
+                          "(dev, test)") and len(err.splitlines()) == 1
+    assert not (tmp_path / "results").exists()
+    assert default_registry().select("") == []  # the library's select itself stays total
+
+
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(TaskFileError, match="does not exist"):
         load_registry([tmp_path / "nope"])
