@@ -242,7 +242,7 @@ def ecdf(stem: Path, values: dict[str, np.ndarray], styles: dict[str, Style], xl
         y = np.concatenate([[0.0], np.arange(1, len(finite) + 1), [len(finite)]]) / len(v)
         ax.step(x, y, where="post", color=styles[name].colour, linestyle=styles[name].line,
                 linewidth=1.4)
-    ax.set(xlabel=xlabel, ylabel="fraction of runs solved", ylim=(0, 1.02), xlim=(0, 100))
+    ax.set(xlabel=xlabel, ylabel="fraction of runs", ylim=(0, 1.02), xlim=(0, 100))
     ax.grid(alpha=0.3)
     ax.set_title(title)
     legend(fig, list(values), styles)
