@@ -114,8 +114,9 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
     with opened as submission:
         wanted = tuple(p for p in protocols if p in submission.protocols)
         if not wanted:
-            raise SubmissionError(f"{submission.name} supports {submission.protocols}, not "
-                                  f"{tuple(protocols)}")
+            raise SubmissionError(f"{submission.name} supports only "
+                                  f"{' and '.join(submission.protocols)}, not "
+                                  f"{' and '.join(protocols)}")
         check_agent(submission, wanted)
         code = (code_identity_of_object(agent) if isinstance(agent, Submission)
                 else submission_code(ref, submission))

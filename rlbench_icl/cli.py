@@ -23,15 +23,30 @@ from .errors import (
 )
 from .protocols import PROTOCOLS
 from .registry import TASK_PATH_ENV, load_registry
+from .store import make_dirs, remove_empty
 
 COMMITTED_RESULTS = Path("leaderboard/results")
 """The default of --results (and of pack's --out): the committed reference results,
 relative to the repository's root."""
 
 
+_MADE: list[Path] = []
+"""Directories ``writable_dir`` made for the running command: if it fails, those left empty
+are removed, so a mistake leaves nothing behind."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _make_parser()
     args = parser.parse_args(argv)
+    _MADE.clear()
+    code = _run(args)
+    if code != 0:
+        remove_empty(_MADE)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; a failure the user can act on is one line on stderr."""
     try:
         return args.command(args)
     except BrokenPipeError:  # the reader (e.g. `head`) stopped reading: not an error
@@ -305,7 +320,7 @@ def writable_dir(path: Path) -> Path:
     """``path``, created if needed, once a file could be written into it; else
     ``OutputError`` in one line."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        _MADE.extend(make_dirs(path))
         with tempfile.NamedTemporaryFile(dir=path):
             pass
     except OSError as exc:
@@ -411,8 +426,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
         protocols = tuple(p for p in wanted if p in submission.protocols)
         if not protocols:
-            raise SubmissionError(f"{submission.name} supports {submission.protocols}, "
-                                  f"not {args.protocol}")
+            raise SubmissionError(f"{submission.name} supports only "
+                                  f"{' and '.join(submission.protocols)}, not {args.protocol}")
         if not args.quiet and not args.json:
             print(f"checking {submission.name} against the contract on small MDPs ...",
                   file=sys.stderr, flush=True)

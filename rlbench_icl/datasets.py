@@ -39,7 +39,7 @@ from .errors import MissingExtraError, RlbenchIclError
 from .families import INSTANCE_ID
 from .protocols import OfflineSettings, protocol_datasets, protocol_settings
 from .registry import default_registry
-from .store import write_atomic
+from .store import make_dirs, remove_empty, write_atomic
 from .tasks import Task
 
 SCHEMA = "rlbench-icl/datasets/1"
@@ -97,7 +97,7 @@ def export_minari(task: Task, seed: int, root: Path,
     settings = settings or protocol_settings(task, "offline")
     namespace = minari_namespace(task.id, seed)
     root = Path(root).resolve()  # minari joins a relative root onto itself
-    made = _make_dirs(root)
+    made = make_dirs(root)
     scratch = Path(tempfile.mkdtemp(dir=root, prefix=".rlbench-icl-export-"))  # hidden from
     try:                                                          # minari's listings
         with _minari_root(scratch), warnings.catch_warnings():
@@ -109,19 +109,10 @@ def export_minari(task: Task, seed: int, root: Path,
         _replace_dir(scratch / namespace, root / namespace, scratch)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
-        for directory in made:  # a failed export leaves no directory it made
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+        remove_empty(made)  # a failed export leaves no directory it made
         raise
     shutil.rmtree(scratch, ignore_errors=True)
     return ids
-
-
-def _make_dirs(path: Path) -> list[Path]:
-    """``mkdir -p path``; returns the directories it made, deepest first."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    path.mkdir(parents=True, exist_ok=True)
-    return missing
 
 
 def load_datasets(path: Path) -> dict[tuple[float, int], Dataset]:

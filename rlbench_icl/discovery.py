@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from functools import cache
 from importlib.metadata import entry_points
@@ -247,8 +248,20 @@ def _import_file(path: Path):
             raise MissingExtraError(f"{path.name} needs {exc.name}: install it with "
                                     f"pip install -e '.[{EXTRAS[exc.name]}]' (or "
                                     f"pip install 'rlbench-icl[{EXTRAS[exc.name]}]')") from exc
-        raise SubmissionError(f"{path}: importing the submission failed: {exc!r}") from exc
+        raise SubmissionError(import_failure(path, exc)) from exc
     except Exception as exc:
         del sys.modules[module_name]
-        raise SubmissionError(f"{path}: importing the submission failed: {exc!r}") from exc
+        raise SubmissionError(import_failure(path, exc)) from exc
     return module
+
+
+def import_failure(path: Path, exc: BaseException) -> str:
+    """Where and why importing the submission file ``path`` failed: the line of that file
+    the error comes from (its own, not a library's), the error's type and message."""
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        line, message = exc.lineno, exc.msg
+    else:
+        own = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        line, message = (own[-1].lineno if own else None), str(exc)
+    where = f"{path}, line {line}" if line else str(path)
+    return f"{where}: importing the submission failed: {type(exc).__name__}: {message}"

@@ -115,6 +115,24 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
+def make_dirs(path: Path) -> list[Path]:
+    """``mkdir -p path``; returns the directories it made, deepest first, so that a command
+    that fails can remove those still empty (``remove_empty``)."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(directories: list[Path]) -> None:
+    """Remove each of ``directories`` (deepest first) that is empty; leave the others."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            pass
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` so that no reader sees a partial file."""
     path = Path(path)

@@ -92,3 +92,32 @@ def test_cli_rejects_a_submission_that_fails_the_check(tmp_path, capsys):
     assert main(["run", "--agent", str(path), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "broken failed the conformance check" in err and "outside range" in err
+
+
+@pytest.mark.parametrize("isolation", [[], ["--in-process"]])
+@pytest.mark.parametrize("source, line, reason", [
+    ("import numpy\ndef f(:\n    pass\n", 2, "SyntaxError: invalid syntax"),
+    ("import numpy\n\nnumpy.zeros(3)['x']\n", 3, "IndexError: only integers, slices"),
+    ("import numpy\nnumpy.linalg.inv(numpy.zeros((2, 2)))\n", 2, "LinAlgError: Singular matrix"),
+])
+def test_a_submission_that_fails_to_import_is_named_with_its_own_line(
+        tmp_path, capsys, isolation, source, line, reason):
+    """The file and its line (not numpy's), the error's type and message, once, no
+    Python repr; and no empty results directory left behind."""
+    path = tmp_path / "mine.py"
+    path.write_text(source)
+    out = tmp_path / "results" / "deep"
+    assert main(["run", "--agent", str(path), "--tasks", "Bandit10-v0", "--jobs", "1",
+                 "--out", str(out), *isolation]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{path}, line {line}: importing the submission failed: {reason}" in err
+    assert err.count(str(path)) == 1 and "Error(" not in err  # no repr
+    assert len(err.splitlines()) == 1 and not (tmp_path / "results").exists()
+
+
+def test_a_protocol_the_submission_lacks_is_named_in_words(tmp_path, capsys):
+    assert main(["run", "--agent", "plugin", "--protocol", "online", "--tasks",
+                 "Bandit10-v0", "--jobs", "1", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "rlbench-icl run: error: plugin supports only offline, not online")
+    assert not (tmp_path / "r").exists()

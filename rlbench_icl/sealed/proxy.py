@@ -240,8 +240,10 @@ def sealed_submission(ref: str, limits: Limits = Limits()):
         try:
             reply, _ = process.call({"op": "load", "ref": ref,
                                      "version": wire.PROTOCOL_VERSION})
-        except AgentError as exc:
-            raise SubmissionError(f"cannot load {ref}: {exc}") from None
+        except AgentError as exc:  # the reason names the file already if it is the ref
+            reason = str(exc)
+            raise SubmissionError("cannot load " + (reason if reason.startswith(ref) else
+                                                    f"{ref}: {reason}")) from None
         yield _remote_submission(process, reply)
     finally:
         process.close()
