@@ -38,7 +38,7 @@ def test_same_files_for_any_worker_count(tmp_path):
     assert len(files) == 12 and files == result_files(tmp_path / "two")
 
 
-def test_resume_skips_finished_runs_and_repairs_damage(tmp_path):
+def test_resume_skips_finished_runs_and_repairs_damage(tmp_path, capsys):
     runs = random_grid()
     run_grid(runs, tmp_path, progress=False)
     before = result_files(tmp_path)
@@ -46,8 +46,11 @@ def test_resume_skips_finished_runs_and_repairs_damage(tmp_path):
     first.unlink()
     second.write_text(second.read_text()[:50])  # a torn file, as from another tool
     (second.parent / ".seed-0.json.abc.tmp").write_text("{")  # a temp file left by a kill
+    capsys.readouterr()
     again = run_grid(runs, tmp_path, progress=False)
     assert (again.executed, again.skipped) == (2, 10)
+    [said] = capsys.readouterr().err.splitlines()  # the torn file is named as it is remade
+    assert said.startswith(f"cannot reuse a stored result, making it again: {second}")
     assert result_files(tmp_path) == before
     forced = run_grid(runs, tmp_path, force=True, progress=False)
     assert forced.executed == 12 and result_files(tmp_path) == before

@@ -119,7 +119,8 @@ def _stored_record(run: RunSpec, out_dir: Path) -> dict | None:
         return None
     try:
         record = store.read_result(path)
-    except store.ResultFileError:
+    except store.ResultFileError as exc:  # made again; say so, as the file is replaced
+        print(f"cannot reuse a stored result, making it again: {exc}", file=sys.stderr)
         return None
     return record if record["status"] == "ok" else None
 
