@@ -163,7 +163,9 @@ def _add_train_fm_parser(commands) -> None:
                     "Re-running the same command resumes from OUT/checkpoint.pt.")
     train.add_argument("--config", type=Path, required=True, help="a training TOML file")
     train.add_argument("--out", type=Path, required=True, help="training directory")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the synthetic MDPs, batches and initial weights "
+                            "(default: 0)")
     train.add_argument("--stop-after", type=_positive_int, default=None, metavar="STEPS",
                        help="run at most STEPS steps now (resume later with the same command)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -271,7 +273,8 @@ def _add_run_parser(commands) -> None:
     run.add_argument("--out", type=Path, default=Path("results"),
                      help="results directory (default: results/)")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
-                     help="wall-clock limit per run; a slower run is recorded as failed")
+                     help="wall-clock limit per run; a slower run is recorded as failed "
+                          "(default: 120 s plus 10 ms per step of the run's budget)")
     run.add_argument("--backend", choices=BACKENDS, default="loky",
                      help="loky: local processes (default); dask or ray: a cluster")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",

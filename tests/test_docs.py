@@ -153,3 +153,53 @@ def test_gnn_fms_card_opens_with_the_leaderboards_test_numbers(protocol, baselin
                 f"{float(board[baseline]['test IQM']):.3f} | {_ci(fm, f'P(> {baseline})')} |")
     card = (ROOT / "submissions/gnn_fm_checkpoint/MODEL_CARD.md").read_text()
     assert expected in card, f"gnn-fm's model card should open with: {expected}"
+
+
+def _commands(parser, prefix=""):
+    """(command, its long options) for every subcommand of the rlbench-icl parser."""
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield from _commands(sub, f"{prefix} {name}".strip())
+            return
+    yield prefix, [o for a in parser._actions for o in a.option_strings
+                   if o.startswith("--") and o != "--help"]
+
+
+def test_the_readmes_command_table_gives_every_option_of_every_command():
+    from rlbench_icl.cli import _make_parser
+
+    rows = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        match = re.match(r"\| `rlbench-icl ([a-z-]+(?: [a-z]+)?)[ `]", line)
+        if match:
+            rows[match[1]] = line.split("` |")[0]
+    for command, options in _commands(_make_parser()):
+        assert command in rows, f"README's command table has no row for {command}"
+        missing = [o for o in options if not re.search(rf"{o}\b(?!-)", rows[command])]
+        assert not missing, f"README's row for {command} lacks {missing}"
+
+
+def test_every_option_of_every_command_has_help():
+    from rlbench_icl.cli import _make_parser
+
+    def undocumented(parser):
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for name, sub in action.choices.items():
+                    yield from (f"{name} {o}" for o in undocumented(sub))
+            elif action.option_strings and not action.help:
+                yield action.option_strings[-1]
+
+    assert list(undocumented(_make_parser())) == []
+
+
+def test_runs_timeout_help_states_the_default_the_planner_uses(capsys):
+    from rlbench_icl.cli import main
+    from rlbench_icl.runner.plan import TIMEOUT_BASE, TIMEOUT_PER_STEP
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (f"default: {TIMEOUT_BASE:g} s plus {1000 * TIMEOUT_PER_STEP:g} ms per step of the "
+            "run's budget") in text
