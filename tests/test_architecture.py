@@ -114,3 +114,24 @@ def test_the_walker_sees_a_cycle(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "PACKAGE", pkg)
     graph = _graph()
     assert graph == {"a": {"b"}, "b": {"a"}}
+
+
+def test_the_readmes_diagram_names_every_module_in_its_layer():
+    """README.md's architecture block draws LAYERS top down, separated by rules: each
+    top-level module or package is named in its layer's band, and every file of a package
+    is named too."""
+    readme = (PACKAGE.parent / "README.md").read_text()
+    block = readme.split("## Architecture", 1)[1].split("```", 2)[1]
+    bands = [band for band in block.split("─" * 20) if band.strip()]
+    bands = [band.replace("─", "") for band in bands][::-1]  # lowest first, as LAYERS
+    assert len(bands) == len(LAYERS)
+    for band, layer in zip(bands, LAYERS, strict=True):
+        for module in layer:
+            if module == "__init__":
+                continue
+            package = PACKAGE / module
+            name = f"{module}/" if package.is_dir() else f"{module}.py"
+            assert name in band, f"README's architecture diagram lacks {name} in its layer"
+            for path in sorted(package.glob("*.py")) if package.is_dir() else []:
+                if path.name != "__init__.py" and module != "builders":
+                    assert path.stem in band, f"README's diagram lacks {module}/{path.name}"
