@@ -68,6 +68,7 @@ from rlbench_icl.tuning import (
     fm_submission,
     offline_score,
     online_score,
+    paired_interval,
     tuning_tasks,
 )
 
@@ -369,18 +370,6 @@ def append_run(path: Path, job: tuple[int, int, int], value: float, first: int) 
     """One CSV line for a finished run (``repr`` of the score: every bit)."""
     with open(path, "a") as f:
         f.write(",".join(_run_key(job, first)) + f",{value!r}\n")
-
-
-def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 0
-                    ) -> tuple[float, float, float]:
-    """Mean of per-MDP differences (rows: MDPs) and its 95% percentile bootstrap CI, MDPs
-    resampled with replacement (a seed's runs stay with their MDP)."""
-    per_mdp = differences.mean(axis=1)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(per_mdp), size=(resamples, len(per_mdp)))
-    means = per_mdp[picks].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(per_mdp.mean()), float(low), float(high)
 
 
 def print_paired(settings: list[Setting], table: dict[int, list[float]], against: int,

@@ -4,7 +4,8 @@ Validation MDPs and contexts are drawn like the training data, from the stream t
 validates on and no training step uses (``train.validation_examples``). Reported: the
 cross-entropy, the exact normalised value of the greedy policy of the network, and of the
 certainty-equivalence plug-in policy computed from the same context (unvisited pairs as
-zero-reward self-loops), on MDPs whose optimal-random gap exceeds 1% of the reward scale.
+zero-reward self-loops), on MDPs whose optimal-random gap exceeds 1% of the reward scale, and
+their paired difference with a bootstrap CI over MDPs.
 
 Usage: python experiments/validate_fm.py [--mdps N] [--checkpoint DIR]
 """
@@ -26,7 +27,7 @@ from rlbench_icl.fm.features import Context, collate
 from rlbench_icl.fm.model import pinned_kernels
 from rlbench_icl.fm.train import load_model, validation_examples
 from rlbench_icl.mdp import TabularMDP
-from rlbench_icl.tuning import synthetic_task
+from rlbench_icl.tuning import paired_interval, synthetic_task
 
 
 def plug_in_policy(mdp: TabularMDP, context: Context) -> np.ndarray:
@@ -77,6 +78,18 @@ def main() -> None:
     print(f"validation cross-entropy {loss.item():.4f} on {args.mdps} prior MDPs")
     print(f"network greedy policy, normalised value: {summary(network)}")
     print(f"plug-in from the same contexts:          {summary(plug_in)}")
+    print(paired(np.array(network), np.array(plug_in)))
+
+
+def paired(network: np.ndarray, plug_in: np.ndarray) -> str:
+    """Network minus plug-in, MDP by MDP: the mean with its 95% bootstrap CI, and on how
+    many MDPs each is ahead (a difference within 1e-9 is a tie)."""
+    difference = network - plug_in
+    mean, low, high = paired_interval(difference[:, None])
+    ahead, behind = int((difference > 1e-9).sum()), int((difference < -1e-9).sum())
+    return (f"network - plug-in, per MDP:              mean {mean:+.3f} [{low:+.3f}, "
+            f"{high:+.3f}] (95% bootstrap CI); network ahead on {ahead}, behind on {behind}, "
+            f"tied on {len(difference) - ahead - behind}")
 
 
 if __name__ == "__main__":

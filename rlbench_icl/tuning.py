@@ -104,6 +104,18 @@ def offline_cells(task: Task, submission: Submission, seed: int, sizes: Sequence
     return run_offline(task, submission, settings, seed)["cells"]
 
 
+def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 0
+                    ) -> tuple[float, float, float]:
+    """Mean of per-MDP differences (rows: MDPs, columns: seeds) and its 95% percentile
+    bootstrap CI, MDPs resampled with replacement (a seed's runs stay with their MDP)."""
+    per_mdp = differences.mean(axis=1)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(per_mdp), size=(resamples, len(per_mdp)))
+    means = per_mdp[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(per_mdp.mean()), float(low), float(high)
+
+
 def fm_submission(checkpoint: str | Path, reading: Reading, temperature: float = 0.1,
                   refresh_ratio: float = 1.0, refresh_floor: float = 0.0,
                   follow_head_below: float = math.inf) -> Submission:

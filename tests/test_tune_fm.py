@@ -282,3 +282,27 @@ def test_the_cadence_rule_ships_the_first_candidate_passing_both_halves(tmp_path
                         {"Taxi-v0": ("30.00", "failed")})
     assert decide.cadence(tmp_path)[1] == ("no candidate passes both halves: the paper's "
                                            "cadence (f = 1, floor 0) ships")
+
+
+def test_validate_fm_pairs_the_network_with_its_plug_in_policy_mdp_by_mdp():
+    """experiments/validate_fm.py: the paired difference (its CI and the MDPs each is ahead
+    on) is printed beside the two summaries, on the trainer's validation stream."""
+    import subprocess
+    import sys
+
+    path = SCRIPT.parent / "validate_fm.py"
+    spec = importlib.util.spec_from_file_location("validate_fm_script", path)
+    validate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validate)
+    line = validate.paired(np.array([0.5, 0.2, 0.3, 0.9]), np.array([0.4, 0.2, 0.5, 0.9]))
+    assert "mean -0.025 [" in line and "ahead on 1, behind on 1, tied on 2" in line
+    out = subprocess.run(
+        [sys.executable, str(path), "--mdps", "16", "--checkpoint",
+         str(SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint")],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout.splitlines()
+    assert out[0].startswith("validation cross-entropy") and len(out) == 4
+    n = int(out[1].split("n=")[1].rstrip(")"))
+    counts = [int(w.rstrip(",")) for w in out[3].split("ahead on ")[1].split() if
+              w.rstrip(",").isdigit()]
+    assert 0 < n <= 16 and sum(counts) == n
