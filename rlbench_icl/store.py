@@ -195,27 +195,56 @@ def _schema_problem(record: dict) -> str | None:
     if not isinstance(result, dict) or not isinstance(result.get("scores"), dict):
         return "a successful run needs result.scores"
     if record["protocol"] == "online":
-        episodes = result.get("episodes")
-        if not isinstance(episodes, dict) or not _numbers(episodes.get("returns")):
-            return "an online result needs episodes.returns, a list of numbers"
-        values = episodes.get("policy_values")
-        if values is not None and (not _numbers(values)
-                                   or len(values) != len(episodes["returns"])):
-            return "episodes.policy_values must be null or one number per episode"
-    elif not isinstance(result.get("cells"), list) or not all(
+        return _online_problem(result, record["settings"])
+    return _offline_problem(result, record["settings"])
+
+
+def _online_problem(result: dict, settings: dict) -> str | None:
+    """Finite returns, one per episode of the declared budget (and policy values alike)."""
+    episodes = result.get("episodes")
+    if not isinstance(episodes, dict) or not _numbers(episodes.get("returns")):
+        return "an online result needs episodes.returns, a list of finite numbers"
+    returns = episodes["returns"]
+    if len(returns) != settings.get("num_episodes"):
+        return (f"{len(returns)} returns, but settings.num_episodes is "
+                f"{settings.get('num_episodes')}")
+    values = episodes.get("policy_values")
+    if values is not None and (not _numbers(values) or len(values) != len(returns)):
+        return "episodes.policy_values must be null or one finite number per episode"
+    return None
+
+
+def _offline_problem(result: dict, settings: dict) -> str | None:
+    """One cell with a finite value for each (epsilon, dataset size) the settings declare,
+    and no other."""
+    cells = result.get("cells")
+    if not isinstance(cells, list) or not all(
             isinstance(c, dict) and {"epsilon", "dataset_episodes", "value"} <= set(c)
-            for c in result["cells"]):
+            for c in cells):
         return "an offline result needs cells with epsilon, dataset_episodes and value"
+    if not _numbers([c["value"] for c in cells]):
+        return "every offline cell needs a finite value"
+    try:
+        grid = sorted((float(e), int(n)) for e in settings["epsilons"]
+                      for n in settings["dataset_episodes"])
+        have = sorted((float(c["epsilon"]), int(c["dataset_episodes"])) for c in cells)
+    except (KeyError, TypeError, ValueError):
+        return "offline settings need lists of epsilons and dataset_episodes"
+    if have != grid:
+        return ("the cells are not the settings' grid of epsilons x dataset_episodes, each "
+                "once")
     return None
 
 
 def _numbers(values) -> bool:
+    """A non-empty list of finite JSON numbers (json.loads reads NaN and Infinity too)."""
     if not isinstance(values, list) or not values:
         return False
     # JSON numbers decode to exactly int or float: their types in one C-level pass, the
     # per-value check (subclasses, minus bool) only if another type is there
-    return set(map(type, values)) <= {int, float} or all(
+    numbers = set(map(type, values)) <= {int, float} or all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return numbers and all(map(math.isfinite, values))
 
 
 def pack(results_dir: Path, out_dir: Path, force: bool = False) -> tuple[int, int]:

@@ -96,6 +96,55 @@ def test_mismatched_and_corrupt_files_are_refused_by_name(results, registry, tmp
     assert summary["online"] == []  # a refused file makes its submission incomplete
 
 
+def test_data_that_disagree_with_their_own_settings_or_are_not_finite_are_refused(
+        results, registry, tmp_path):
+    """A review found cut returns and a cherry-picked offline cell scored as whole runs, and
+    one NaN stopping the whole leaderboard. Each is refused by name; the rest is built."""
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+
+    def edit(rel: str, change) -> None:
+        path = copy / rel
+        record = json.loads(path.read_text())
+        change(record["result"])
+        path.write_text(json.dumps(record))
+
+    def cut(result):
+        result["episodes"]["returns"] = result["episodes"]["returns"][-2:]
+        if result["episodes"]["policy_values"]:
+            result["episodes"]["policy_values"] = result["episodes"]["policy_values"][-2:]
+
+    def best_cell_only(result):
+        result["cells"] = [max(result["cells"], key=lambda c: c["value"])]
+
+    def a_cell_twice(result):
+        result["cells"] = result["cells"][:-1] + [result["cells"][0]]
+
+    def nan_return(result):
+        result["episodes"]["returns"][1] = float("nan")
+
+    def infinite_value(result):
+        result["cells"][0]["value"] = float("inf")
+
+    edit("ucbvi/online/TinyChain-v0/seed-0.json", cut)
+    edit("vi-lcb/offline/TinyChain-v0/seed-0.json", best_cell_only)
+    edit("vi-lcb/offline/TinyChain-v0/seed-1.json", a_cell_twice)
+    edit("random/online/TinyBandit-v0/seed-1.json", nan_return)
+    edit("random/offline/TinyBandit-v0/seed-1.json", infinite_value)
+    summary = build_leaderboard(copy, tmp_path / "out", registry, FAST, suite_tag="tiny",
+                                seeds=SEEDS, figures=True)
+    refused = dict(summary["refused"])
+    assert "2 returns, but settings.num_episodes is" in refused[
+        "ucbvi/online/TinyChain-v0/seed-0.json"]
+    for rel in ("vi-lcb/offline/TinyChain-v0/seed-0.json",
+                "vi-lcb/offline/TinyChain-v0/seed-1.json"):
+        assert "not the settings' grid" in refused[rel]
+    assert "finite" in refused["random/online/TinyBandit-v0/seed-1.json"]
+    assert "finite" in refused["random/offline/TinyBandit-v0/seed-1.json"]
+    assert len(refused) == 5 and (tmp_path / "out" / "README.md").exists()
+    assert summary["online"] == [] and summary["offline"] == []  # each now incomplete
+
+
 def test_gzip_corruption_is_refused(results, registry, tmp_path):
     copy = tmp_path / "packed"
     main(["pack", "--results", str(results), "--out", str(copy)])
@@ -111,7 +160,10 @@ def test_other_settings_duplicates_and_mixed_versions_are_refused(results, regis
     shutil.copytree(results, copy)
     path = copy / "random/online/TinyChain-v0/seed-0.json"
     record = json.loads(path.read_text())
-    record["settings"] = {"num_episodes": 3}
+    record["settings"] = {"num_episodes": 3}  # as a run with --episodes 3 stores it
+    episodes = record["result"]["episodes"]
+    for key in ("returns", "policy_values"):
+        episodes[key] = episodes[key] and episodes[key][:3]
     path.write_text(json.dumps(record))
     main(["pack", "--results", str(results / "ucbvi"), "--out", str(copy / "ucbvi")])
     path = copy / "vi-lcb/offline/TinyBandit-v0/seed-2.json"
