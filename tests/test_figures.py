@@ -228,3 +228,26 @@ def test_binned_learning_curves_by_hand():
     short = {"result": {"episodes": {"returns": [0.0, 1.0], "policy_values": [1.0, 1.0]}}}
     assert binned_returns(short, task, "returns", 4).tolist() == [0.0, 0.0, 1.0, 1.0]
     assert binned_returns(short, task, "policy_values", 2).tolist() == [2.0, 2.0]
+
+
+def test_the_regret_figure_ends_at_the_runs_stored_regret_on_a_discounted_task():
+    """On a discounted task an episode stops after H steps, so regret is against the best
+    H-step return (Task.return_bounds), as the stored cumulative_regret; the figure once
+    used the infinite-horizon V*, which no agent can reach in H steps."""
+    from rlbench_icl.leaderboard.figures import _regret
+    from rlbench_icl.mdp import TabularMDP
+    from rlbench_icl.protocols.online import online_scores
+    from rlbench_icl.tuning import synthetic_task
+
+    P = np.zeros((2, 2, 2))
+    P[:, 0, 0] = P[:, 1, 1] = 1.0
+    mdp = TabularMDP(P=P, R=np.array([[0.0, 1.0], [0.0, 1.0]]), mu0=np.array([1.0, 0.0]),
+                     horizon=3, discount=0.9, objective="discounted")
+    task = synthetic_task(mdp, 0)
+    assert task.return_bounds[0] == pytest.approx(1 + 0.9 + 0.81)
+    assert task.optimal_value > task.return_bounds[0] + 5  # 1 / (1 - 0.9) = 10
+    returns = [0.0, 1.0, 2.71, 1.9]
+    record = {"result": {"episodes": {"returns": returns}}}
+    curve = _regret(record, task, 2)
+    assert curve[-1] == pytest.approx(online_scores(task, returns, None)["cumulative_regret"])
+    assert curve.tolist() == pytest.approx([2 * 2.71 - 1.0, 4 * 2.71 - 5.61])

@@ -182,11 +182,11 @@ def _per_task(stem: Path, ranking: Ranking, tasks: dict[str, Task], styles: Styl
     panels: dict[str, dict] = {t: {} for t in entries[0].tasks}
     for e in entries:
         by_task: dict[str, list[np.ndarray]] = {}
-        for record in e.records:
-            if record["status"] == "ok":
-                by_task.setdefault(record["task"]["id"], []).append(
-                    _regret(record, CURVE_POINTS) if regret else binned_returns(
-                        record, tasks[record["task"]["id"]], "returns", CURVE_POINTS))
+        for record in (r for r in e.records if r["status"] == "ok"):
+            task = tasks[record["task"]["id"]]
+            by_task.setdefault(task.id, []).append(
+                _regret(record, task, CURVE_POINTS) if regret
+                else binned_returns(record, task, "returns", CURVE_POINTS))
         for task, curves in by_task.items():
             panels[task][e.name] = (x if regret else x - 50 / CURVE_POINTS,
                                     np.mean(curves, axis=0))
@@ -197,10 +197,12 @@ def _per_task(stem: Path, ranking: Ranking, tasks: dict[str, Task], styles: Styl
                                 marked=[e.name for e in ranking.incomplete])
 
 
-def _regret(record: dict, points: int) -> np.ndarray:
-    """Cumulative regret sum_k (V* - G_k) at the end of each of ``points`` bins."""
+def _regret(record: dict, task: Task, points: int) -> np.ndarray:
+    """Cumulative regret sum_k (V* - G_k) at the end of each of ``points`` bins, V* the
+    best expected return of an episode (``Task.return_bounds``: the H-step value on a
+    discounted task, as the stored ``cumulative_regret``)."""
     returns = np.asarray(record["result"]["episodes"]["returns"])
-    cumulative = np.cumsum(record["task"]["optimal_value"] - returns)
+    cumulative = np.cumsum(task.return_bounds[0] - returns)
     ends = np.ceil(np.linspace(0, len(returns), points + 1)[1:]).astype(int) - 1
     return cumulative[np.maximum(ends, 0)]
 
