@@ -306,3 +306,24 @@ def test_validate_fm_pairs_the_network_with_its_plug_in_policy_mdp_by_mdp():
     counts = [int(w.rstrip(",")) for w in out[3].split("ahead on ")[1].split() if
               w.rstrip(",").isdigit()]
     assert 0 < n <= 16 and sum(counts) == n
+
+
+def test_resampling_whole_instances_widens_the_interval_when_seeds_agree():
+    """experiments/test_ci/clusters.py: when an instance's seeds score alike (as on the test
+    suite), drawing cells as if independent understates the spread that drawing instances
+    shows; the point IQM is the same either way."""
+    path = SCRIPT.parent / "test_ci" / "clusters.py"
+    spec = importlib.util.spec_from_file_location("test_ci_clusters", path)
+    clusters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(clusters)
+    rng = np.random.default_rng(1)
+    per_instance = rng.random((8, 1, 5))
+    alike = np.repeat(per_instance, 3, axis=1) + 0.001 * rng.random((8, 3, 5))
+    (a, b), (c, d) = clusters.intervals(alike)
+    assert (d - c) > 1.3 * (b - a)
+    cells = {(f"F{f}", i, s): float(alike[i, s, f]) for i in range(8) for s in range(3)
+             for f in range(5)}
+    np.testing.assert_array_equal(clusters.cube(cells), alike)
+    del cells[("F0", 0, 0)]
+    with pytest.raises(ValueError, match="every instance and seed"):
+        clusters.cube(cells)
