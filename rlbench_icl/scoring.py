@@ -37,6 +37,10 @@ class BootstrapConfig:
     seed: int = 0
     confidence: float = CONFIDENCE
     method: str = "stratified bootstrap, percentile"
+    cluster: int = 1
+    """The rows of a task's column come in consecutive blocks of this many that are drawn
+    together: a test instance's seeds, since the instances are what a test suite samples
+    (its seeds are not independent draws). 1: every run is drawn on its own (rliable's)."""
 
 
 def iqm(scores: np.ndarray) -> np.ndarray:
@@ -79,10 +83,18 @@ def stratified_resamples(scores: np.ndarray, config: BootstrapConfig,
 def resample_index(shape: tuple[int, int], config: BootstrapConfig, stream: int = 0
                    ) -> np.ndarray:
     """(resamples, runs, tasks): the run drawn at each place of each resample of a
-    ``shape`` = (runs, tasks) matrix, from the stream ``(config.seed, stream)``."""
+    ``shape`` = (runs, tasks) matrix, from the stream ``(config.seed, stream)``; with
+    ``config.cluster`` = k > 1, blocks of k consecutive runs are drawn whole."""
     runs, tasks = shape
     rng = np.random.default_rng([config.seed, stream])
-    return rng.integers(0, runs, size=(config.resamples, runs, tasks))
+    if config.cluster == 1:
+        return rng.integers(0, runs, size=(config.resamples, runs, tasks))
+    blocks, rest = divmod(runs, config.cluster)
+    if rest or not blocks:
+        raise ValueError(f"{runs} runs a task do not split into blocks of {config.cluster}")
+    picks = rng.integers(0, blocks, size=(config.resamples, blocks, tasks))
+    rows = picks[:, :, None, :] * config.cluster + np.arange(config.cluster)[:, None]
+    return rows.reshape(config.resamples, runs, tasks)
 
 
 def _flat_index(index: np.ndarray, tasks: int) -> np.ndarray:
@@ -119,14 +131,16 @@ def iqm_with_ci(scores: np.ndarray, config: BootstrapConfig = BootstrapConfig(),
 
 
 def iqm_difference_with_ci(x: np.ndarray, y: np.ndarray,
-                           config: BootstrapConfig = BootstrapConfig(), stream: int = 0
+                           config: BootstrapConfig = BootstrapConfig(), stream: int = 0,
+                           y_config: BootstrapConfig | None = None
                            ) -> tuple[float, float, float]:
     """IQM(X) - IQM(Y) of two score matrices (any numbers of runs and tasks: e.g. a dev and a
-    test suite), with a CI from resampling each independently (stratified by its tasks)."""
+    test suite), with a CI from resampling each independently (stratified by its tasks; Y
+    as ``y_config`` says, if given: a test suite's instances are drawn whole)."""
     _check_matrix(x)
     _check_matrix(y)
     boot = iqm(stratified_resamples(x, config, 2 * stream)) - iqm(
-        stratified_resamples(y, config, 2 * stream + 1))
+        stratified_resamples(y, y_config or config, 2 * stream + 1))
     return (float(iqm(x) - iqm(y)), *interval(boot, config.confidence))
 
 

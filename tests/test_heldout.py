@@ -8,8 +8,14 @@ import pytest
 from rlbench_icl import load_registry
 from rlbench_icl.cli import main
 from rlbench_icl.leaderboard import build_leaderboard
+from rlbench_icl.leaderboard.entries import stream_id
 from rlbench_icl.leaderboard.heldout import family_matrix
-from rlbench_icl.scoring import BootstrapConfig, iqm, iqm_difference_with_ci
+from rlbench_icl.scoring import (
+    BootstrapConfig,
+    aggregate_with_ci,
+    iqm,
+    iqm_difference_with_ci,
+)
 
 FAST = BootstrapConfig(resamples=200)
 FAMILIES = """
@@ -118,6 +124,15 @@ def test_the_family_matrix_and_the_gap_are_what_they_say(stored, tmp_path):
     assert lo <= point <= hi
     assert point == iqm_difference_with_ci(dev_matrix, matrix, FAST, 1)[0]  # seeded
 
+    # the test ranking draws an instance's seeds together (rows come instance by instance)
+    from rlbench_icl.leaderboard.heldout import rank_test
+
+    ranked = {r.entry.name: r for r in rank_test(test, "online", FAST)}
+    config = ranked["ucbvi"].bootstrap
+    assert config.cluster == 2 and "instances drawn with all their seeds" in config.method
+    assert ranked["ucbvi"].aggregates == aggregate_with_ci(matrix, config, stream_id(
+        "online", "ucbvi", "test"))
+
 
 def test_a_missing_test_run_keeps_a_submission_off_the_test_ranking(stored, tmp_path):
     import shutil
@@ -146,12 +161,12 @@ def test_a_model_is_shown_beside_its_own_inputs(stored, tmp_path):
     loaded = load_results(results, registry)
     ranked = {"tinydev online": rank_entries(
         make_entries(loaded, "online", registry.select("tinydev"), 2), "online", FAST)}
-    section = write_inputs_table(tmp_path, ranked, FAST, [("ucbvi", "random"),
-                                                          ("gnn-fm", "rmax-plan")])
+    section = write_inputs_table(tmp_path, ranked, [("ucbvi", "random"),
+                                                     ("gnn-fm", "rmax-plan")])
     rows = (tmp_path / "model_vs_inputs.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("ucbvi,random,tinydev online,")
     assert "What the network adds" in section
-    assert write_inputs_table(tmp_path / "none", ranked, FAST, [("gnn-fm", "rmax-plan")]) == ""
+    assert write_inputs_table(tmp_path / "none", ranked, [("gnn-fm", "rmax-plan")]) == ""
 
 
 def test_the_test_suite_can_be_drawn_from_another_seed(stored, tmp_path):

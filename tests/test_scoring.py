@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from rliable import library as rly
@@ -128,3 +130,23 @@ def test_iqm_curve_is_the_iqm_of_each_point_with_one_draw_of_runs():
                      for p in range(3)], axis=1)
     np.testing.assert_array_equal(point, [scoring.iqm(curves[..., p]) for p in range(3)])
     np.testing.assert_array_equal([lo, hi], np.percentile(boot, [2.5, 97.5], axis=0))
+
+
+def test_blocks_of_runs_are_drawn_whole_and_repeats_of_a_unit_add_no_certainty():
+    """``cluster`` = k: k consecutive runs of a task (a test instance's seeds) are drawn
+    together. Three identical copies of each run then give the same intervals of the mean
+    as the runs alone (the same draws), where drawing copies one by one narrows them."""
+    rng = np.random.default_rng(3)
+    units = rng.random((8, 4))
+    tripled = np.repeat(units, 3, axis=0)  # rows: unit 0 three times, unit 1 ...
+    cfg = scoring.BootstrapConfig(resamples=500)
+    whole = scoring.aggregate_with_ci(tripled, dataclasses.replace(cfg, cluster=3), 5)
+    alone = scoring.aggregate_with_ci(units, cfg, 5)
+    assert whole["mean"] == pytest.approx(alone["mean"], abs=1e-12)
+    loose = scoring.aggregate_with_ci(tripled, cfg, 5)["mean"]
+    assert loose[2] - loose[1] < 0.75 * (alone["mean"][2] - alone["mean"][1])
+    index = scoring.resample_index((6, 2), dataclasses.replace(cfg, cluster=3), 1)
+    assert set(map(tuple, index.transpose(0, 2, 1).reshape(-1, 6).tolist())) <= {
+        (a, a + 1, a + 2, b, b + 1, b + 2) for a in (0, 3) for b in (0, 3)}
+    with pytest.raises(ValueError, match="do not split into blocks of 4"):
+        scoring.resample_index((6, 2), dataclasses.replace(cfg, cluster=4))

@@ -1,8 +1,10 @@
 """How wide the test suite's IQM intervals are when a family's instances, not its (instance,
-seed) cells, are the units resampled: a measurement, not yet the leaderboard's method.
+seed) cells, are the units resampled. Measured at stop 32 on the leaderboard then
+committed; the leaderboard has drawn instances whole since (``rlbench_icl.leaderboard.
+heldout.instance_bootstrap``), so the "cells" column is the method it replaced.
 
-The leaderboard's test ranking (rlbench_icl/leaderboard/heldout.py) treats a family as a
-stratum and its 8 instances x 3 seeds as 24 runs drawn independently. The instances are the
+The leaderboard's test ranking treated a family as a stratum and its 8 instances x 3 seeds
+as 24 runs drawn independently. The instances are the
 random draws the test suite generalises over, and the seeds of one instance are not
 independent of each other, so resampling cells may understate the uncertainty. This script
 recomputes every submission's test IQM interval both ways from the committed long table

@@ -150,7 +150,7 @@ def _rankings(results: Results, dev: tuple[str, list[str], int],
         ranked = rank(entries, protocol, bootstrap)
         base = best_baseline(ranked, baselines)
         rankings.append(Ranking(role, selector, protocol, entries, ranked, base,
-                                improvements(ranked, base, bootstrap, protocol, tag)))
+                                improvements(ranked, base, protocol, tag)))
     return rankings
 
 
@@ -168,14 +168,14 @@ def _write_tables(out: Path, rankings: list[Ranking], verified: dict[str, dict[s
             dev_ranked = {x.entry.name: x for x in dev[r.protocol].ranked} \
                 if r.protocol in dev else {}
             first.append(write_test_table(out, r.protocol, r.entries, r.ranked, dev_ranked,
-                                          r.base, r.poi, bootstrap, verified[r.key]))
+                                          r.base, r.poi, verified[r.key]))
             first.append(write_family_table(out, r.protocol, r.ranked,
-                                            family_means(r.ranked, r.protocol, bootstrap)))
+                                            family_means(r.ranked, r.protocol)))
             if r.protocol == "offline" and r.ranked:
                 first.append(write_offline_sizes_table(
-                    out, r.ranked, *family_size_iqms(r.ranked, bootstrap), suite="test"))
+                    out, r.ranked, *family_size_iqms(r.ranked), suite="test"))
     by_where = {f"{r.selector} {r.protocol}": r.ranked for r in rankings}
-    inputs = write_inputs_table(out, by_where, bootstrap)
+    inputs = write_inputs_table(out, by_where)
     ablation = write_ablation_table(out, {f"{r.suite} {r.protocol}": r.ranked
                                           for r in rankings})
     return first + [s for s in [inputs, ablation] if s] + sections
@@ -236,7 +236,8 @@ def _site_intro(results: Results, bootstrap: scoring.BootstrapConfig, suite_tag:
                 num_tasks: int, test_suite: str | None) -> str:
     count = sum(len(v) for v in results.records.values())
     first = (f"The first tables rank on the {test_suite} suite (fresh family instances, "
-             "nothing tuned on them), the later ones on the " + suite_tag + " suite. "
+             "nothing tuned on them; their intervals draw each family's instances whole, "
+             "with all their seeds), the later ones on the " + suite_tag + " suite. "
              if test_suite else "")
     return (f"Generated from {count} result files; {suite_tag} suite: {num_tasks} tasks. "
             "Scores are normalised: 1 = optimal, 0 = uniform random, computed exactly from "
@@ -257,6 +258,8 @@ def _test_note(registry: Registry, test_suite: str, instance_seed: int | None,
             f"instances of each of {families} task families (instance seed "
             f"{seed}, rotated at each leaderboard release after the reference "
             f"models are frozen), seeds 0..{suite.seeds - 1}; nothing may be tuned on them. "
+            "Their intervals draw each family's instances with replacement, each with all "
+            "of its seeds: the instances are what the suite samples. "
             f"\"dev→test gap\": IQM on the `{suite_tag}` suite minus IQM on test. The tables "
             f"after them are on the `{suite_tag}` suite.")
 

@@ -86,11 +86,13 @@ class Entry:
 
 @dataclass
 class Ranked:
-    """A complete entry with its score matrix and aggregates."""
+    """A complete entry with its score matrix, its aggregates and how the matrix is
+    resampled for every interval of it (``bootstrap``: a test suite's draws instances)."""
 
     entry: Entry
     matrix: np.ndarray
     aggregates: dict[str, tuple[float, float, float]]
+    bootstrap: scoring.BootstrapConfig
 
 
 @dataclass
@@ -205,21 +207,23 @@ def seed_mean_ci(scores: np.ndarray, bootstrap: scoring.BootstrapConfig, stream:
                                                     bootstrap.confidence))
 
 
-def improvements(ranked: list[Ranked], base: Ranked | None, bootstrap: scoring.BootstrapConfig,
-                 *stream: str) -> dict[str, tuple[float, float, float]]:
+def improvements(ranked: list[Ranked], base: Ranked | None, *stream: str
+                 ) -> dict[str, tuple[float, float, float]]:
     """P(X > base) with its CI for every ranked X but the base, keyed by name; each from the
     stream ``(*stream, X)`` (e.g. ``("online", "poi")`` gives ``online/X/poi``)."""
     if base is None:
         return {}
     head, tail = stream[0], stream[1:]
-    return {r.entry.name: improvement(r, base, bootstrap, stream_id(head, r.entry.name, *tail))
+    return {r.entry.name: improvement(r, base, stream_id(head, r.entry.name, *tail))
             for r in ranked if r is not base}
 
 
-def improvement(x: Ranked, y: Ranked, bootstrap: scoring.BootstrapConfig, stream: int
-                ) -> tuple[float, float, float]:
-    """P(X > Y) with its CI, scores within ``TIE_TOLERANCE`` tied."""
-    return scoring.probability_of_improvement_with_ci(x.matrix, y.matrix, bootstrap, stream,
+def improvement(x: Ranked, y: Ranked, stream: int) -> tuple[float, float, float]:
+    """P(X > Y) with its CI, scores within ``TIE_TOLERANCE`` tied; both of one suite, so
+    resampled alike."""
+    if x.bootstrap != y.bootstrap:
+        raise ValueError(f"{x.entry.name} and {y.entry.name} are resampled differently")
+    return scoring.probability_of_improvement_with_ci(x.matrix, y.matrix, x.bootstrap, stream,
                                                       TIE_TOLERANCE)
 
 
@@ -313,7 +317,7 @@ def rank_entries(entries: list[Entry], protocol: str, bootstrap: scoring.Bootstr
         if e.complete:
             matrix = score_matrix(e, protocol)
             ranked.append(Ranked(e, matrix, scoring.aggregate_with_ci(
-                matrix, bootstrap, stream_id(protocol, e.name))))
+                matrix, bootstrap, stream_id(protocol, e.name)), bootstrap))
     return sorted(ranked, key=lambda r: (-r.aggregates["IQM"][0], r.entry.name))
 
 

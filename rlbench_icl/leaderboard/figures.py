@@ -60,7 +60,7 @@ def figure_specs(rankings: list[Ranking], bootstrap: scoring.BootstrapConfig,
     for ranking in rankings:
         if not ranking.ranked:
             continue
-        specs += _ranking_specs(ranking, bootstrap, styles)
+        specs += _ranking_specs(ranking, styles)
         if ranking.suite == "dev" and ranking.protocol == "online":
             specs += _online_specs(ranking, bootstrap, tasks, styles)
         if ranking.suite == "dev" and ranking.protocol == "offline":
@@ -75,8 +75,7 @@ def _title(ranking: Ranking, what: str) -> str:
     return f"{what} ({ranking.protocol}, {SUITE_LABELS.get(ranking.suite, ranking.suite)})"
 
 
-def _ranking_specs(ranking: Ranking, bootstrap: scoring.BootstrapConfig, styles: Styles
-                   ) -> list[FigureSpec]:
+def _ranking_specs(ranking: Ranking, styles: Styles) -> list[FigureSpec]:
     key, r = ranking.key, ranking
     specs = [
         FigureSpec(f"{key}_interval_estimates",
@@ -86,7 +85,7 @@ def _ranking_specs(ranking: Ranking, bootstrap: scoring.BootstrapConfig, styles:
                               for m in scoring.AGGREGATES}, styles,
                        _title(r, "Aggregate normalised scores, 95% CIs"))),
         FigureSpec(f"{key}_performance_profiles", _title(r, "Performance profiles, 95% CIs"),
-                   lambda stem: _profiles(stem, r, bootstrap, styles)),
+                   lambda stem: _profiles(stem, r, styles)),
     ]
     if r.poi:
         base = r.base.entry.name
@@ -104,12 +103,11 @@ def _ranking_specs(ranking: Ranking, bootstrap: scoring.BootstrapConfig, styles:
     return specs
 
 
-def _profiles(stem: Path, ranking: Ranking, bootstrap: scoring.BootstrapConfig,
-              styles: Styles) -> list[Path]:
+def _profiles(stem: Path, ranking: Ranking, styles: Styles) -> list[Path]:
     tag = "profile" if ranking.suite == "dev" else "test-profile"
     curves = {r.entry.name: (PROFILE_THRESHOLDS, *scoring.performance_profile(
-        r.matrix, PROFILE_THRESHOLDS, bootstrap, stream_id(ranking.protocol, r.entry.name,
-                                                           tag)))
+        r.matrix, PROFILE_THRESHOLDS, r.bootstrap, stream_id(ranking.protocol, r.entry.name,
+                                                             tag)))
         for r in ranking.ranked}
     return draw.bands(stem, [("fraction of runs with score > τ", curves)], styles,
                       "normalised score threshold τ", _title(ranking, "Performance profiles"))

@@ -1,8 +1,12 @@
 """The ranking on the test suite: families as strata, and each submission's dev->test gap.
 
 Test instances are grouped by family: a score matrix has one column per family and one row
-per (instance, seed), so the stratified bootstrap resamples instances and seeds within each
-family and every family weighs the same. A submission is ranked on test only if it has
+per (instance, seed), instance by instance. The instances are what the test suite samples
+from each family, and one instance's seeds are not independent of each other, so every
+interval of the test ranking draws a family's instances with replacement, each with all of
+its seeds (``instance_bootstrap``), stratified by family: every family weighs the same.
+(Drawing the cells one by one, as on the dev suite, gave intervals 1.3-1.65x narrower:
+``experiments/test_ci/clusters.py``.) A submission is ranked on test only if it has
 every run of the test grid (every instance x seeds 0..N-1). Its dev->test gap is its IQM on
 the dev suite minus its IQM on test, with a CI from bootstrapping both: how much of its dev
 score does not carry over to fresh instances.
@@ -10,6 +14,7 @@ score does not carry over to fresh instances.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +65,16 @@ def family_matrix(entry: Entry, protocol: str, value: Callable[[dict], float] | 
     return families, np.array(columns).T
 
 
+def instance_bootstrap(bootstrap: scoring.BootstrapConfig, seeds: int
+                       ) -> scoring.BootstrapConfig:
+    """``bootstrap`` drawing a family's instances whole, with their ``seeds`` runs."""
+    return dataclasses.replace(bootstrap, cluster=seeds, method=INSTANCE_METHOD)
+
+
+INSTANCE_METHOD = ("stratified bootstrap over families, each family's instances drawn with "
+                   "all their seeds, percentile")
+
+
 def rank_test(entries: list[Entry], protocol: str, bootstrap: scoring.BootstrapConfig
               ) -> list[Ranked]:
     """The complete entries on the test grid, best IQM first (ties by name)."""
@@ -67,15 +82,16 @@ def rank_test(entries: list[Entry], protocol: str, bootstrap: scoring.BootstrapC
     for e in entries:
         if e.complete:
             matrix = family_matrix(e, protocol)[1]
+            config = instance_bootstrap(bootstrap, len(e.seeds))
             ranked.append(Ranked(e, matrix, scoring.aggregate_with_ci(
-                matrix, bootstrap, stream_id(protocol, e.name, "test"))))
+                matrix, config, stream_id(protocol, e.name, "test")), config))
     return sorted(ranked, key=lambda r: (-r.aggregates["IQM"][0], r.entry.name))
 
 
 def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: list[Ranked],
                      dev: dict[str, Ranked], base: Ranked | None,
                      poi: dict[str, tuple[float, float, float]],
-                     bootstrap: scoring.BootstrapConfig, verified: dict[str, str]) -> str:
+                     verified: dict[str, str]) -> str:
     """``<protocol>_test_leaderboard.csv``: the test ranking with P(X > ``base``) from
     ``poi`` and each entry's dev IQM and dev->test gap; returns the front page's section."""
     poi_name = f"P(> {base.entry.name if base else 'baseline'})"
@@ -89,7 +105,8 @@ def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: lis
         a, name = r.aggregates, r.entry.name
         d = dev.get(name)
         gap = None if d is None else scoring.iqm_difference_with_ci(
-            d.matrix, r.matrix, bootstrap, stream_id(protocol, name, "dev-test"))
+            d.matrix, r.matrix, d.bootstrap, stream_id(protocol, name, "dev-test"),
+            r.bootstrap)
         rows.append([str(rank), escape_markdown(name), fmt_ci(*a["IQM"]), fmt(a["median"][0]),
                      fmt(a["mean"][0]), fmt(a["optimality gap"][0]),
                      fmt_ci(*poi[name]) if name in poi else "—",
@@ -111,8 +128,8 @@ def write_test_table(out: Path, protocol: str, entries: list[Entry], ranked: lis
     return f"## {TEST_TITLES[protocol]}\n\n{markdown_table(rows, headers)}\n"
 
 
-def family_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
-                   ) -> tuple[list[int], list[list[tuple[float, float, float]]]]:
+def family_size_iqms(ranked: list[Ranked]
+                     ) -> tuple[list[int], list[list[tuple[float, float, float]]]]:
     """``entries.offline_size_iqms`` on the test suite, with its families as strata: at each
     dataset size every ranked run has, each entry's IQM over the (instances x seeds,
     families) matrix of its runs' mean normalised value over behaviours at that size."""
@@ -125,19 +142,20 @@ def family_size_iqms(ranked: list[Ranked], bootstrap: scoring.BootstrapConfig
                                              for c in record["result"]["cells"]
                                              if c["dataset_episodes"] == size]))
 
-    return sizes, [[scoring.iqm_with_ci(family_matrix(r.entry, "offline", at(n))[1], bootstrap,
+    return sizes, [[scoring.iqm_with_ci(family_matrix(r.entry, "offline", at(n))[1],
+                                        r.bootstrap,
                                         stream_id("offline", r.entry.name, "test", str(n)))
                     for n in sizes] for r in ranked]
 
 
-def family_means(ranked: list[Ranked], protocol: str, bootstrap: scoring.BootstrapConfig
+def family_means(ranked: list[Ranked], protocol: str
                  ) -> tuple[list[str], list[list[tuple[float, float, float]]]]:
     """The families and, per family, each ranked entry's mean over its instances and seeds
-    with a bootstrap CI."""
+    with a bootstrap CI (instances drawn whole)."""
     if not ranked:
         return [], []
     families = family_matrix(ranked[0].entry, protocol)[0]
-    return families, [[seed_mean_ci(r.matrix[:, j], bootstrap,
+    return families, [[seed_mean_ci(r.matrix[:, j], r.bootstrap,
                                     stream_id(protocol, r.entry.name, family))
                        for r in ranked] for j, family in enumerate(families)]
 

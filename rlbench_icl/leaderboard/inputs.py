@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import scoring, store
+from .. import store
 from .entries import Ranked, improvement, stream_id
 from .render import (
     csv_interval,
@@ -83,7 +83,6 @@ def write_ablation_table(out: Path, ranked: dict[str, list[Ranked]],
 
 
 def write_inputs_table(out: Path, ranked: dict[str, list[Ranked]],
-                       bootstrap: scoring.BootstrapConfig,
                        pairs: list[tuple[str, str]] | None = None) -> str:
     """``model_vs_inputs.csv`` from ``{"<suite> <protocol>": ranked entries}``; returns the
     front page's section ("" if no pair has both sides ranked anywhere)."""
@@ -95,7 +94,7 @@ def write_inputs_table(out: Path, ranked: dict[str, list[Ranked]],
             by_name = {r.entry.name: r for r in entries}
             if model in by_name and inputs in by_name:
                 m, i = by_name[model], by_name[inputs]
-                poi = improvement(m, i, bootstrap, stream_id(where, model, "inputs", inputs))
+                poi = improvement(m, i, stream_id(where, model, "inputs", inputs))
                 rows.append([model, inputs, where, fmt(m.aggregates["IQM"][0]),
                              fmt(i.aggregates["IQM"][0]), fmt_ci(*poi)])
                 csv_rows.append([model, inputs, where, csv_number(m.aggregates["IQM"][0]),
