@@ -10,7 +10,8 @@ The metrics are rliable's (Agarwal et al. 2021), on a score matrix of shape (run
 - performance profile: the fraction of run-task scores above each threshold.
 
 Confidence intervals come from our own vectorised stratified bootstrap (runs resampled
-with replacement within each task), percentile method, drawn from a seeded
+with replacement within each task, or blocks of runs drawn whole: ``BootstrapConfig.cluster``,
+a test instance's seeds), percentile method, drawn from a seeded
 ``np.random.Generator``. Why not ``rliable.library.get_interval_estimates`` itself: it draws
 from numpy's global RNG whatever its ``random_state`` says (so intervals change from call to
 call), and its 50,000 default resamples took ~15 s per agent on a 20-task matrix here.
