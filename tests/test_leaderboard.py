@@ -7,7 +7,7 @@ import pytest
 
 from rlbench_icl import default_registry, load_registry
 from rlbench_icl.cli import main
-from rlbench_icl.leaderboard import Entry, build_leaderboard, escape_markdown
+from rlbench_icl.leaderboard import Entry, build_leaderboard, escape_markdown, load_results
 from rlbench_icl.leaderboard.paper import load_paper_reference
 from rlbench_icl.leaderboard.tables import gap_note, write_front_table
 from rlbench_icl.scoring import BootstrapConfig
@@ -175,6 +175,23 @@ def test_other_settings_duplicates_and_mixed_versions_are_refused(results, regis
     assert "are not the task's" in refused["random/online/TinyChain-v0/seed-0.json"]
     assert "also stored in" in refused["ucbvi/online/TinyChain-v0/seed-0.json.gz"]
     assert "mixed with version 1" in refused["vi-lcb/offline/TinyBandit-v0/seed-2.json"]
+
+
+def test_a_stray_old_version_file_is_refused_even_when_it_sorts_first(results, registry,
+                                                                       tmp_path):
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    files = sorted((copy / "random" / "offline").rglob("seed-*.json"))
+    record = json.loads(files[0].read_text())
+    version = record["submission"]["version"]
+    record["submission"]["version"] = "0"
+    files[0].write_text(json.dumps(record))
+    loaded = load_results(copy, registry)
+    refused = dict(loaded.refused)
+    assert list(refused) == [str(files[0].relative_to(copy))]
+    kept = f"mixed with version {version}, which {len(files) - 1} of its offline files hold"
+    assert kept in refused[str(files[0].relative_to(copy))]
+    assert len(loaded.records[("offline", "random")]) == len(files) - 1
 
 
 def test_runs_of_several_code_hashes_are_flagged(results, registry, tmp_path):

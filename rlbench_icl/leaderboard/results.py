@@ -2,8 +2,8 @@
 
 A file is refused (with its name and the reason) if it is unreadable, of another schema,
 stored at the wrong path, of a task whose digest does not match the registry, run with other
-settings than the task's, a second copy of a run, or of another version of its submission
-than the other files of that submission and protocol. Derived scores of the accepted ones are
+settings than the task's, of another version of its submission than most files of that
+submission and protocol hold, or a second copy of a run. Derived scores of the accepted ones are
 recomputed from the per-episode record and the registry's exact values, so a stored scalar
 never decides a rank.
 """
@@ -43,15 +43,22 @@ def load_results(results_dir: Path, registry: Registry, progress: bool = False) 
     results = Results()
     paths = list(Path(results_dir).rglob("seed-*.json")) + list(
         Path(results_dir).rglob("seed-*.json.gz"))
-    seen: dict[tuple, str] = {}
-    versions: dict[tuple, str] = {}
+    read: list[tuple[Path, dict, Task]] = []
     settings: dict[tuple[str, str], dict] = {}
     for path in tqdm(sorted(paths), desc="results", unit="file", disable=not progress,
                      leave=False):
         try:
             record = store.read_result(path)
-            task = _check_record(path, Path(results_dir), record, registry, settings)
-            _check_unique(path, record, seen, versions)
+            read.append((path, record, _check_record(path, Path(results_dir), record,
+                                                     registry, settings)))
+        except store.ResultFileError as exc:
+            results.refused.append((str(path.relative_to(results_dir)), str(exc)))
+    versions = _majority_versions(record for _, record, _ in read)
+    seen: dict[tuple, str] = {}
+    for path, record, task in read:
+        try:
+            _check_version(path, record, versions)
+            _check_unique(path, record, seen)
         except store.ResultFileError as exc:
             results.refused.append((str(path.relative_to(results_dir)), str(exc)))
             continue
@@ -59,6 +66,7 @@ def load_results(results_dir: Path, registry: Registry, progress: bool = False) 
         key = (record["protocol"], record["submission"]["name"])
         results.records.setdefault(key, []).append(record)
         results.tasks[task.id] = task
+    results.refused.sort(key=lambda refusal: Path(refusal[0]))  # path order, as read
     return results
 
 
@@ -85,17 +93,38 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry,
     return task
 
 
-def _check_unique(path: Path, record: dict, seen: dict, versions: dict) -> None:
-    """One file per run, and one submission version per (submission, protocol)."""
+def _majority_versions(records) -> dict[tuple[str, str], tuple[str, int]]:
+    """Each (submission, protocol)'s version held by the most files, with that count.
+
+    By count, not by which file sorts first, so one stray file of an old version does not get
+    every other run refused; a tie goes to the larger version string (any fixed rule would do:
+    this one does not depend on file order)."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for record in records:
+        by_version = counts.setdefault((record["submission"]["name"], record["protocol"]), {})
+        version = record["submission"]["version"]
+        by_version[version] = by_version.get(version, 0) + 1
+    return {key: max(by_version.items(), key=lambda item: (item[1], item[0]))
+            for key, by_version in counts.items()}
+
+
+def _check_version(path: Path, record: dict, versions: dict) -> None:
+    """One submission version per (submission, protocol): the one most of its files hold."""
+    sub = record["submission"]
+    kept, count = versions[(sub["name"], record["protocol"])]
+    if sub["version"] != kept:
+        raise store.ResultFileError(
+            f"{path}: {sub['name']} version {sub['version']} mixed with version {kept}, which "
+            f"{count} of its {record['protocol']} files hold (keep one version per directory)")
+
+
+def _check_unique(path: Path, record: dict, seen: dict) -> None:
+    """One file per run: the first in path order is kept."""
     sub = record["submission"]
     key = (sub["name"], record["protocol"], record["task"]["id"], record["seed"])
     if key in seen:
         raise store.ResultFileError(f"{path}: the same run is also stored in {seen[key]}")
     seen[key] = str(path)
-    first = versions.setdefault((sub["name"], record["protocol"]), sub["version"])
-    if sub["version"] != first:
-        raise store.ResultFileError(f"{path}: {sub['name']} version {sub['version']} mixed "
-                                    f"with version {first} (keep one version per directory)")
 
 
 def rescore(record: dict, task: Task) -> None:
