@@ -46,6 +46,10 @@ class Scores:
     rows: list[dict]
     results_dir: Path
     refused: list[tuple[str, str]] = field(default_factory=list)
+    # evaluate's default results directory: removed when these Scores are garbage-collected
+    # (or at exit), so notebook runs do not pile up in the temporary directory
+    _temporary: tempfile.TemporaryDirectory | None = field(default=None, repr=False,
+                                                           compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -90,16 +94,17 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
              timeout: float | None = None, memory: int | None = DEFAULT_MEMORY,
              task_paths: Sequence[str] = (), progress: bool = True) -> Scores:
     """Run ``agent`` on ``tasks`` (ids, suites, families or tags, as ``--tasks``) for seeds
-    0..``seeds``-1, store the results under ``out`` (default: a new temporary directory)
-    and return the scores of this grid. Stored runs are reused as ``rlbench-icl run``
-    reuses them. ``load_results(out)`` reads them back later, as the leaderboard would
-    (which refuses runs with non-default settings such as ``episodes``).
+    0..``seeds``-1, store the results under ``out`` and return the scores of this grid.
+    Without ``out`` they go to a new temporary directory that lives as long as the returned
+    ``Scores`` (``scores.results_dir``); pass ``out`` to keep the runs. Stored runs are
+    reused as ``rlbench-icl run`` reuses them. ``load_results(out)`` reads them back later,
+    as the leaderboard would (which refuses runs with non-default settings such as
+    ``episodes``).
 
     Raises ``RlbenchIclError`` subclasses for bad input (unknown task or agent, an agent
     that fails the conformance check, code changed under a stored version)."""
     registry = load_registry(task_paths)
     task_ids = registry.select_some(tasks)
-    out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="rlbench-icl-"))
     if isinstance(agent, Submission):
         ref, in_process = register_object(agent), True
         if jobs != 1:
@@ -123,8 +128,12 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
         runs = plan_runs(ref, submission, registry, task_ids, wanted, range(seeds), episodes,
                          [str(Path(p).resolve()) for p in task_paths], timeout, isolation,
                          memory, code)
+    temporary = tempfile.TemporaryDirectory(prefix="rlbench-icl-") if out is None else None
+    out = Path(temporary.name) if temporary else Path(out)
     report = run_grid(runs, out, jobs=jobs, progress=progress)
-    return _scores_of(report.records, registry, out)
+    scores = _scores_of(report.records, registry, out)
+    scores._temporary = temporary
+    return scores
 
 
 def _scores_of(records: list[dict], registry: Registry, out: Path) -> Scores:

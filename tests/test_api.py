@@ -1,6 +1,8 @@
 """Issue 21: the Python API, and the README's notebook example run as it is written."""
 
+import gc
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,17 @@ def test_a_notebook_object_runs_in_process_only(tmp_path):
     assert stored["isolation"] == "in-process"
     with pytest.raises(SubmissionError, match="jobs=1"):
         rl.evaluate(mine, tasks="Bandit10-v0", jobs=2, out=tmp_path)
+
+
+def test_the_default_results_directory_lives_as_long_as_its_scores(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(rl.errors.RlbenchIclError):
+        rl.evaluate("no-such-agent", tasks="Bandit10-v0", seeds=1, episodes=3, progress=False)
+    assert list(tmp_path.iterdir()) == []  # bad input makes no directory
+    scores = rl.evaluate("random", tasks="Bandit10-v0", seeds=1, episodes=3,
+                         protocols=("online",), progress=False)
+    results_dir = scores.results_dir
+    assert results_dir.parent == tmp_path and list(results_dir.rglob("seed-0.json"))
+    del scores
+    gc.collect()
+    assert not results_dir.exists()
