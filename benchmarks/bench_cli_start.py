@@ -13,6 +13,9 @@ normal install has. It prints the median wall time and the median CPU time of th
   runs;
 - previous: what ``--help`` imported before: the same plus scipy.sparse (through the
   dynamic-programming module), joblib (the backends), tabulate and the submissions' loader.
+- ``rlbench-icl run`` of one stored run (reused, so start-up, planning and the summary are
+  timed, not the run), against the same command with scipy.stats imported first, as its
+  summary's IQM did before (``scoring.iqm`` now, numpy only).
 
 Usage: python benchmarks/bench_cli_start.py [--repeats N]
 """
@@ -22,9 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PREVIOUS = ("import scipy.sparse.linalg, joblib, tabulate; "
@@ -37,6 +42,16 @@ COMMANDS = {
     "rlbench-icl --help (now)": ["-m", "rlbench_icl.cli", "--help"],
     "previous eager imports + --help": ["-c", PREVIOUS],
 }
+
+
+def run_commands(out: str) -> dict[str, list[str]]:
+    """``run`` of one reused run into ``out``, now and with the summary's former import."""
+    run = ["run", "--agent", "random", "--tasks", "Bandit10-v0", "--seeds", "1", "--jobs",
+           "1", "--quiet", "--out", out]
+    return {"run, 1 reused run (now)": ["-m", "rlbench_icl.cli", *run],
+            "run + scipy.stats (before)": [
+                "-c", f"import scipy.stats; from rlbench_icl.cli import main; "
+                      f"raise SystemExit(main({run!r}))"]}
 
 
 def timed(args: list[str], env: dict) -> tuple[float, float]:
@@ -58,10 +73,12 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's install keeps its .pyc files
     print(f"load average {os.getloadavg()[0]:.1f}, {args.repeats} runs each, medians")
     print(f"{'command':34} {'wall s':>7} {'CPU s':>7}")
-    for name, command in COMMANDS.items():
+    out = tempfile.mkdtemp(prefix="bench-cli-start-")
+    for name, command in {**COMMANDS, **run_commands(out)}.items():
         timed(command, env)  # warm-up: bytecode caches, file-system caches
         walls, cpus = zip(*(timed(command, env) for _ in range(args.repeats)), strict=True)
         print(f"{name:34} {statistics.median(walls):7.3f} {statistics.median(cpus):7.3f}")
+    shutil.rmtree(out)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scipy import stats
+import numpy as np
 
+from . import scoring
 from .conformance import check_agent
 from .contract import Submission
 from .discovery import code_identity, reference, register_object, submission_code
@@ -66,7 +67,7 @@ class Scores:
         for protocol in PROTOCOLS:
             values = self.scores(protocol, submission)
             if values:
-                out[protocol] = float(stats.trim_mean(values, 0.25))
+                out[protocol] = float(scoring.iqm(np.array(values)[:, None]))
         return out
 
     def failed(self) -> list[dict]:

@@ -65,7 +65,7 @@ def test_changed_settings_are_not_reused(tmp_path):
 def test_killed_run_resumes_without_partial_files(tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", "random", "--tasks",
-           "RiverSwim6-v0,Bandit10-v0", "--seeds", "30", "--jobs", "1", "--quiet",
+           "RiverSwim6-v0,Bandit10-v0", "--seeds", "10", "--jobs", "1", "--quiet",
            "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -78,7 +78,7 @@ def test_killed_run_resumes_without_partial_files(tmp_path):
     subprocess.run(cmd, check=True, capture_output=True)
     clean = tmp_path / "clean"
     subprocess.run(cmd[:-1] + [str(clean)], check=True, capture_output=True)
-    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 120
+    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 40
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -163,7 +163,7 @@ def test_two_concurrent_runs_into_one_directory_do_no_work_twice(tmp_path):
     lock and has most of its grid to go): it must wait, then reuse everything."""
     out = tmp_path / "shared"
     cmd = [sys.executable, "-m", "rlbench_icl.cli", "run", "--agent", "random", "--tasks",
-           "RiverSwim6-v0,Bandit10-v0", "--seeds", "40", "--jobs", "1", "--out", str(out)]
+           "RiverSwim6-v0,Bandit10-v0", "--seeds", "15", "--jobs", "1", "--out", str(out)]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(out.rglob("seed-*.json")) and time.monotonic() < deadline:
@@ -172,13 +172,13 @@ def test_two_concurrent_runs_into_one_directory_do_no_work_twice(tmp_path):
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outputs
     executed = [int(o.splitlines()[-1].split()[0]) for o, _ in outputs]
-    assert executed == [160, 0]  # the first did everything, the second reused it all
+    assert executed == [60, 0]  # the first did everything, the second reused it all
     assert "waiting" in outputs[1][1]
     clean = tmp_path / "clean"
     subprocess.run(cmd[:-1] + [str(clean)], check=True, capture_output=True)
-    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 160
+    assert result_files(out) == result_files(clean) and len(result_files(clean)) == 60
     timings = (out / "random" / "timings.jsonl").read_text().splitlines()
-    assert len(timings) == 160 and all(json.loads(line) for line in timings)
+    assert len(timings) == 60 and all(json.loads(line) for line in timings)
 
 
 def test_a_run_waiting_for_another_runs_lock_says_so_even_when_quiet(tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
+from .. import scoring, store
 from ..protocols import SCORE_KEY
 
 
@@ -26,9 +26,7 @@ def summary_rows(records: Sequence[dict]) -> tuple[list[list], dict[str, float]]
         mean = float(np.mean(scores)) if scores else float("nan")
         se = float(np.std(scores, ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else 0.0
         rows.append([protocol, task_id, len(group), len(group) - len(scores), mean, se])
-    from scipy import stats  # ~2 s to import: not in every worker that only runs runs
-
-    iqm = {p: float(stats.trim_mean(s, 0.25)) for p, s in by_protocol.items() if s}
+    iqm = {p: float(scoring.iqm(np.array(s)[:, None])) for p, s in by_protocol.items() if s}
     return rows, iqm
 
 
