@@ -350,6 +350,8 @@ def test_a_reference_to_something_else_is_refused_in_one_line(tmp_path, capsys, 
 def test_input_edges_get_clear_refusals(tmp_path):
     """Issue 24's input edges: ids with a trailing newline, oversized budgets, overflowing
     rewards, a task file that would import code, complex policies, private result files."""
+    import warnings
+
     import numpy as np
 
     from rlbench_icl import TaskInfo, load_registry
@@ -374,7 +376,8 @@ def test_input_edges_get_clear_refusals(tmp_path):
         directory.mkdir()
         (directory / "t.toml").write_text(
             f'[[task]]\nid = "Edge{i}-v0"\ndescription = "x"\ntags = ["edge"]\n{body}')
-        with pytest.raises(TaskFileError, match=message):
+        with pytest.raises(TaskFileError, match=message), warnings.catch_warnings():
+            warnings.simplefilter("error")  # the error alone: no numpy warning before it
             load_registry([directory]).make(f"Edge{i}-v0")
     info = TaskInfo(2, 2, 3, 1.0, "finite", (0.0, 1.0), "deterministic", 0)
     with pytest.raises(AgentError, match="complex"):
