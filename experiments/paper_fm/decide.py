@@ -13,23 +13,33 @@ declared steps.
 ``costs-w256-f{f}m1-dev-seed{0,1}.txt`` (``benchmarks/task_costs.py``'s tables), every dev
 task at most 3x UCB-VI. Score half: ``refresh/w256-{gaps,default,explore}.txt``
 (``refresh.sh`` with ``SWEEP=paper-refresh-w256``), the candidate's 95% CI lower end at
-least -0.02 against the paper's cadence on every suite. The first candidate passing both
+least -0.02 against the paper's cadence on every suite (recomputed from the ``.csv`` runs
+beside each table). The first candidate passing both
 ships; if none does, the paper's cadence (f = 1, floor 0). The answer says which record is
-missing when it cannot decide yet.
+missing when it cannot decide yet. It applies only once the scale rule has shipped w256, and
+it refuses (exit 2) a record that is not what the rule declares: a cost table without the
+candidate's column or without every dev task, a score table of another number of MDPs,
+episodes or network, or runs made with other weights than ``runs/w256``'s export.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
+import sys
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl.fm.train import load_config
+from rlbench_icl.tuning import paired_interval
 
 HERE = Path(__file__).resolve().parent
+EXPORT = HERE / "runs" / "w256" / "model.safetensors"
 SHIPPED = HERE.parents[1] / "submissions" / "gnn_fm_paper_checkpoint"
 SCALES = {  # width: (its log as committed, its training config)
     64: (SHIPPED / "train_log.jsonl", SHIPPED / "train.toml"),
@@ -42,6 +52,7 @@ SEEDS = (0, 1)
 SUITES = ("gaps", "default", "explore")
 COST_BAR = 3.0
 SCORE_BAR = -0.02
+MDPS, EPISODES, FIRST_MDP = 200, 300, 1820
 PAPER_CADENCE = "the paper's cadence (f = 1, floor 0)"
 
 
@@ -70,23 +81,65 @@ def scale(scales: dict[int, tuple[Path, Path]] = SCALES) -> tuple[list[list], st
     return rows, f"w{choose_scale(finals)} ships"
 
 
-def cost_ratios(table: Path, candidate: str) -> dict[str, float]:
+class RecordError(Exception):
+    """A record that is not what the declared rule reads: remake it."""
+
+
+def cost_ratios(table: Path, candidate: str, tasks: set[str] | None = None
+                ) -> dict[str, Fraction | float]:
     """Each task's CPU seconds for ``candidate`` over UCB-VI's, from a task_costs table
-    (a cell that is not a number, a run stopped or failed, counts as infinitely costly)."""
+    (a cell that is not a number, a run stopped or failed, counts as infinitely costly).
+    Exact fractions of the printed cells, so that 0.27 s against 0.09 s is 3x, at the bar,
+    not a float just above it. ``tasks``: the tasks the table must cover, exactly."""
     lines = [line for line in table.read_text().splitlines() if line.startswith("|")]
+    if len(lines) < 3:
+        raise RecordError(f"{table.name}: no table of costs in it")
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    ucbvi = header.index("ucbvi online")
-    mine = next(i for i, name in enumerate(header) if name.endswith(f"{candidate} online"))
-    ratios = {}
+    mine = [i for i, name in enumerate(header) if name.endswith(f"{candidate} online")]
+    if "ucbvi online" not in header or not mine:
+        raise RecordError(f"{table.name}: no 'ucbvi online' and '{candidate} online' "
+                          f"columns (columns: {', '.join(header)})")
+    ucbvi, mine = header.index("ucbvi online"), mine[0]
+    ratios: dict[str, Fraction | float] = {}
     for line in lines[2:]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if cells[0].startswith("**"):
             continue
         try:
-            ratios[cells[0]] = float(cells[mine]) / float(cells[ucbvi])
+            base = Fraction(cells[ucbvi])
+        except ValueError:
+            raise RecordError(f"{table.name}: UCB-VI's cell on {cells[0]} is "
+                              f"{cells[ucbvi]!r}, not a time") from None
+        if base <= 0:
+            raise RecordError(f"{table.name}: UCB-VI's time on {cells[0]} is {cells[ucbvi]}")
+        try:
+            ratios[cells[0]] = Fraction(cells[mine]) / base
         except ValueError:
             ratios[cells[0]] = float("inf")
+    if tasks is not None and set(ratios) != tasks:
+        missing, extra = sorted(tasks - set(ratios)), sorted(set(ratios) - tasks)
+        raise RecordError(f"{table.name}: not the dev tasks (missing: {missing or 'none'}; "
+                          f"not dev: {extra or 'none'})")
     return ratios
+
+
+def check_score_record(table: Path, suite: str, weights: Path) -> None:
+    """A score table of the declared setting (MDPs, episodes, network w256), whose runs
+    (``.csv`` beside it) were made with ``weights``."""
+    first = table.read_text().splitlines()[:1]
+    wanted = (f"{MDPS} synthetic tuning MDPs ({suite} suite), 1 seeds, {EPISODES} episodes; "
+              f"network {weights.parent.name}")
+    if first != [wanted]:
+        raise RecordError(f"{table.name}: made as {first[0] if first else 'nothing'!r}, "
+                          f"not {wanted!r}")
+    runs = table.with_suffix(".csv")
+    provenance = runs.read_text().splitlines()[:1] if runs.exists() else []
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    wanted = (f"# tune_fm runs: sweep=paper-refresh-w256 suite={suite} episodes={EPISODES} "
+              f"checkpoint={digest}")
+    if provenance != [wanted]:
+        raise RecordError(f"{runs.name}: made as {provenance[0] if provenance else 'nothing'!r}"
+                          f", not {wanted!r} (other weights than {weights}?)")
 
 
 def paired_lower_ends(table: Path) -> dict[int, float]:
@@ -100,8 +153,48 @@ def paired_lower_ends(table: Path) -> dict[int, float]:
     return lows
 
 
-def cadence(records: Path = HERE) -> tuple[list[list], str]:
-    rows, decision = [], None
+def exact_lower_end(table: Path, row: int) -> float | None:
+    """``row``'s 95% CI lower end against row 0, recomputed from every run in the table's
+    runs file (the table prints it to 4 decimals: -0.02004 would read as -0.0200); None if
+    the table has no such row. Refuses a runs file that lacks one of the rule's runs of
+    either row or that disagrees with the table."""
+    printed = paired_lower_ends(table).get(row)
+    if printed is None:
+        return None
+    runs = table.with_suffix(".csv")
+    scores = {}
+    for number, line in enumerate(runs.read_text().splitlines()[2:], start=3):
+        try:
+            r, mdp, seed, value = line.split(",")
+            scores[(int(r), int(mdp), int(seed))] = float(value)
+        except ValueError:
+            raise RecordError(f"{runs.name}, line {number}: {line!r} is not a run") from None
+    mdps = range(FIRST_MDP, FIRST_MDP + MDPS)
+    missing = [(r, m) for r in (0, row) for m in mdps if (r, m, 0) not in scores]
+    if missing:
+        raise RecordError(f"{runs.name}: {len(missing)} of the rule's runs are missing "
+                          f"(e.g. row {missing[0][0]}, MDP {missing[0][1]}, seed 0)")
+    differences = np.array([scores[(row, m, 0)] - scores[(0, m, 0)] for m in mdps])
+    low = paired_interval(differences[:, None])[1]
+    if abs(low - printed) > 5e-5:
+        raise RecordError(f"{table.name} prints {printed:+.4f} for row {row}, its runs give "
+                          f"{low:+.6f}")
+    return low
+
+
+def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
+            weights: Path = EXPORT, dev_tasks: set[str] | None = None
+            ) -> tuple[list[list], str]:
+    """The cadence rule on the records under ``records``; ``dev_tasks``: the tasks every cost
+    table must cover (default: the registry's dev suite). Raises ``RecordError``."""
+    shipped = scale(scales)[1]
+    if shipped != "w256 ships":
+        return [], f"not applicable until the scale rule ships w256 ({shipped})"
+    if dev_tasks is None:
+        from rlbench_icl import load_registry
+
+        dev_tasks = set(load_registry().select("dev"))
+    rows, decision, passed_cost = [], None, []
     for row, f in enumerate(LADDER, start=1):
         name = f"w256-f{f}m1"
         tables = [records / f"costs-{name}-dev-seed{s}.txt" for s in SEEDS]
@@ -110,22 +203,26 @@ def cadence(records: Path = HERE) -> tuple[list[list], str]:
             rows.append([name, "not run", "-"])
             decision = decision or f"not decided: {missing} is missing (cost half of {name})"
             continue
-        worst = max((kv for t in tables for kv in cost_ratios(t, name).items()),
+        worst = max((kv for t in tables for kv in cost_ratios(t, name, dev_tasks).items()),
                     key=lambda kv: kv[1])
         if worst[1] > COST_BAR:
-            rows.append([name, f"fails ({worst[1]:.2f}x on {worst[0]})", "-"])
+            rows.append([name, f"fails ({float(worst[1]):.2f}x on {worst[0]})", "-"])
             continue
+        passed_cost.append(str(row))
         scores = [records / "refresh" / f"w256-{suite}.txt" for suite in SUITES]
-        lows = [paired_lower_ends(t).get(row) if t.exists() else None for t in scores]
+        for table, suite in zip(scores, SUITES, strict=True):
+            if table.exists():
+                check_score_record(table, suite, weights)
+        lows = [exact_lower_end(t, row) if t.exists() else None for t in scores]
         if None in lows:
             missing = SUITES[lows.index(None)]
-            rows.append([name, f"passes ({worst[1]:.2f}x)", f"{missing}: not run"])
+            rows.append([name, f"passes ({float(worst[1]):.2f}x)", f"{missing}: not run"])
             decision = decision or (f"not decided: {name}'s score on {missing} is missing "
-                                    f"(refresh.sh with ROWS=0,...,{row})")
+                                    f"(refresh.sh with ROWS=0,{','.join(passed_cost)})")
             continue
         passed = all(low >= SCORE_BAR for low in lows)
-        rows.append([name, f"passes ({worst[1]:.2f}x)",
-                     ", ".join(f"{s} {low:+.4f}" for s, low in zip(SUITES, lows, strict=True))
+        rows.append([name, f"passes ({float(worst[1]):.2f}x)",
+                     ", ".join(f"{s} {low:+.5f}" for s, low in zip(SUITES, lows, strict=True))
                      + (" (passes)" if passed else " (fails)")])
         if passed:
             decision = decision or f"{name} ships (f = {f}, floor 1)"
@@ -141,10 +238,14 @@ def main() -> None:
         print(tabulate(rows, headers=["scale", "steps", "last validation mean"],
                        tablefmt="github", disable_numparse=True))
     else:
-        rows, decision = cadence()
-        print(tabulate(rows, headers=["candidate", "cost (worst dev task)",
-                                      "score: CI lower end per suite"],
-                       tablefmt="github", disable_numparse=True))
+        try:
+            rows, decision = cadence()
+        except RecordError as exc:
+            sys.exit(f"invalid record: {exc}: remake it as the README says")
+        if rows:
+            print(tabulate(rows, headers=["candidate", "cost (worst dev task)",
+                                          "score: CI lower end per suite"],
+                           tablefmt="github", disable_numparse=True))
     print(f"\n{decision}")
 
 

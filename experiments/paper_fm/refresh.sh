@@ -8,7 +8,8 @@
 # it finishes (commit it between sessions); a finished suite's table is
 # refresh/<name>-<suite>.txt. Runs every suite (the rule needs all three). MDPS: how many
 # MDPs from 1820 on (default 500; w256's rule: 200). ROWS: the sweep's rows to run (default
-# all; w256's rule: 0 and the ladder rows that passed the cost half, e.g. ROWS=0,2,3).
+# all; w256's rule: 0 and every ladder row that passed the cost half so far, earlier ones
+# included, as experiments/paper_fm/decide.py cadence prints them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CKPT=${CKPT:-submissions/gnn_fm_paper_checkpoint}
