@@ -353,6 +353,16 @@ def test_the_cadence_rule_waits_for_w256_and_refuses_records_not_as_declared(tmp
     _score_table(tmp_path / "refresh" / "w256-gaps.txt", {1: 0.0}, capsys, weights)
     weights.write_bytes(b"weights of another step")
     refused(r"w256-gaps.csv: made as .*\(other weights than")
+
+    def invalid():
+        raise decide.RecordError("costs-w256-f4m1-dev-seed1.txt: no table of costs in it")
+
+    decide.cadence = invalid  # the command line says so in one line and exits 2
+    with pytest.raises(SystemExit) as exit_:
+        decide.main(["cadence"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("invalid record: costs-w256-f4m1-dev-seed1.txt: no "
+                                       "table of costs in it: remake it as the README says\n")
 def test_validate_fm_pairs_the_network_with_its_plug_in_policy_mdp_by_mdp():
     """experiments/validate_fm.py: the paired difference (its CI and the MDPs each is ahead
     on) is printed beside the two summaries, on the trainer's validation stream."""

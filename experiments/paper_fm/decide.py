@@ -229,10 +229,10 @@ def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
     return rows, decision or f"no candidate passes both halves: {PAPER_CADENCE} ships"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rule", choices=("scale", "cadence"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.rule == "scale":
         rows, decision = scale()
         print(tabulate(rows, headers=["scale", "steps", "last validation mean"],
@@ -241,7 +241,8 @@ def main() -> None:
         try:
             rows, decision = cadence()
         except RecordError as exc:
-            sys.exit(f"invalid record: {exc}: remake it as the README says")
+            print(f"invalid record: {exc}: remake it as the README says", file=sys.stderr)
+            sys.exit(2)
         if rows:
             print(tabulate(rows, headers=["candidate", "cost (worst dev task)",
                                           "score: CI lower end per suite"],
