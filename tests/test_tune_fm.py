@@ -312,8 +312,13 @@ def test_the_cadence_rule_ships_the_first_candidate_passing_both_halves(tmp_path
             _cost_table(tmp_path / f"costs-w256-f{f}m1-dev-seed{seed}.txt", f"w256-f{f}m1",
                         {"GarnetS100A6B10-v0": ("30.00", "failed"),
                          "Bandit10-v0": ("0.07", "0.08")})
-    assert cadence()[1] == ("no candidate passes both halves: the paper's "
-                            "cadence (f = 1, floor 0) ships")
+    assert cadence()[1] == ("no candidate passes both halves: w256-f8m1 (f = 8, floor 1) "
+                            "ships, the first within the cost bar (rule 3)")
+    for seed in (0, 1):
+        _cost_table(tmp_path / f"costs-w256-f8m1-dev-seed{seed}.txt", "w256-f8m1",
+                    {"GarnetS100A6B10-v0": ("1.54", "4.63"), "Bandit10-v0": ("0.09", "0.27")})
+    assert cadence()[1] == ("no candidate passes the cost half: the paper's cadence (f = 1, "
+                            "floor 0) ships")
 
 
 def test_the_cadence_rule_waits_for_w256_and_refuses_records_not_as_declared(tmp_path,
