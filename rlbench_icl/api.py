@@ -17,7 +17,9 @@ rank them; put the agent in a file to run it sealed).
 from __future__ import annotations
 
 import inspect
+import shutil
 import tempfile
+import weakref
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -39,6 +41,25 @@ from .runner.plan import TIMEOUT_BASE
 from .sealed import DEFAULT_MEMORY, Limits, opened_submission
 
 
+class _OwnedDirectory:
+    """A new temporary directory, removed (silently) when this object is garbage-collected
+    or at exit. Not ``tempfile.TemporaryDirectory``: that warns when it cleans up this way,
+    and a pickled copy would lose its directory when the original goes. Here a copy shares
+    the original, and a pickled one (a ``Scores`` returned from another process) becomes
+    the plain path, its directory kept, as any ``out`` directory is."""
+
+    def __init__(self) -> None:
+        self.name = tempfile.mkdtemp(prefix="rlbench-icl-")
+        self._remove = weakref.finalize(self, shutil.rmtree, self.name, ignore_errors=True)
+
+    def __deepcopy__(self, memo: dict) -> _OwnedDirectory:
+        return self
+
+    def __reduce__(self):
+        self._remove.detach()
+        return str, (self.name,)
+
+
 @dataclass
 class Scores:
     """One row per scored unit (``LONG_COLUMNS``: an online run, or an offline run's
@@ -49,8 +70,7 @@ class Scores:
     refused: list[tuple[str, str]] = field(default_factory=list)
     # evaluate's default results directory: removed when these Scores are garbage-collected
     # (or at exit), so notebook runs do not pile up in the temporary directory
-    _temporary: tempfile.TemporaryDirectory | None = field(default=None, repr=False,
-                                                           compare=False)
+    _temporary: _OwnedDirectory | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -97,7 +117,8 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
     """Run ``agent`` on ``tasks`` (ids, suites, families or tags, as ``--tasks``) for seeds
     0..``seeds``-1, store the results under ``out`` and return the scores of this grid.
     Without ``out`` they go to a new temporary directory that lives as long as the returned
-    ``Scores`` (``scores.results_dir``); pass ``out`` to keep the runs. Stored runs are
+    ``Scores`` (``scores.results_dir``: keep the ``Scores`` while you use it, e.g. in
+    ``load_results``); pass ``out`` to keep the runs. Stored runs are
     reused as ``rlbench-icl run`` reuses them. ``load_results(out)`` reads them back later,
     as the leaderboard would (which refuses runs with non-default settings such as
     ``episodes``).
@@ -129,7 +150,7 @@ def evaluate(agent: str | Submission, tasks: str = "quick", seeds: int = 5,
         runs = plan_runs(ref, submission, registry, task_ids, wanted, range(seeds), episodes,
                          [str(Path(p).resolve()) for p in task_paths], timeout, isolation,
                          memory, code)
-    temporary = tempfile.TemporaryDirectory(prefix="rlbench-icl-") if out is None else None
+    temporary = _OwnedDirectory() if out is None else None
     out = Path(temporary.name) if temporary else Path(out)
     report = run_grid(runs, out, jobs=jobs, progress=progress)
     scores = _scores_of(report.records, registry, out)

@@ -419,5 +419,8 @@ def _dense_blocks(arr, S: int, A: int):
 
 
 def _rounded_bytes(arr: np.ndarray) -> bytes:
-    rounded = np.round(arr, DIGEST_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    # rounding scales by 10**DIGEST_DECIMALS: a huge value (a reward of 1e300, refused by
+    # name when the task is built) overflows there, which is no reason for a numpy warning
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = np.round(arr, DIGEST_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
     return np.ascontiguousarray(rounded, dtype="<f8").tobytes()

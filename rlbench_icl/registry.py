@@ -278,10 +278,7 @@ def build_task(spec: TaskSpec) -> Task:
     builder = resolve_builder(spec.builder)
     extra = {"task_dir": spec.source.parent} if takes_task_dir(builder) else {}
     try:
-        # an overflowing parameter (a reward of 1e300) becomes inf, refused by name below,
-        # not a numpy RuntimeWarning from inside the builder
-        with np.errstate(over="ignore"):
-            mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params, **extra)
+        mdp = builder(horizon=spec.horizon, discount=spec.discount, **spec.params, **extra)
         if spec.objective != mdp.objective:
             mdp = dataclasses.replace(mdp, objective=spec.objective)
     except Exception as exc:  # any builder failure is the task file's error, named as such

@@ -1,8 +1,11 @@
 """Issue 21: the Python API, and the README's notebook example run as it is written."""
 
+import copy
 import gc
+import pickle
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -68,6 +71,18 @@ def test_the_default_results_directory_lives_as_long_as_its_scores(tmp_path, mon
                          protocols=("online",), progress=False)
     results_dir = scores.results_dir
     assert results_dir.parent == tmp_path and list(results_dir.rglob("seed-0.json"))
+    copied = copy.deepcopy(scores)
     del scores
     gc.collect()
+    assert results_dir.exists()  # the copy holds it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # removed silently
+        del copied
+        gc.collect()
     assert not results_dir.exists()
+    # pickled (a Scores returned from another process): the runs are kept, as with out=
+    pickled = pickle.dumps(rl.evaluate("random", tasks="Bandit10-v0", seeds=1, episodes=3,
+                                       protocols=("online",), progress=False))
+    gc.collect()
+    kept = pickle.loads(pickled)
+    assert list(kept.results_dir.rglob("seed-0.json"))

@@ -189,9 +189,21 @@ def test_a_stray_old_version_file_is_refused_even_when_it_sorts_first(results, r
     loaded = load_results(copy, registry)
     refused = dict(loaded.refused)
     assert list(refused) == [str(files[0].relative_to(copy))]
-    kept = f"mixed with version {version}, which {len(files) - 1} of its offline files hold"
+    kept = f"mixed with version {version}, which {len(files) - 1} of its offline runs hold"
     assert kept in refused[str(files[0].relative_to(copy))]
     assert len(loaded.records[("offline", "random")]) == len(files) - 1
+    # two runs of another version, each stored twice (.json and .json.gz): as many files as
+    # the others' four runs, but two runs; a run stored twice counts once
+    assert len(files) == 6
+    for path in files[:2]:
+        record = json.loads(path.read_text())
+        record["submission"]["version"] = "9"  # would win a tie: it sorts after the other
+        path.write_text(json.dumps(record))
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+    loaded = load_results(copy, registry)
+    assert len(loaded.refused) == 4 and len(loaded.records[("offline", "random")]) == 4
+    assert all(f"mixed with version {version}, which 4 of its offline runs hold" in reason
+               for _, reason in loaded.refused)
 
 
 def test_runs_of_several_code_hashes_are_flagged(results, registry, tmp_path):

@@ -368,6 +368,8 @@ def test_input_edges_get_clear_refusals(tmp_path):
     cases = {
         "horizon = 1000000000\nepisodes = 10\n" + chain % "1.0": "'horizon' must be in 1..",
         "horizon = 10\nepisodes = 10\n" + chain % "1e300": "rewards must be finite",
+        "horizon = 10\nepisodes = 10\ndiscount = 0.9\nobjective = \"discounted\"\n"
+        + chain % "1e300": "rewards must be finite",
         'horizon = 10\nepisodes = 10\nbuilder = "gymnasium_toy_text"\n'
         'params = {env_id = "this:FrozenLake-v1"}\n': "a task file never imports code",
     }

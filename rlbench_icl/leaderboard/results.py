@@ -94,18 +94,20 @@ def _check_record(path: Path, root: Path, record: dict, registry: Registry,
 
 
 def _majority_versions(records) -> dict[tuple[str, str], tuple[str, int]]:
-    """Each (submission, protocol)'s version held by the most files, with that count.
+    """Each (submission, protocol)'s version held by the most runs (distinct task and seed:
+    a run stored twice counts once), with that count.
 
     By count, not by which file sorts first, so one stray file of an old version does not get
-    every other run refused; a tie goes to the larger version string (any fixed rule would do:
-    this one does not depend on file order)."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
+    every other run refused; a tie goes to the version string that sorts last as text (any
+    fixed rule would do: this one does not depend on file order)."""
+    runs: dict[tuple[str, str], dict[str, set]] = {}
     for record in records:
-        by_version = counts.setdefault((record["submission"]["name"], record["protocol"]), {})
-        version = record["submission"]["version"]
-        by_version[version] = by_version.get(version, 0) + 1
-    return {key: max(by_version.items(), key=lambda item: (item[1], item[0]))
-            for key, by_version in counts.items()}
+        by_version = runs.setdefault((record["submission"]["name"], record["protocol"]), {})
+        by_version.setdefault(record["submission"]["version"], set()).add(
+            (record["task"]["id"], record["seed"]))
+    return {key: max(((version, len(held)) for version, held in by_version.items()),
+                     key=lambda item: (item[1], item[0]))
+            for key, by_version in runs.items()}
 
 
 def _check_version(path: Path, record: dict, versions: dict) -> None:
@@ -115,7 +117,7 @@ def _check_version(path: Path, record: dict, versions: dict) -> None:
     if sub["version"] != kept:
         raise store.ResultFileError(
             f"{path}: {sub['name']} version {sub['version']} mixed with version {kept}, which "
-            f"{count} of its {record['protocol']} files hold (keep one version per directory)")
+            f"{count} of its {record['protocol']} runs hold (keep one version per directory)")
 
 
 def _check_unique(path: Path, record: dict, seen: dict) -> None:
