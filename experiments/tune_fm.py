@@ -64,11 +64,13 @@ from rlbench_icl.fm.policy import Reading, load_network
 from rlbench_icl.fm.virtual import VirtualOutcome
 from rlbench_icl.tasks import Task
 from rlbench_icl.tuning import (
+    RUNS_COLUMNS,
     add_suite_arguments,
     fm_submission,
     offline_score,
     online_score,
     paired_interval,
+    parse_runs,
     tuning_tasks,
 )
 
@@ -325,9 +327,6 @@ def print_table(settings: list[Setting], table: dict[int, list[float]],
                    tablefmt="github", disable_numparse=True))
 
 
-RUNS_COLUMNS = "row,mdp,seed,score"
-
-
 def provenance(args: argparse.Namespace) -> str:
     """The first line of a ``--runs`` file: what its runs were made with."""
     weights = hashlib.sha256((args.checkpoint / "model.safetensors").read_bytes())
@@ -359,11 +358,7 @@ def read_runs(path: Path, header: str) -> dict[tuple[str, str, str], float]:
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text("\n".join(lines) + "\n")
         os.replace(tmp, path)
-    runs = {}
-    for line in lines[2:]:
-        row, mdp, seed, value = line.split(",")
-        runs[(row, mdp, seed)] = float(value)
-    return runs
+    return parse_runs(lines[2:], str(path))
 
 
 def append_run(path: Path, job: tuple[int, int, int], value: float, first: int) -> None:

@@ -104,6 +104,24 @@ def offline_cells(task: Task, submission: Submission, seed: int, sizes: Sequence
     return run_offline(task, submission, settings, seed)["cells"]
 
 
+RUNS_COLUMNS = "row,mdp,seed,score"
+"""The second line of a tuning runs file (``experiments/tune_fm.py --runs``); the first
+says what its runs were made with."""
+
+
+def parse_runs(lines: Sequence[str], where: str) -> dict[tuple[str, str, str], float]:
+    """(row, MDP, seed) -> score of a runs file's run lines (those after its two header
+    lines). Raises ``ValueError`` naming the line that is not a run."""
+    runs = {}
+    for number, line in enumerate(lines, start=3):
+        try:
+            row, mdp, seed, value = line.split(",")
+            runs[(row, mdp, seed)] = float(value)
+        except ValueError:
+            raise ValueError(f"{where}, line {number}: {line!r} is not a run") from None
+    return runs
+
+
 def paired_interval(differences: np.ndarray, resamples: int = 2000, seed: int = 0
                     ) -> tuple[float, float, float]:
     """Mean of per-MDP differences (rows: MDPs, columns: seeds) and its 95% percentile

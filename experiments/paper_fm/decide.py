@@ -37,7 +37,7 @@ import numpy as np
 from tabulate import tabulate
 
 from rlbench_icl.fm.train import load_config
-from rlbench_icl.tuning import paired_interval
+from rlbench_icl.tuning import paired_interval, parse_runs
 
 HERE = Path(__file__).resolve().parent
 EXPORT = HERE / "runs" / "w256" / "model.safetensors"
@@ -124,9 +124,10 @@ def cost_ratios(table: Path, candidate: str, tasks: set[str] | None = None
     return ratios
 
 
-def check_score_record(table: Path, suite: str, weights: Path) -> None:
-    """A score table of the declared setting (MDPs, episodes, network w256), whose runs
-    (``.csv`` beside it) were made with ``weights``."""
+def read_score_record(table: Path, suite: str, weights: Path) -> dict[tuple, float]:
+    """The runs of a score table of the declared setting (MDPs, episodes, network w256),
+    read from the ``.csv`` beside it, whose runs must have been made with ``weights``:
+    (row, MDP, seed) -> score."""
     first = table.read_text().splitlines()[:1]
     wanted = (f"{MDPS} synthetic tuning MDPs ({suite} suite), 1 seeds, {EPISODES} episodes; "
               f"network {weights.parent.name}")
@@ -134,13 +135,18 @@ def check_score_record(table: Path, suite: str, weights: Path) -> None:
         raise RecordError(f"{table.name}: made as {first[0] if first else 'nothing'!r}, "
                           f"not {wanted!r}")
     runs = table.with_suffix(".csv")
-    provenance = runs.read_text().splitlines()[:1] if runs.exists() else []
+    lines = runs.read_text().splitlines() if runs.exists() else []
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     wanted = (f"# tune_fm runs: sweep=paper-refresh-w256 suite={suite} episodes={EPISODES} "
               f"checkpoint={digest}")
-    if provenance != [wanted]:
-        raise RecordError(f"{runs.name}: made as {provenance[0] if provenance else 'nothing'!r}"
+    if lines[:1] != [wanted]:
+        raise RecordError(f"{runs.name}: made as {lines[0] if lines else 'nothing'!r}"
                           f", not {wanted!r} (other weights than {weights}?)")
+    try:
+        parsed = parse_runs(lines[2:], runs.name)
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
+    return {(int(r), int(mdp), int(seed)): value for (r, mdp, seed), value in parsed.items()}
 
 
 def paired_lower_ends(table: Path) -> dict[int, float]:
@@ -154,27 +160,20 @@ def paired_lower_ends(table: Path) -> dict[int, float]:
     return lows
 
 
-def exact_lower_end(table: Path, row: int) -> float | None:
-    """``row``'s 95% CI lower end against row 0, recomputed from every run in the table's
-    runs file (the table prints it to 4 decimals: -0.02004 would read as -0.0200); None if
-    the table has no such row. Refuses a runs file that lacks one of the rule's runs of
-    either row or that disagrees with the table."""
+def exact_lower_end(table: Path, scores: dict[tuple, float], row: int) -> float | None:
+    """``row``'s 95% CI lower end against row 0, recomputed from the table's runs
+    (``scores``; the table prints it to 4 decimals: -0.02004 would read as -0.0200); None if
+    the table has no such row. Refuses runs that lack one of the rule's runs of either row or
+    that disagree with the table."""
     printed = paired_lower_ends(table).get(row)
     if printed is None:
         return None
-    runs = table.with_suffix(".csv")
-    scores = {}
-    for number, line in enumerate(runs.read_text().splitlines()[2:], start=3):
-        try:
-            r, mdp, seed, value = line.split(",")
-            scores[(int(r), int(mdp), int(seed))] = float(value)
-        except ValueError:
-            raise RecordError(f"{runs.name}, line {number}: {line!r} is not a run") from None
     mdps = range(FIRST_MDP, FIRST_MDP + MDPS)
     missing = [(r, m) for r in (0, row) for m in mdps if (r, m, 0) not in scores]
     if missing:
-        raise RecordError(f"{runs.name}: {len(missing)} of the rule's runs are missing "
-                          f"(e.g. row {missing[0][0]}, MDP {missing[0][1]}, seed 0)")
+        raise RecordError(f"{table.with_suffix('.csv').name}: {len(missing)} of the rule's "
+                          f"runs are missing (e.g. row {missing[0][0]}, MDP {missing[0][1]}, "
+                          "seed 0)")
     differences = np.array([scores[(row, m, 0)] - scores[(0, m, 0)] for m in mdps])
     low = paired_interval(differences[:, None])[1]
     if abs(low - printed) > 5e-5:
@@ -196,6 +195,8 @@ def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
 
         dev_tasks = set(load_registry().select("dev"))
     rows, decision, passed_cost, affordable = [], None, [], None
+    score_tables = {suite: records / "refresh" / f"w256-{suite}.txt" for suite in SUITES}
+    scores: dict[str, dict] = {}  # each suite's runs, read once, when first needed
     for row, f in enumerate(LADDER, start=1):
         name = f"w256-f{f}m1"
         tables = [records / f"costs-{name}-dev-seed{s}.txt" for s in SEEDS]
@@ -211,11 +212,11 @@ def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
             continue
         passed_cost.append(str(row))
         affordable = affordable or f"{name} (f = {f}, floor 1)"
-        scores = [records / "refresh" / f"w256-{suite}.txt" for suite in SUITES]
-        for table, suite in zip(scores, SUITES, strict=True):
-            if table.exists():
-                check_score_record(table, suite, weights)
-        lows = [exact_lower_end(t, row) if t.exists() else None for t in scores]
+        for suite, table in score_tables.items():
+            if suite not in scores and table.exists():
+                scores[suite] = read_score_record(table, suite, weights)
+        lows = [exact_lower_end(score_tables[s], scores[s], row) if s in scores else None
+                for s in SUITES]
         if None in lows:
             missing = SUITES[lows.index(None)]
             rows.append([name, f"passes ({float(worst[1]):.2f}x)", f"{missing}: not run"])

@@ -2,7 +2,7 @@
 
 A file is refused (with its name and the reason) if it is unreadable, of another schema,
 stored at the wrong path, of a task whose digest does not match the registry, run with other
-settings than the task's, of another version of its submission than most files of that
+settings than the task's, of another version of its submission than most runs of that
 submission and protocol hold, or a second copy of a run. Derived scores of the accepted ones are
 recomputed from the per-episode record and the registry's exact values, so a stored scalar
 never decides a rank.
@@ -111,7 +111,7 @@ def _majority_versions(records) -> dict[tuple[str, str], tuple[str, int]]:
 
 
 def _check_version(path: Path, record: dict, versions: dict) -> None:
-    """One submission version per (submission, protocol): the one most of its files hold."""
+    """One submission version per (submission, protocol): the one most of its runs hold."""
     sub = record["submission"]
     kept, count = versions[(sub["name"], record["protocol"])]
     if sub["version"] != kept:
