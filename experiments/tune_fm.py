@@ -182,6 +182,11 @@ SWEEPS = {
     # The eighteenth attempt: release 6 (f = 1) and f = 4, floor 0, paired on fresh MDPs.
     "refresh18": [("online", "refresh ratio, floor", 0.1, None, None, 1.0, True, f, 0.0)
                   for f in (1.0, 4.0)],
+    # The twenty-fourth attempt: release 6.1's online setting (beta 1, declared unit, refresh
+    # f = 4, floor 0) at five temperatures, row 0 its own T = 0.1 (run on the sixteenth
+    # network, whose prior has chains and close-gap bandits, and on release 6 for the pairing).
+    "temperature24": [("online", "temperature", t, None, None, 1.0, True, 4.0, 0.0)
+                      for t in (0.1, 0.2, 0.3, 0.5, 1.0)],
     # gnn-fm-paper as it acts (T = 1, 24 rounds, no bonus, rewards in the seen unit), with the
     # paper's cadence (f = 1) and gnn-fm 6.1's (f = 4, floor 0): the rule of
     # experiments/paper_fm/README.md, "What it costs online" (run with --checkpoint).
