@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from rlbench_icl import ExperienceStatistic, dynprog
-from rlbench_icl.fm.context import ContextConfig, poisson_context, trajectory_context
+from rlbench_icl.fm.context import (ContextConfig, poisson_context, sample_context,
+                                    trajectory_context)
 from rlbench_icl.fm.features import FeatureConfig, collate, featurize
 from rlbench_icl.fm.model import ModelConfig
 from rlbench_icl.fm.planning import Horizon, planned_advantages
@@ -61,6 +62,29 @@ def test_contexts_count_real_transitions():
         seen = stat.transition_counts > 0
         assert np.all(mdp.P[seen] > 0), "only possible transitions are counted"
         assert not stat.visits[mdp.terminal].any(), "no action is taken in a terminal state"
+
+
+def _contexts(mdp, q_star, behaviour, seeds=range(12)):
+    config = ContextConfig(poisson_weight=0.0, behaviour=behaviour)
+    return [sample_context(np.random.default_rng(i), mdp, q_star, config).transition_counts
+            for i in seeds]
+
+
+def test_blind_contexts_do_not_consult_q_star():
+    mdp = sample_mdp(np.random.default_rng(3), WIDE_PRIOR)
+    q_star = optimal_q(mdp)
+    flipped = -q_star  # every state's best action becomes its worst
+    for a, b in zip(_contexts(mdp, q_star, "blind"), _contexts(mdp, flipped, "blind"),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    informed = zip(_contexts(mdp, q_star, "informed"), _contexts(mdp, flipped, "informed"),
+                   strict=True)
+    assert any(not np.array_equal(a, b) for a, b in informed), "the informed ones do"
+
+
+def test_context_behaviour_is_checked():
+    with pytest.raises(ValueError, match="behaviour must be 'informed' or 'blind'"):
+        ContextConfig(behaviour="random")
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())

@@ -8,6 +8,10 @@ Two kinds, mixed by weight:
 - ``trajectories``: whole episodes of a behaviour policy — uniform, epsilon-greedy on Q*, or
   Boltzmann on Q* with a random temperature (near-uniform to near-greedy, like the model's own
   sampling as it learns) — for a log-uniform number of episodes (1 to 500).
+  ``behaviour = "blind"`` draws the same three kinds around a random preference instead of
+  Q*: the counts then say nothing about which action is best, so a network trained on them
+  must read that from the rewards and transitions (an agent's own choices depend only on
+  its past data, so they carry no information beyond it; an informed behaviour's do).
 
 Everything is numpy and vectorised over parallel episodes; no torch.
 """
@@ -32,12 +36,19 @@ class ContextConfig:
         episodes: (low, high) of the log-uniform number of behaviour episodes.
         max_steps: cap on the total number of steps of a trajectory context (keeps batches
             cheap; the counts of longer contexts are scaled up to the drawn episode count).
+        behaviour: ``informed`` (the behaviours lean toward Q*'s best actions) or ``blind``
+            (toward random ones; the MDP is not consulted).
     """
 
     poisson_weight: float = 0.3
     rate: tuple[float, float] = (0.1, 10.0)
     episodes: tuple[int, int] = (1, 500)
     max_steps: int = 20_000
+    behaviour: str = "informed"
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in ("informed", "blind"):
+            raise ValueError(f"behaviour must be 'informed' or 'blind', got {self.behaviour!r}")
 
 
 def sample_context(rng: np.random.Generator, mdp: TabularMDP, q_star: np.ndarray,
@@ -45,6 +56,8 @@ def sample_context(rng: np.random.Generator, mdp: TabularMDP, q_star: np.ndarray
     """A statistic for ``mdp``; ``q_star`` (S, A) drives the informed behaviours."""
     if rng.random() < config.poisson_weight:
         return poisson_context(rng, mdp, config)
+    if config.behaviour == "blind":
+        q_star = rng.standard_normal(q_star.shape)  # a random preference stands in for Q*
     return trajectory_context(rng, mdp, _behaviour(rng, q_star), config)
 
 
