@@ -8,8 +8,12 @@ import pytest
 import torch
 
 from rlbench_icl import ExperienceStatistic, dynprog
-from rlbench_icl.fm.context import (ContextConfig, poisson_context, sample_context,
-                                    trajectory_context)
+from rlbench_icl.fm.context import (
+    ContextConfig,
+    poisson_context,
+    sample_context,
+    trajectory_context,
+)
 from rlbench_icl.fm.features import FeatureConfig, collate, featurize
 from rlbench_icl.fm.model import ModelConfig
 from rlbench_icl.fm.planning import Horizon, planned_advantages

@@ -411,3 +411,62 @@ def test_resampling_whole_instances_widens_the_interval_when_seeds_agree():
     del cells[("F0", 0, 0)]
     with pytest.raises(ValueError, match="every instance and seed"):
         clusters.cube(cells)
+
+
+def _fm25(tmp_path, monkeypatch):
+    path = SCRIPT.parent / "fm25" / "decide.py"
+    spec = importlib.util.spec_from_file_location("fm25_decide", path)
+    decide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decide)
+    weights = {}
+    for who in ("release", "candidate"):
+        weights[who] = tmp_path / f"{who}.safetensors"
+        weights[who].write_bytes(who.encode())
+    monkeypatch.setattr(decide, "HERE", tmp_path)
+    monkeypatch.setattr(decide, "WEIGHTS", weights)
+    (tmp_path / "step1").mkdir()
+    return decide
+
+
+def _fm25_runs(decide, who, suite, means, mdps=64, first=2800):
+    """A step-1 runs file whose row r scores means[r] + a per-MDP wobble on every MDP."""
+    sha = tune_fm.hashlib.sha256(decide.WEIGHTS[who].read_bytes()).hexdigest()[:12]
+    lines = [f"# tune_fm runs: sweep=temperature24 suite={suite} episodes=300 checkpoint={sha}",
+             "row,mdp,seed,score"]
+    lines += [f"{r},{first + m},0,{mean + 0.01 * (-1) ** m!r}"
+              for r, mean in means.items() for m in range(mdps)]
+    (decide.HERE / "step1" / f"{who}-temperature24-{suite}.csv").write_text(
+        "\n".join(lines) + "\n")
+
+
+def test_the_25th_rule_picks_the_best_gaps_temperature_that_keeps_default(tmp_path,
+                                                                         monkeypatch, capsys):
+    """T* is the best `gaps` mean among temperatures within 0.01 of release 6.1 on
+    `default`; it must also beat release 6.1 on `gaps` by 0.02, or the attempt stops."""
+    decide = _fm25(tmp_path, monkeypatch)
+    _fm25_runs(decide, "release", "gaps", {0: 0.60})
+    _fm25_runs(decide, "release", "default", {0: 0.90})
+    _fm25_runs(decide, "candidate", "gaps", {0: 0.61, 1: 0.63, 2: 0.70, 3: 0.75, 4: 0.80})
+    _fm25_runs(decide, "candidate", "default", {0: 0.93, 1: 0.92, 2: 0.891, 3: 0.889, 4: 0.5})
+    assert decide.step1() is True
+    assert "T* = 0.3: go on to step 2 (experiments/fm25/steps.sh 2 2)" in capsys.readouterr().out
+    _fm25_runs(decide, "release", "gaps", {0: 0.69})  # T = 0.3's 0.70 is no longer +0.02
+    assert decide.step1() is False
+    assert "below 0.7100 (release 6.1's + 0.02); the attempt stops" in capsys.readouterr().out
+    _fm25_runs(decide, "release", "default", {0: 0.95})  # nothing within 0.01 of it
+    assert decide.step1() is False
+    assert "no temperature is eligible" in capsys.readouterr().out
+
+
+def test_the_25th_rule_refuses_runs_not_as_declared(tmp_path, monkeypatch):
+    decide = _fm25(tmp_path, monkeypatch)
+    _fm25_runs(decide, "release", "gaps", {0: 0.60})
+    with pytest.raises(decide.Missing, match="step1/release-temperature24-default.csv is missing"):
+        decide.step1()
+    _fm25_runs(decide, "release", "default", {0: 0.90}, mdps=63)
+    with pytest.raises(decide.Missing, match="63 runs, not the 64 declared"):
+        decide.step1()
+    _fm25_runs(decide, "release", "default", {0: 0.90})
+    decide.WEIGHTS["release"].write_bytes(b"other weights")
+    with pytest.raises(decide.Missing, match="was not made as declared"):
+        decide.step1()
