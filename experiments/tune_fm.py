@@ -339,14 +339,14 @@ def provenance(args: argparse.Namespace) -> str:
             f"episodes={args.episodes} checkpoint={weights.hexdigest()[:12]}")
 
 
-def _run_key(job: tuple[int, int, int], first: int) -> tuple[str, str, str]:
+def _run_key(job: tuple[int, int, int], first: int) -> tuple[int, int, int]:
     """A run's identity in a ``--runs`` file: its row in the sweep, the MDP's index in
     its suite and the seed."""
     row, t, seed = job
-    return str(row), str(first + t), str(seed)
+    return row, first + t, seed
 
 
-def read_runs(path: Path, header: str) -> dict[tuple[str, str, str], float]:
+def read_runs(path: Path, header: str) -> dict[tuple[int, int, int], float]:
     """The runs already in a ``--runs`` file, after checking its first line is ``header``;
     a new (or empty) file gets the header. A last line cut short by a stop is removed, so
     that run is made again."""
@@ -369,7 +369,7 @@ def read_runs(path: Path, header: str) -> dict[tuple[str, str, str], float]:
 def append_run(path: Path, job: tuple[int, int, int], value: float, first: int) -> None:
     """One CSV line for a finished run (``repr`` of the score: every bit)."""
     with open(path, "a") as f:
-        f.write(",".join(_run_key(job, first)) + f",{value!r}\n")
+        f.write(",".join(map(str, _run_key(job, first))) + f",{value!r}\n")
 
 
 def print_paired(settings: list[Setting], table: dict[int, list[float]], against: int,

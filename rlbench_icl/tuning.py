@@ -109,14 +109,14 @@ RUNS_COLUMNS = "row,mdp,seed,score"
 says what its runs were made with."""
 
 
-def parse_runs(lines: Sequence[str], where: str) -> dict[tuple[str, str, str], float]:
+def parse_runs(lines: Sequence[str], where: str) -> dict[tuple[int, int, int], float]:
     """(row, MDP, seed) -> score of a runs file's run lines (those after its two header
     lines). Raises ``ValueError`` naming the line that is not a run."""
     runs = {}
     for number, line in enumerate(lines, start=3):
         try:
             row, mdp, seed, value = line.split(",")
-            runs[(row, mdp, seed)] = float(value)
+            runs[(int(row), int(mdp), int(seed))] = float(value)
         except ValueError:
             raise ValueError(f"{where}, line {number}: {line!r} is not a run") from None
     return runs

@@ -23,7 +23,7 @@ def test_runs_are_stored_by_row_mdp_and_seed_and_read_back_bit_for_bit(tmp_path)
     tune_fm.append_run(path, (0, 2, 1), 0.1 + 0.2, first=64)  # MDP 66, seed 1
     tune_fm.append_run(path, (1, 2, 1), -1.5, first=64)
     runs = tune_fm.read_runs(path, HEADER)
-    assert runs == {("0", "66", "1"): 0.1 + 0.2, ("1", "66", "1"): -1.5}
+    assert runs == {(0, 66, 1): 0.1 + 0.2, (1, 66, 1): -1.5}
 
 
 def test_a_line_cut_short_by_a_stop_is_dropped_so_its_run_is_made_again(tmp_path):
@@ -32,10 +32,10 @@ def test_a_line_cut_short_by_a_stop_is_dropped_so_its_run_is_made_again(tmp_path
     tune_fm.append_run(path, (0, 0, 0), 0.25, first=0)
     with open(path, "a") as f:
         f.write("0,1,0,0.9608")  # the stop came mid-line: a number, but not the score
-    assert tune_fm.read_runs(path, HEADER) == {("0", "0", "0"): 0.25}
+    assert tune_fm.read_runs(path, HEADER) == {(0, 0, 0): 0.25}
     assert path.read_text().endswith("0.25\n")
     tune_fm.append_run(path, (0, 1, 0), 0.9608183922427638, first=0)
-    assert tune_fm.read_runs(path, HEADER)[("0", "1", "0")] == 0.9608183922427638
+    assert tune_fm.read_runs(path, HEADER)[(0, 1, 0)] == 0.9608183922427638
 
 
 def test_runs_of_another_sweep_budget_or_network_are_refused(tmp_path):

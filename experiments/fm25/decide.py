@@ -56,7 +56,7 @@ def runs(step: int, who: str, sweep: str, suite: str, first: int, mdps: int, see
     if lines[:1] != [header]:
         raise Missing(f"{path.name} was not made as declared: {lines[:1]} is not [{header!r}]")
     found = parse_runs(lines[2:], path.name)
-    wanted = {(str(r), str(first + m), str(s)): (r, m, s) for r in rows
+    wanted = {(r, first + m, s): (r, m, s) for r in rows
               for m in range(mdps) for s in range(seeds)}
     if set(found) != set(wanted):
         raise Missing(f"{path.name}: {len(found)} runs, not the {len(wanted)} declared "

@@ -143,10 +143,9 @@ def read_score_record(table: Path, suite: str, weights: Path) -> dict[tuple, flo
         raise RecordError(f"{runs.name}: made as {lines[0] if lines else 'nothing'!r}"
                           f", not {wanted!r} (other weights than {weights}?)")
     try:
-        parsed = parse_runs(lines[2:], runs.name)
+        return parse_runs(lines[2:], runs.name)
     except ValueError as exc:
         raise RecordError(str(exc)) from None
-    return {(int(r), int(mdp), int(seed)): value for (r, mdp, seed), value in parsed.items()}
 
 
 def paired_lower_ends(table: Path) -> dict[int, float]:
