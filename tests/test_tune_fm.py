@@ -428,14 +428,16 @@ def _fm25(tmp_path, monkeypatch):
     return decide
 
 
-def _fm25_runs(decide, who, suite, means, mdps=64, first=2800):
-    """A step-1 runs file whose row r scores means[r] + a per-MDP wobble on every MDP."""
-    sha = tune_fm.hashlib.sha256(decide.WEIGHTS[who].read_bytes()).hexdigest()[:12]
+def _fm25_runs(decide, who, suite, means, mdps=64, first=2800, step=1):
+    """A runs file whose row r scores means[r] + a per-MDP wobble on every MDP."""
+    weights = decide.WEIGHTS[who.split("-")[0]]
+    sha = tune_fm.hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     lines = [f"# tune_fm runs: sweep=temperature24 suite={suite} episodes=300 checkpoint={sha}",
              "row,mdp,seed,score"]
     lines += [f"{r},{first + m},0,{mean + 0.01 * (-1) ** m!r}"
               for r, mean in means.items() for m in range(mdps)]
-    (decide.HERE / "step1" / f"{who}-temperature24-{suite}.csv").write_text(
+    (decide.HERE / f"step{step}").mkdir(exist_ok=True)
+    (decide.HERE / f"step{step}" / f"{who}-temperature24-{suite}.csv").write_text(
         "\n".join(lines) + "\n")
 
 
@@ -470,3 +472,25 @@ def test_the_25th_rule_refuses_runs_not_as_declared(tmp_path, monkeypatch):
     decide.WEIGHTS["release"].write_bytes(b"other weights")
     with pytest.raises(decide.Missing, match="was not made as declared"):
         decide.step1()
+
+
+def test_the_25th_rule_confirms_suite_by_suite_on_fresh_mdps(tmp_path, monkeypatch, capsys):
+    """Step 2 pairs the candidate at the chosen row with release 6.1 by MDP: +0.02 on
+    gaps, at least -0.01 on default and explore, and stops at the first suite that fails."""
+    decide = _fm25(tmp_path, monkeypatch)
+    fresh = {"mdps": 256, "first": 2900, "step": 2}
+    for suite, release, candidate in (("gaps", 0.60, 0.63), ("default", 0.90, 0.895),
+                                      ("explore", 0.75, 0.735)):
+        _fm25_runs(decide, "release", suite, {0: release}, **fresh)
+        _fm25_runs(decide, "candidate-row4", suite, {4: candidate}, **fresh)
+    assert decide.step2(4, "default") is True
+    assert decide.step2(4, "explore") is False
+    out = capsys.readouterr().out
+    assert "| explore, online | 0.7500        | 0.7350      | -0.0150" in out
+    assert out.endswith("Decision: the attempt stops.\n")
+    with pytest.raises(decide.Missing, match="candidate-row3-temperature24-gaps.csv is missing"):
+        decide.step2(3, "gaps")  # another row's runs are files of their own
+    path = tmp_path / "step2" / "release-temperature24-gaps.csv"
+    path.write_text(path.read_text() + "0,3156,0,not a number\n")
+    with pytest.raises(decide.Missing, match="line 259: '0,3156,0,not a number' is not a run"):
+        decide.step2(4, "gaps")

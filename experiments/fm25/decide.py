@@ -47,15 +47,19 @@ def runs(step: int, who: str, sweep: str, suite: str, first: int, mdps: int, see
     path = HERE / f"step{step}" / f"{who}-{sweep}-{suite}.csv"
     if not path.exists():
         raise Missing(f"step{step}/{path.name} is missing (experiments/fm25/steps.sh {step})")
-    if not WEIGHTS[who].exists():
-        raise Missing(f"{who}'s weights {WEIGHTS[who]} are missing")
+    network = who.split("-")[0]  # candidate-row<R>: the candidate's step-2 runs at row R
+    if not WEIGHTS[network].exists():
+        raise Missing(f"{network}'s weights {WEIGHTS[network]} are missing")
     lines = path.read_text().splitlines()
-    weights = hashlib.sha256(WEIGHTS[who].read_bytes()).hexdigest()[:12]
+    weights = hashlib.sha256(WEIGHTS[network].read_bytes()).hexdigest()[:12]
     header = (f"# tune_fm runs: sweep={sweep} suite={suite} episodes=300 "
               f"checkpoint={weights}")
     if lines[:1] != [header]:
         raise Missing(f"{path.name} was not made as declared: {lines[:1]} is not [{header!r}]")
-    found = parse_runs(lines[2:], path.name)
+    try:
+        found = parse_runs(lines[2:], path.name)
+    except ValueError as exc:
+        raise Missing(str(exc)) from None
     wanted = {(r, first + m, s): (r, m, s) for r in rows
               for m in range(mdps) for s in range(seeds)}
     if set(found) != set(wanted):
@@ -113,7 +117,7 @@ def step2(row: int, upto: str) -> bool:
                 passed &= ok
             break
         r = runs(2, "release", "temperature24", suite, 2900, 256, 1, [0])[0]
-        c = runs(2, "candidate", "temperature24", suite, 2900, 256, 1, [row])[row]
+        c = runs(2, f"candidate-row{row}", "temperature24", suite, 2900, 256, 1, [row])[row]
         mean, low, high = paired_interval(c - r)
         bar = GAIN if suite == "gaps" else -MARGIN
         ok = mean >= bar
