@@ -187,6 +187,11 @@ SWEEPS = {
     # network, whose prior has chains and close-gap bandits, and on release 6 for the pairing).
     "temperature24": [("online", "temperature", t, None, None, 1.0, True, 4.0, 0.0)
                       for t in (0.1, 0.2, 0.3, 0.5, 1.0)],
+    # After the twenty-fifth attempt stopped (a diagnostic, decides nothing): its network
+    # with no R-max bonus (beta 0), where its output should estimate P(a is best | data),
+    # greedy and sampled; release 6.1's setting otherwise.
+    "posterior25": [("online", "temperature, bonus", t, None, None, 0.0, True, 4.0, 0.0)
+                    for t in (0.1, 1.0)],
     # gnn-fm-paper as it acts (T = 1, 24 rounds, no bonus, rewards in the seen unit), with the
     # paper's cadence (f = 1) and gnn-fm 6.1's (f = 4, floor 0): the rule of
     # experiments/paper_fm/README.md, "What it costs online" (run with --checkpoint).
