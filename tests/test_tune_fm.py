@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "tune_fm.py"
+W64 = SCRIPT.parent / "paper_fm" / "progress" / "w64"  # gnn-fm-paper's first scale, kept
 _spec = importlib.util.spec_from_file_location("tune_fm_script", SCRIPT)
 tune_fm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tune_fm)
@@ -122,8 +123,7 @@ def test_w256s_cadence_sweep_is_the_paper_cadence_then_the_declared_cost_ladder(
     rules' row 0), rows 1-4 the ladder experiments/paper_fm/cadence_w256.py costs, in its
     order, with floor 1."""
     # w256's export exists only once it finished training: any export will do here.
-    paper = SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
-    monkeypatch.setenv("CKPT", str(paper))
+    monkeypatch.setenv("CKPT", str(W64))
     spec = importlib.util.spec_from_file_location(
         "cadence_w256", SCRIPT.parent / "paper_fm" / "cadence_w256.py")
     ladder = importlib.util.module_from_spec(spec)
@@ -156,12 +156,11 @@ def test_rows_keep_their_numbers_so_a_row_added_later_reuses_the_stored_runs(tmp
     import sys
 
     runs = tmp_path / "runs.csv"
-    checkpoint = SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
 
     def sweep(rows: str) -> str:
         return subprocess.run(
             [sys.executable, str(SCRIPT), "--sweep", "paper-refresh-w256", "--rows", rows,
-             "--against", "0", "--checkpoint", str(checkpoint), "--suite", "gaps",
+             "--against", "0", "--checkpoint", str(W64), "--suite", "gaps",
              "--first", "1820", "--mdps", "2", "--seeds", "1", "--episodes", "3",
              "--runs", str(runs)],
             capture_output=True, text=True, check=True,
@@ -207,10 +206,23 @@ def test_the_scale_rule_ships_the_smallest_scale_within_001_of_the_best(tmp_path
                        (7000, "w256 ships")):
         log.write_text(json.dumps({"step": 100, "val_normalised_value": 0.1}) + "\n"
                        + json.dumps({"step": step, "val_normalised_value": 0.46}) + "\n")
-        scales = {64: (SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
-                       / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
+        scales = {64: (W64 / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
                   256: (log, config)}
         assert decide.scale(scales)[1] == rows
+
+
+def test_the_kept_w64_is_the_network_its_committed_records_were_made_with():
+    """progress/w64 holds w64's export and log whichever scale ships: its weights are those
+    every committed w64 cadence record names, and its log reaches its declared steps."""
+    import hashlib
+
+    digest = hashlib.sha256((W64 / "model.safetensors").read_bytes()).hexdigest()[:12]
+    records = sorted((SCRIPT.parent / "paper_fm" / "refresh").glob("w64-*.csv"))
+    assert records and all(f"checkpoint={digest}" in path.read_text().splitlines()[0]
+                           for path in records)
+    assert json.loads((W64 / "config.json").read_text())["train"]["model"]["width"] == 64
+    last = json.loads((W64 / "train_log.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == 1500
 
 
 def test_the_cost_half_reads_task_costs_tables_as_committed():
@@ -264,8 +276,7 @@ def _w256_ships(tmp_path: Path) -> dict:
     """Scales whose rule ships w256 (a finished log 0.05 above w64's)."""
     log = tmp_path / "w256.jsonl"
     log.write_text(json.dumps({"step": 7000, "val_normalised_value": 0.46}) + "\n")
-    return {64: (SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint"
-                 / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
+    return {64: (W64 / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
             256: (log, SCRIPT.parent / "paper_fm" / "w256.toml")}
 
 
@@ -381,8 +392,7 @@ def test_validate_fm_pairs_the_network_with_its_plug_in_policy_mdp_by_mdp():
     line = validate.paired(np.array([0.5, 0.2, 0.3, 0.9]), np.array([0.4, 0.2, 0.5, 0.9]))
     assert "mean -0.025 [" in line and "ahead on 1, behind on 1, tied on 2" in line
     out = subprocess.run(
-        [sys.executable, str(path), "--mdps", "16", "--checkpoint",
-         str(SCRIPT.parent.parent / "submissions" / "gnn_fm_paper_checkpoint")],
+        [sys.executable, str(path), "--mdps", "16", "--checkpoint", str(W64)],
         capture_output=True, text=True, check=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout.splitlines()
     assert out[0].startswith("validation cross-entropy") and len(out) == 4

@@ -21,10 +21,8 @@ from rlbench_icl.fm.train import load_config
 from rlbench_icl.leaderboard.draw import figure, save, styled
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = HERE.parents[1] / "submissions" / "gnn_fm_paper_checkpoint"
-RUNS = {  # width: (its log, its training config); the shipped w64 log, the others as
-    # committed between sessions
-    64: (SHIPPED / "train_log.jsonl", SHIPPED / "train.toml"),
+RUNS = {  # width: (its log, its training config), as committed between sessions
+    64: (HERE / "progress/w64/train_log.jsonl", HERE / "w64.toml"),
     128: (HERE / "progress/w128/train_log.jsonl", HERE / "w128.toml"),
     256: (HERE / "progress/w256/train_log.jsonl", HERE / "w256.toml"),
 }

@@ -41,9 +41,8 @@ from rlbench_icl.tuning import paired_interval, parse_runs
 
 HERE = Path(__file__).resolve().parent
 EXPORT = HERE / "runs" / "w256" / "model.safetensors"
-SHIPPED = HERE.parents[1] / "submissions" / "gnn_fm_paper_checkpoint"
 SCALES = {  # width: (its log as committed, its training config)
-    64: (SHIPPED / "train_log.jsonl", SHIPPED / "train.toml"),
+    64: (HERE / "progress/w64/train_log.jsonl", HERE / "w64.toml"),
     128: (HERE / "progress/w128/train_log.jsonl", HERE / "w128.toml"),
     256: (HERE / "progress/w256/train_log.jsonl", HERE / "w256.toml"),
 }

@@ -3,7 +3,7 @@
 # costs online"): the paper's cadence (f = 1) and a cheaper one, paired on MDPs 1820-2319 of
 # each tuning suite, seed 0, 300 episodes, gaps first. SWEEP: tune_fm.py's sweep, paper-refresh
 # (the first candidate, f = 4, floor 0) or paper-refresh30 (the second, f = 4, floor 1).
-# CKPT: the checkpoint (default: the shipped one, w64); NAME: the files' prefix (w64-f4m1 for
+# CKPT: the checkpoint (default: w64's, kept in progress/w64); NAME: the files' prefix (w64-f4m1 for
 # the second candidate). Resumable: every run's score goes to refresh/<name>-<suite>.csv as
 # it finishes (commit it between sessions); a finished suite's table is
 # refresh/<name>-<suite>.txt. Runs every suite (the rule needs all three). MDPS: how many
@@ -12,7 +12,7 @@
 # included, as experiments/paper_fm/decide.py cadence prints them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CKPT=${CKPT:-submissions/gnn_fm_paper_checkpoint}
+CKPT=${CKPT:-experiments/paper_fm/progress/w64}
 SWEEP=${SWEEP:-paper-refresh}
 NAME=${NAME:-w64}
 mkdir -p experiments/paper_fm/refresh

@@ -31,8 +31,8 @@ keep_kernels() {
         256) echo "RLBENCH_ICL_TORCH_KERNELS=native MKL_CBWR=AUTO" ;;
     esac
 }
-# w64 finished on 2026-11-30 and ships as submissions/gnn_fm_paper_checkpoint (its run
-# directory was lost with that machine's scratch files): WIDTHS="64 128 256" retrains all.
+# w64 finished on 2026-11-30 (its run directory was lost with that machine's scratch files;
+# its export and log are kept in progress/w64): WIDTHS="64 128 256" retrains all.
 for width in ${WIDTHS:-128 256}; do
     if [ ! -f "runs/w$width/checkpoint.pt" ] && [ -f "progress/w$width/checkpoint.pt" ]; then
         mkdir -p "runs/w$width" && cp "progress/w$width/"* "runs/w$width/"
