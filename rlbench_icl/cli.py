@@ -405,25 +405,36 @@ def _print_json(data) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from . import store
     from .backends import execution_backend
-    from .conformance import check_agent
-    from .discovery import reference, submission_code
-    from .runner import plan_runs, run_grid, summary_rows
-    from .runner.summary import missing_for_ranking
+    from .runner import run_grid
 
     registry = load_registry(args.task_path)
     task_ids = registry.select_some(args.tasks, args.instance_seed, args.instances)
     if args.scheduler and args.backend == "loky":
         raise BackendError("--scheduler needs --backend dask or ray")
     writable_dir(args.out)  # before minutes of checks and runs
-    ref = reference(args.agent)
-    isolation = "in-process" if args.in_process else "sealed"
+    runs, name, protocols = _planned_runs(args, registry, task_ids)
+    if not args.quiet and not args.json:
+        print(_limits_note(runs, args), file=sys.stderr)
+    with execution_backend(args.backend, args.jobs, args.scheduler):
+        report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
+                          progress=not args.quiet,
+                          isolate=args.backend != "loky" and bool(args.in_process))
+    _print_run_summary(args, report, registry, name, protocols)
+    return 1 if report.failed else 0
+
+
+def _planned_runs(args: argparse.Namespace, registry, task_ids) -> tuple[list, str, tuple]:
+    """The grid's runs, once the submission has passed the contract check on small MDPs:
+    (runs, the submission's name, the protocols it plays of those asked)."""
+    from .conformance import check_agent
+    from .discovery import reference, submission_code
+    from .runner import plan_runs
     from .runner.plan import TIMEOUT_BASE
     from .sealed import Limits, opened_submission
 
+    ref = reference(args.agent)
+    isolation = "in-process" if args.in_process else "sealed"
     limits = Limits(wall_seconds=TIMEOUT_BASE, memory_bytes=args.memory)
     with opened_submission(ref, args.in_process, limits) as submission:
         wanted = PROTOCOLS if args.protocol == "both" else (args.protocol,)
@@ -439,15 +450,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                          args.episodes, [str(Path(p).resolve()) for p in args.task_path],
                          args.timeout, isolation, args.memory, submission_code(ref, submission),
                          None if args.memory_budget is None else int(args.memory_budget * 2**30))
-    if not args.quiet and not args.json:
-        print(_limits_note(runs, args), file=sys.stderr)
-    with execution_backend(args.backend, args.jobs, args.scheduler):
-        report = run_grid(runs, args.out, jobs=args.jobs, force=args.force,
-                          progress=not args.quiet,
-                          isolate=args.backend != "loky" and isolation == "in-process")
+        return runs, submission.name, protocols
+
+
+def _print_run_summary(args: argparse.Namespace, report, registry, name: str,
+                       protocols: tuple) -> None:
+    """The per-task table and IQM (or JSON), what a ranking still needs, and the first
+    failure with where its traceback is stored."""
+    from tabulate import tabulate
+
+    from . import store
+    from .runner import summary_rows
+    from .runner.summary import missing_for_ranking
+
     rows, iqm = summary_rows(report.records)
     missing = [] if args.episodes is not None else missing_for_ranking(
-        registry, args.out, submission.name, protocols)
+        registry, args.out, name, protocols)
     if args.json:
         _print_json({**_run_summary(report, rows, iqm, args.out),
                      "missing_for_ranking": missing})
@@ -467,8 +485,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  first["task"]["id"], first["seed"])
         print(f"{len(report.failed)} runs failed, e.g. {first['error']['message']} (its "
               f"traceback is stored in {path}, under error.traceback)", file=sys.stderr)
-        return 1
-    return 0
 
 
 def _limits_note(runs, args) -> str:
