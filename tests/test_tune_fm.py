@@ -332,6 +332,38 @@ def test_the_cadence_rule_ships_the_first_candidate_passing_both_halves(tmp_path
                             "floor 0) ships")
 
 
+def test_one_costly_dev_task_on_one_seed_drops_a_candidate_without_the_rest(tmp_path):
+    """The costliest task timed first: a table of it alone, on one seed, above 3x, fails
+    the candidate (no other task or seed could save it), and the ladder moves on; the same
+    partial tables within 3x are no pass: refused once both seeds are in."""
+    decide = _decide()
+    weights = tmp_path / "w256" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"the final export")
+    (tmp_path / "refresh").mkdir()
+    costly = {"GarnetS100A6B10-v0": ("1.54", "5.00")}
+    _cost_table(tmp_path / "costs-w256-f4m1-dev-seed0.txt", "w256-f4m1", costly)
+    rows, decision = decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)
+    assert rows[0][1] == "fails (3.25x on GarnetS100A6B10-v0)"
+    assert decision.startswith("not decided: costs-w256-f8m1-dev-seed0.txt is missing")
+    within = {"GarnetS100A6B10-v0": ("1.54", "4.62")}  # 3.0x: at the bar, not above
+    _cost_table(tmp_path / "costs-w256-f8m1-dev-seed0.txt", "w256-f8m1", within)
+    assert decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)[1] == (
+        "not decided: costs-w256-f8m1-dev-seed1.txt is missing (cost half of w256-f8m1)")
+    _cost_table(tmp_path / "costs-w256-f8m1-dev-seed1.txt", "w256-f8m1", within)
+    with pytest.raises(decide.RecordError, match=r"seed0.txt: not every dev task \(missing: "
+                                                 r"\['Bandit10-v0'\]\); a table of some "
+                                                 r"dev tasks records only a failure"):
+        decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)
+    _cost_table(tmp_path / "costs-w256-f8m1-dev-seed1.txt", "w256-f8m1", costly)
+    assert decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)[0][1][1] == (
+        "fails (3.25x on GarnetS100A6B10-v0)")  # seed 1 above the bar, seed 0 within it
+    _cost_table(tmp_path / "costs-w256-f8m1-dev-seed0.txt", "w256-f8m1",
+                {**costly, "Dense-v0": ("1.00", "9.00")})  # not a dev task: refused
+    with pytest.raises(decide.RecordError, match=r"not dev tasks: \['Dense-v0'\]"):
+        decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)
+
+
 def test_the_cadence_rule_waits_for_w256_and_refuses_records_not_as_declared(tmp_path,
                                                                              capsys):
     decide = _decide()
@@ -359,7 +391,7 @@ def test_the_cadence_rule_waits_for_w256_and_refuses_records_not_as_declared(tmp
     for seed in (0, 1):
         _cost_table(tmp_path / f"costs-w256-f4m1-dev-seed{seed}.txt", "w256-f4m1",
                     {"Bandit10-v0": ("0.07", "0.08")})
-    refused(r"not the dev tasks \(missing: \['GarnetS100A6B10-v0'\]")
+    refused(r"not every dev task \(missing: \['GarnetS100A6B10-v0'\]")
     for seed in (0, 1):
         _cost_table(tmp_path / f"costs-w256-f4m1-dev-seed{seed}.txt", "w256-f4m1", cost)
     _score_table(tmp_path / "refresh" / "w256-gaps.txt", {1: 0.0}, capsys, weights)

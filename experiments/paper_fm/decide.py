@@ -11,7 +11,9 @@ declared steps.
 
 ``cadence`` ("If w256 ships"): the ladder f = 4, 8, 16, 32 (floor 1) in order. Cost half:
 ``costs-w256-f{f}m1-dev-seed{0,1}.txt`` (``benchmarks/task_costs.py``'s tables), every dev
-task at most 3x UCB-VI. Score half: ``refresh/w256-{gaps,default,explore}.txt``
+task at most 3x UCB-VI. A table of some dev tasks only (e.g. the costliest, timed first)
+records a failure if one of them is above 3x, whatever the other seed's table holds; a pass
+needs both seeds' tables of every dev task. Score half: ``refresh/w256-{gaps,default,explore}.txt``
 (``refresh.sh`` with ``SWEEP=paper-refresh-w256``), the candidate's 95% CI lower end at
 least -0.02 against the paper's cadence on every suite (recomputed from the ``.csv`` runs
 beside each table). The first candidate passing both ships; if none does, the first
@@ -90,7 +92,7 @@ def cost_ratios(table: Path, candidate: str, tasks: set[str] | None = None
     """Each task's CPU seconds for ``candidate`` over UCB-VI's, from a task_costs table
     (a cell that is not a number, a run stopped or failed, counts as infinitely costly).
     Exact fractions of the printed cells, so that 0.27 s against 0.09 s is 3x, at the bar,
-    not a float just above it. ``tasks``: the tasks the table must cover, exactly."""
+    not a float just above it. ``tasks``: the tasks the table may cover (the dev suite)."""
     lines = [line for line in table.read_text().splitlines() if line.startswith("|")]
     if len(lines) < 3:
         raise RecordError(f"{table.name}: no table of costs in it")
@@ -116,11 +118,17 @@ def cost_ratios(table: Path, candidate: str, tasks: set[str] | None = None
             ratios[cells[0]] = Fraction(cells[mine]) / base
         except ValueError:
             ratios[cells[0]] = float("inf")
-    if tasks is not None and set(ratios) != tasks:
-        missing, extra = sorted(tasks - set(ratios)), sorted(set(ratios) - tasks)
-        raise RecordError(f"{table.name}: not the dev tasks (missing: {missing or 'none'}; "
-                          f"not dev: {extra or 'none'})")
+    if tasks is not None and set(ratios) - tasks:
+        raise RecordError(f"{table.name}: not dev tasks: {sorted(set(ratios) - tasks)}")
     return ratios
+
+
+def check_every_task(table: Path, ratios: dict, tasks: set[str]) -> None:
+    """A pass needs every dev task: a table of some of them records only a failure."""
+    if set(ratios) != tasks:
+        raise RecordError(f"{table.name}: not every dev task (missing: "
+                          f"{sorted(tasks - set(ratios))}); a table of some dev tasks records "
+                          f"only a failure, a task above {COST_BAR:g}x")
 
 
 def read_score_record(table: Path, suite: str, weights: Path) -> dict[tuple, float]:
@@ -198,16 +206,19 @@ def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
     for row, f in enumerate(LADDER, start=1):
         name = f"w256-f{f}m1"
         tables = [records / f"costs-{name}-dev-seed{s}.txt" for s in SEEDS]
-        if not all(t.exists() for t in tables):
-            missing = next(t.name for t in tables if not t.exists())
+        timed = {t: cost_ratios(t, name, dev_tasks) for t in tables if t.exists()}
+        worst = max((kv for ratios in timed.values() for kv in ratios.items()),
+                    key=lambda kv: kv[1], default=None)
+        if worst is not None and worst[1] > COST_BAR:  # one task above the bar fails it
+            rows.append([name, f"fails ({float(worst[1]):.2f}x on {worst[0]})", "-"])
+            continue
+        if len(timed) < len(tables):
+            missing = next(t.name for t in tables if t not in timed)
             rows.append([name, "not run", "-"])
             decision = decision or f"not decided: {missing} is missing (cost half of {name})"
             continue
-        worst = max((kv for t in tables for kv in cost_ratios(t, name, dev_tasks).items()),
-                    key=lambda kv: kv[1])
-        if worst[1] > COST_BAR:
-            rows.append([name, f"fails ({float(worst[1]):.2f}x on {worst[0]})", "-"])
-            continue
+        for table, ratios in timed.items():
+            check_every_task(table, ratios, dev_tasks)
         passed_cost.append(str(row))
         affordable = affordable or f"{name} (f = {f}, floor 1)"
         for suite, table in score_tables.items():
