@@ -1,13 +1,16 @@
-"""Foundation-model speed of a trained network (default: submissions/gnn_fm_checkpoint), in
-one run:
+"""Foundation-model speed of a trained network, read as a reference submission reads it
+(``--submission``: gnn-fm, the default, or gnn-fm-paper; its shipped checkpoint unless
+``--checkpoint`` names other weights), in one run:
 
 1. latency of one policy refresh at S = 16, 64, 500: featurizing the statistic (including the
    exact plans the network reads, if it reads them), the forward pass with the sparse
    successor attention, and, as the named alternative, the same forward pass with dense
    attention over all S states (every pair attends to every state, as in a dense transformer
-   layer); the online agent's refresh is one featurization and one forward pass on a batch of
-   two (exploring and exploiting bonus); the offline solve is ``policy_logits`` with gnn-fm's
-   offline reading (its virtual trap: one extra state, then featurize and forward);
+   layer), each with the submission's propagation rounds; the online agent's refresh and
+   the offline solve are the library calls its agents make (``batched_logits`` on a batch
+   of two, exploring and exploiting bonus, for gnn-fm; ``policy_logits`` for gnn-fm-paper;
+   the offline solve with the submission's offline reading: for gnn-fm its virtual trap,
+   one extra state), on the inference path (``PolicyNetwork.infer``);
 2. for a network that reads the steps left, the offline solve of a finite-horizon task with
    one policy per step (``step_logits``: one forward pass per planned step, in batches of
    ``STEP_BATCH``), against the named alternatives one pass per step (batches of 1) and the
@@ -17,13 +20,14 @@ one run:
 Everything comes from the fm library (``rlbench_icl.fm.policy``), with the checkpoint as an
 argument.
 
-Usage: python benchmarks/bench_fm.py [--repeats N] [--checkpoint DIR]
+Usage: python benchmarks/bench_fm.py [--repeats N] [--submission gnn-fm-paper] [--checkpoint DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -39,18 +43,44 @@ from rlbench_icl.fm.model import PolicyNetwork, pinned_kernels
 from rlbench_icl.fm.policy import (
     STEP_BATCH,
     Reading,
+    batched_logits,
     load_network,
     policy_logits,
     step_logits,
     step_plan,
 )
 from rlbench_icl.fm.train import TrainConfig, load_model, train
-from rlbench_icl.fm.virtual import VirtualOutcome, with_virtual_outcome
+from rlbench_icl.fm.virtual import with_virtual_outcome
 
 HORIZON = 100
 SIZES = [(16, 4, 3), (64, 4, 3), (500, 6, 2)]  # (S, A, successors per pair), Taxi-like last
-# gnn_fm's offline reading: a lasting trap as bad as the worst recurring reward seen.
-OFFLINE = Reading(virtual=VirtualOutcome(1.0, "worst-recurring", lasting=True))
+READINGS = {  # submission: (its file, the names of its online and offline readings there)
+    "gnn-fm": ("gnn_fm.py", "ONLINE", "OFFLINE"),
+    "gnn-fm-paper": ("gnn_fm_paper.py", "READING", "READING"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Readings:
+    """How a submission asks its network: online (its exploring and, if that has a bonus,
+    its exploiting policy in one batch) and offline; and its shipped checkpoint."""
+
+    online: Reading
+    offline: Reading
+    checkpoint: Path
+
+    @property
+    def bonuses(self) -> tuple[float, ...]:
+        return (0.0,) if self.online.bonus == 0.0 else (self.online.bonus, 0.0)
+
+
+def submission_readings(name: str) -> Readings:
+    """The readings and checkpoint a reference FM submission's file declares."""
+    file, online, offline = READINGS[name]
+    spec = importlib.util.spec_from_file_location(f"bench_{file[:-3]}", SUBMISSIONS_DIR / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return Readings(getattr(module, online), getattr(module, offline), module.CHECKPOINT)
 
 
 def statistic(rng, S, A, successors) -> ExperienceStatistic:
@@ -83,9 +113,9 @@ def best_time(function, repeats: int) -> float:
     return best
 
 
-def forward(network: PolicyNetwork, contexts) -> torch.Tensor:
+def forward(network: PolicyNetwork, contexts, rounds: int | None = None) -> torch.Tensor:
     with torch.no_grad(), pinned_kernels():  # as the agents run it
-        return network(collate(contexts))[0]
+        return network(collate(contexts), num_rounds=rounds)[0]
 
 
 def info_for(stat) -> TaskInfo:
@@ -93,34 +123,40 @@ def info_for(stat) -> TaskInfo:
                     "gaussian", 0)
 
 
-def refresh_times(network: PolicyNetwork, stat, repeats: int) -> list[float]:
-    """Seconds to featurize, forward one context, forward two, forward one densely, and
-    the one-policy offline solve."""
-    info, features = info_for(stat), network.config.features
+def refresh_times(network: PolicyNetwork, stat, readings: Readings,
+                  repeats: int) -> list[float]:
+    """Seconds to featurize, forward one context, forward two, forward one densely, the
+    online agent's refresh and the one-policy offline solve."""
+    info, features, rounds = info_for(stat), network.config.features, readings.online.rounds
     context = featurize(stat, info, features)
     dense_context = dense(featurize(stat, info, features))
+    pair = [context, with_bonus(context, 0.0)]
     return [best_time(lambda: featurize(stat, info, features), repeats),
-            best_time(lambda: forward(network, [context]), repeats),
-            best_time(lambda: forward(network, [context, with_bonus(context, 0.0)]), repeats),
-            best_time(lambda: forward(network, [dense_context]), repeats),
-            best_time(lambda: policy_logits(network, info, stat, OFFLINE), repeats)]
+            best_time(lambda: forward(network, [context], rounds), repeats),
+            best_time(lambda: forward(network, pair, rounds), repeats),
+            best_time(lambda: forward(network, [dense_context], rounds), repeats),
+            best_time(lambda: batched_logits(network, info, stat, readings.online,
+                                             readings.bonuses), repeats),
+            best_time(lambda: policy_logits(network, info, stat, readings.offline), repeats)]
 
 
-def step_logits_one_by_one(network: PolicyNetwork, info: TaskInfo, stat) -> np.ndarray:
+def step_logits_one_by_one(network: PolicyNetwork, info: TaskInfo, stat,
+                           reading: Reading) -> np.ndarray:
     """The named alternative to ``step_logits``: the same contexts, one forward pass each."""
-    edited = with_virtual_outcome(stat, OFFLINE.virtual)
+    edited = with_virtual_outcome(stat, reading.virtual) if reading.virtual else stat
     planned, serves = step_plan(info.horizon)
     contexts = featurize_steps(edited, info, network.config.features, planned)
-    logits = [forward(network, [c])[0, :info.num_states].numpy().astype(np.float64)
-              for c in contexts]
+    logits = [forward(network, [c], reading.rounds)[0, :info.num_states].numpy()
+              .astype(np.float64) for c in contexts]
     return np.stack(logits)[serves]
 
 
-def step_solve_times(network: PolicyNetwork, stat, repeats: int) -> list[float]:
+def step_solve_times(network: PolicyNetwork, stat, reading: Reading,
+                     repeats: int) -> list[float]:
     """Seconds of the per-step logits in batches of ``STEP_BATCH`` and of 1."""
     info = info_for(stat)
-    return [best_time(lambda: step_logits(network, info, stat, OFFLINE), repeats),
-            best_time(lambda: step_logits_one_by_one(network, info, stat), repeats)]
+    return [best_time(lambda: step_logits(network, info, stat, reading), repeats),
+            best_time(lambda: step_logits_one_by_one(network, info, stat, reading), repeats)]
 
 
 def training_rate(config: TrainConfig, steps: int = 5) -> tuple[float, float]:
@@ -135,20 +171,20 @@ def training_rate(config: TrainConfig, steps: int = 5) -> tuple[float, float]:
     return steps * config.batch_size / seconds, seconds / steps
 
 
-def latency_tables(network: PolicyNetwork, repeats: int) -> tuple[list, list]:
+def latency_tables(network: PolicyNetwork, readings: Readings,
+                   repeats: int) -> tuple[list, list]:
     """Rows of the refresh table and of the per-step offline table (empty if the network
     gives one policy for every step)."""
     rng = np.random.default_rng(0)
     rows, step_rows = [], []
     for S, A, k in SIZES:
         stat = statistic(rng, S, A, k)
-        times = refresh_times(network, stat, repeats)
-        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times[:4]]
-                    + [f"{1e3 * (times[0] + times[2]):.1f}", f"{1e3 * times[4]:.1f}",
-                       f"{times[3] / times[1]:.1f}x"])
+        times = refresh_times(network, stat, readings, repeats)
+        rows.append([S, A] + [f"{1e3 * t:.1f}" for t in times]
+                    + [f"{times[3] / times[1]:.1f}x"])
         if network.config.features.steps_left:
-            steps = step_solve_times(network, stat, max(1, repeats // 2))
-            step_rows.append([S, A, f"{1e3 * times[4]:.1f}", f"{1e3 * steps[0]:.1f}",
+            steps = step_solve_times(network, stat, readings.offline, max(1, repeats // 2))
+            step_rows.append([S, A, f"{1e3 * times[5]:.1f}", f"{1e3 * steps[0]:.1f}",
                               f"{1e3 * steps[1]:.1f}", f"{steps[1] / steps[0]:.2f}x"])
     return rows, step_rows
 
@@ -156,15 +192,20 @@ def latency_tables(network: PolicyNetwork, repeats: int) -> tuple[list, list]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--checkpoint", type=Path, default=SUBMISSIONS_DIR / "gnn_fm_checkpoint",
-                        help="a trained network (default: the shipped one)")
+    parser.add_argument("--submission", choices=tuple(READINGS), default="gnn-fm",
+                        help="read the network as this submission does (default: gnn-fm)")
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a trained network (default: the submission's shipped one)")
     args = parser.parse_args()
-    network, config = load_network(args.checkpoint), load_model(args.checkpoint)[1]
+    readings = submission_readings(args.submission)
+    checkpoint = args.checkpoint or readings.checkpoint
+    network, config = load_network(checkpoint), load_model(checkpoint)[1]
     features = config.model.features
-    print(f"policy refresh latency of {args.checkpoint.name}, 1 thread, "
-          f"{config.model.num_rounds} rounds, width {config.model.width}, horizon {HORIZON}, "
+    rounds = readings.online.rounds or config.model.num_rounds
+    print(f"policy refresh latency of {checkpoint.name} read as {args.submission}, 1 thread, "
+          f"{rounds} rounds, width {config.model.width}, horizon {HORIZON}, "
           f"plans {'on' if features.plans else 'off'} (best of {args.repeats}; milliseconds)")
-    rows, step_rows = latency_tables(network, args.repeats)
+    rows, step_rows = latency_tables(network, readings, args.repeats)
     print(tabulate(rows, headers=["S", "A", "featurize", "forward (sparse)",
                                   "forward, batch of 2", "forward (dense)",
                                   "online refresh", "offline solve", "dense / sparse"],

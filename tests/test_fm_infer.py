@@ -103,3 +103,22 @@ def test_infer_builds_no_autograd_graph():
     batch = batch_of(network, stat, info)
     with pinned_kernels():
         assert not network.infer(batch).requires_grad
+
+
+def test_the_latency_benchmark_reads_each_network_as_its_submission_does(monkeypatch):
+    """benchmarks/bench_fm.py times the readings the submissions' files declare: gnn-fm's
+    two-policy online batch and its offline trap, gnn-fm-paper's one policy at 24 rounds."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fm.py"
+    spec = importlib.util.spec_from_file_location("bench_fm_script", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclass looks itself up there
+    spec.loader.exec_module(bench)
+    fm, paper = bench.submission_readings("gnn-fm"), bench.submission_readings("gnn-fm-paper")
+    assert fm.bonuses == (1.0, 0.0) and fm.offline.virtual is not None
+    assert fm.checkpoint.name == "gnn_fm_checkpoint"
+    assert paper.bonuses == (0.0,) and paper.online.rounds == paper.offline.rounds == 24
+    assert paper.offline.virtual is None and paper.checkpoint.name == "gnn_fm_paper_checkpoint"
