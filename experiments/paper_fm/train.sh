@@ -10,7 +10,8 @@ if [ "${1:-}" = save ]; then
     for run in runs/w*; do
         [ -f "$run/checkpoint.pt" ] || continue
         mkdir -p "progress/${run#runs/}"
-        for file in checkpoint.pt config.json train_log.jsonl; do  # no log before step 50
+        # no log before step 50; the export (model.safetensors) once the run has finished
+        for file in checkpoint.pt config.json train_log.jsonl model.safetensors; do
             [ -f "$run/$file" ] && cp "$run/$file" "progress/${run#runs/}/"
         done
     done
