@@ -7,7 +7,8 @@ busy machine slows the clock on the wall but barely the cell. A cell includes bu
 task once (at most 0.3 s, on Taxi). With ``--repeat R`` every cell is run R times, the
 columns of a task in turn (so that a change in the machine's load falls on all of them), and
 the fastest is kept: the usual estimate of a run's own cost when other work shares the
-machine. A run longer than ``--limit`` wall seconds is stopped and shown as ``> limit``.
+machine. Above the table, each column's submission version (a foundation model's names its
+weights' digest). A run longer than ``--limit`` wall seconds is stopped and shown as ``> limit``.
 Agents whose submission cannot be loaded (gnn-fm without torch) are left out, with a line on
 stderr saying so.
 
@@ -92,6 +93,8 @@ def main() -> None:
     totals = [f"{sum(float(row[i]) for row in rows if row[i][0].isdigit()):.1f}"
               for i in range(1, len(agents) + 1)]
     rows.append(["**total**", *totals])
+    for name, _, submission, _, _ in agents:  # which code and weights the cells timed
+        print(f"{name}: version {submission.version}")
     print(tabulate(rows, headers=["task", *(a[0] for a in agents)], tablefmt="github",
                    disable_numparse=True, colalign=("left", *["right"] * len(agents))))
 
