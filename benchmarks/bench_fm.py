@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 from tabulate import tabulate
 
 from rlbench_icl import ExperienceStatistic, TaskInfo
-from rlbench_icl.discovery import SUBMISSIONS_DIR
+from rlbench_icl.discovery import SUBMISSIONS_DIR, _import_file
 from rlbench_icl.fm.features import collate, featurize, featurize_steps, with_bonus
 from rlbench_icl.fm.model import PolicyNetwork, pinned_kernels
 from rlbench_icl.fm.policy import (
@@ -77,9 +76,7 @@ class Readings:
 def submission_readings(name: str) -> Readings:
     """The readings and checkpoint a reference FM submission's file declares."""
     file, online, offline = READINGS[name]
-    spec = importlib.util.spec_from_file_location(f"bench_{file[:-3]}", SUBMISSIONS_DIR / file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _import_file(SUBMISSIONS_DIR / file)  # as tuning.refresh_variant loads one
     return Readings(getattr(module, online), getattr(module, offline), module.CHECKPOINT)
 
 
