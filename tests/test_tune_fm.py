@@ -209,6 +209,11 @@ def test_the_scale_rule_ships_the_smallest_scale_within_001_of_the_best(tmp_path
         scales = {64: (W64 / "train_log.jsonl", SCRIPT.parent / "paper_fm" / "w64.toml"),
                   256: (log, config)}
         assert decide.scale(scales)[1] == rows
+    # beside the rule, the last readings' range, for context: a dip in the last decides
+    log.write_text("".join(json.dumps({"step": 50 * i, "val_normalised_value": v}) + "\n"
+                           for i, v in enumerate((0.9, 0.46, 0.44, 0.47, 0.45, 0.41))))
+    rows, decision = decide.scale({256: (log, config)})
+    assert rows[0][2:] == ["0.4100", "0.4100 - 0.4700"] and decision.startswith("not decided")
 
 
 def test_the_kept_w64_is_the_network_its_committed_records_were_made_with():

@@ -30,6 +30,7 @@ bar is not refused: it is not yet a record of a pass ("not decided").
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import re
@@ -60,9 +61,19 @@ MDPS, EPISODES, FIRST_MDP = 200, 300, 1820
 PAPER_CADENCE = "the paper's cadence (f = 1, floor 0)"
 
 
+def readings(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
 def last_reading(log: Path) -> dict:
-    lines = [line for line in log.read_text().splitlines() if line.strip()]
-    return json.loads(lines[-1])
+    return readings(log)[-1]
+
+
+def recent_range(log: Path, count: int = 5) -> str:
+    """The last ``count`` validation means, lowest to highest: context for a reader (one
+    reading decides; single readings dip by a few hundredths now and then), not the rule."""
+    values = [r["val_normalised_value"] for r in readings(log)[-count:]]
+    return f"{min(values):.4f} - {max(values):.4f}"
 
 
 def choose_scale(finals: dict[int, float], margin: float = MARGIN) -> int:
@@ -76,7 +87,7 @@ def scale(scales: dict[int, tuple[Path, Path]] = SCALES) -> tuple[list[list], st
     for width, (log, config) in sorted(scales.items()):
         reading, steps = last_reading(log), load_config(config).steps
         rows.append([f"w{width}", f"{reading['step']:,} of {steps:,}",
-                     f"{reading['val_normalised_value']:.4f}"])
+                     f"{reading['val_normalised_value']:.4f}", recent_range(log)])
         if reading["step"] < steps:
             unfinished.append(f"w{width} is at step {reading['step']:,} of {steps:,}")
         finals[width] = reading["val_normalised_value"]
@@ -128,11 +139,23 @@ def cost_ratios(table: Path, candidate: str, tasks: set[str] | None = None,
     return ratios
 
 
+@functools.lru_cache(maxsize=4)
+def digest_of(weights: Path, size: int, mtime_ns: int) -> str:
+    """The first 12 hex digits of ``weights``' sha256 (size and mtime key the cache, so a
+    re-written export is hashed again)."""
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+
+
+def weights_digest(weights: Path) -> str:
+    stat = weights.stat()
+    return digest_of(weights, stat.st_size, stat.st_mtime_ns)
+
+
 def check_timed_weights(table: Path, candidate: str, weights: Path) -> None:
     """The table's version line for ``candidate`` (task_costs.py prints one per column)
     names ``weights``' digest: a table timed on other weights (an interim export) is no
     record of the final one."""
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    digest = weights_digest(weights)
     marker = f"{candidate} online: version "
     versions = [line.split(marker, 1)[1].strip() for line in table.read_text().splitlines()
                 if marker in line]
@@ -154,7 +177,7 @@ def read_score_record(table: Path, suite: str, weights: Path) -> dict[tuple, flo
                           f"not {wanted!r}")
     runs = table.with_suffix(".csv")
     lines = runs.read_text().splitlines() if runs.exists() else []
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    digest = weights_digest(weights)
     wanted = (f"# tune_fm runs: sweep=paper-refresh-w256 suite={suite} episodes={EPISODES} "
               f"checkpoint={digest}")
     if lines[:1] != [wanted]:
@@ -267,7 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rule == "scale":
         rows, decision = scale()
-        print(tabulate(rows, headers=["scale", "steps", "last validation mean"],
+        print(tabulate(rows, headers=["scale", "steps", "last validation mean",
+                                      "last 5 readings (not the rule)"],
                        tablefmt="github", disable_numparse=True))
     else:
         try:
