@@ -428,4 +428,4 @@ def test_an_agent_session_keeps_the_harness_niceness():
             "print(before, open('/proc/self/autogroup').read().split()[-1])")
     out = subprocess.run(["nice", "-n", "7", sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.split()
-    assert out == ["0", "7"]
+    assert out == ["0", str(min(19, os.nice(0) + 7))]  # `nice` adds to a niced pytest's own
