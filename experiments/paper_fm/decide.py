@@ -65,14 +65,10 @@ def readings(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def last_reading(log: Path) -> dict:
-    return readings(log)[-1]
-
-
-def recent_range(log: Path, count: int = 5) -> str:
+def recent_range(history: list[dict], count: int = 5) -> str:
     """The last ``count`` validation means, lowest to highest: context for a reader (one
     reading decides; single readings dip by a few hundredths now and then), not the rule."""
-    values = [r["val_normalised_value"] for r in readings(log)[-count:]]
+    values = [r["val_normalised_value"] for r in history[-count:]]
     return f"{min(values):.4f} - {max(values):.4f}"
 
 
@@ -85,9 +81,10 @@ def choose_scale(finals: dict[int, float], margin: float = MARGIN) -> int:
 def scale(scales: dict[int, tuple[Path, Path]] = SCALES) -> tuple[list[list], str]:
     rows, finals, unfinished = [], {}, []
     for width, (log, config) in sorted(scales.items()):
-        reading, steps = last_reading(log), load_config(config).steps
+        history, steps = readings(log), load_config(config).steps
+        reading = history[-1]
         rows.append([f"w{width}", f"{reading['step']:,} of {steps:,}",
-                     f"{reading['val_normalised_value']:.4f}", recent_range(log)])
+                     f"{reading['val_normalised_value']:.4f}", recent_range(history)])
         if reading["step"] < steps:
             unfinished.append(f"w{width} is at step {reading['step']:,} of {steps:,}")
         finals[width] = reading["val_normalised_value"]
