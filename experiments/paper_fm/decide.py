@@ -23,8 +23,8 @@ decide yet. It applies only once the scale rule has shipped w256, and
 it refuses (exit 2) a record that is not what the rule declares: a cost table without the
 candidate's column, with a task not in the dev suite, or timed on other weights (its
 version line), a score table of another number of MDPs, episodes or network, or runs made
-with other weights than ``runs/w256``'s export. A cost table of some dev tasks within the
-bar is not refused: it is not yet a record of a pass ("not decided").
+with other weights than w256's final export (``progress/w256``). A cost table of some dev
+tasks within the bar is not refused: it is not yet a record of a pass ("not decided").
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ from rlbench_icl.fm.train import load_config
 from rlbench_icl.tuning import paired_interval, parse_runs
 
 HERE = Path(__file__).resolve().parent
-EXPORT = HERE / "runs" / "w256" / "model.safetensors"
+# w256's final export: train.sh save keeps the trainer's runs/w256/model.safetensors here
+# (the same bytes, committed), so that the rule reads it from a fresh clone too
+EXPORT = HERE / "progress" / "w256" / "model.safetensors"
 SCALES = {  # width: (its log as committed, its training config)
     64: (HERE / "progress/w64/train_log.jsonl", HERE / "w64.toml"),
     128: (HERE / "progress/w128/train_log.jsonl", HERE / "w128.toml"),
