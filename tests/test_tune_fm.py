@@ -352,6 +352,42 @@ def test_the_cadence_rule_ships_the_first_candidate_passing_both_halves(tmp_path
                             "floor 0) ships")
 
 
+def test_one_suite_below_the_bar_fails_a_candidate_before_the_other_suites_are_in(
+        tmp_path, capsys):
+    """A candidate whose CI lower end is below -0.02 on one finished suite fails the score
+    half whatever the missing suites show: the rule moves on to the next candidate's cost,
+    and if rule 3 then ships it, says which of its scores are still to be made."""
+    decide = _decide()
+    weights = tmp_path / "w256" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(FINAL)
+    (tmp_path / "refresh").mkdir()
+    cheap = {"GarnetS100A6B10-v0": ("1.54", "2.00"), "Bandit10-v0": ("0.07", "0.08")}
+    for seed in (0, 1):
+        _cost_table(tmp_path / f"costs-w256-f4m1-dev-seed{seed}.txt", "w256-f4m1", cheap)
+    _score_table(tmp_path / "refresh" / "w256-gaps.txt", {1: -0.005}, capsys, weights)
+    _score_table(tmp_path / "refresh" / "w256-default.txt", {1: -0.03}, capsys, weights)
+
+    def cadence():
+        return decide.cadence(tmp_path, _w256_ships(tmp_path), weights, DEV)
+
+    rows, decision = cadence()
+    assert rows[0][2].startswith("gaps -0.00") and rows[0][2].endswith(
+        "explore: not run (fails)")
+    assert decision == "not decided: costs-w256-f8m1-dev-seed0.txt is missing (cost half " \
+        "of w256-f8m1)"
+    for f in (8, 16, 32):
+        _cost_table(tmp_path / f"costs-w256-f{f}m1-dev-seed0.txt", f"w256-f{f}m1",
+                    {"GarnetS100A6B10-v0": ("1.00", "3.10")})
+    assert cadence()[1] == (
+        "no candidate passes both halves: w256-f4m1 (f = 4, floor 1) ships, the first within "
+        "the cost bar (rule 3); its score on explore is still to be made, to report beside "
+        "it (refresh.sh with ROWS=0,1)")
+    _score_table(tmp_path / "refresh" / "w256-explore.txt", {1: +0.01}, capsys, weights)
+    rows, decision = cadence()
+    assert rows[0][2].endswith("(fails)") and decision.endswith("(rule 3)")
+
+
 def test_one_costly_dev_task_on_one_seed_drops_a_candidate_without_the_rest(tmp_path):
     """The costliest task timed first: a table of it alone, on one seed, above 3x, fails
     the candidate (no other task or seed could save it), and the ladder moves on; the same
