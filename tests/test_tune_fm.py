@@ -59,11 +59,12 @@ def test_the_paired_interval_resamples_mdps_with_their_seeds():
 def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_is_its_own():
     """experiments/paper_fm/cadence.py: the cadence rule's two candidates (f = 4, floor 0
     and floor 1) are gnn-fm-paper re-reading on that schedule, with its own temperature,
-    reading; they read w64 as kept in progress/w64 (release 1.1's weights, whatever ships
-    later); release 1.1 ships the second; paper-refresh30 pairs it with the paper's
-    cadence."""
+    reading; they read w64 as kept in progress/w64 (release 1.1's weights), not the shipped
+    network; release 1.1 shipped the second; release 2 (w256) reads with (16, 1);
+    paper-refresh30 pairs (4, 1) with the paper's cadence."""
     from rlbench_icl import TaskInfo, default_registry
     from rlbench_icl.discovery import resolve
+    from rlbench_icl.fm.policy import checkpoint_version
 
     paper = resolve("gnn-fm-paper")[1]
     info = TaskInfo.from_task(default_registry().make("Bandit10-v0"), 5)
@@ -72,10 +73,10 @@ def test_the_paper_fm_cadences_are_the_declared_candidates_and_everything_else_i
         agent = submission.make_online_agent(info, np.random.default_rng(0))
         assert (agent.refresh_ratio, agent.refresh_floor) == schedule
         assert (agent.temperature, agent.reading) == (1.0, tune_fm.Reading(rounds=24))
-        assert submission.version == f"candidate+{paper.version.split('+')[1]}"  # w64's
-    shipped = paper.make_online_agent(info, np.random.default_rng(0))  # release 1.1: (4, 1)
-    assert (shipped.refresh_ratio, shipped.refresh_floor) == (4.0, 1.0)
-    assert paper.version.startswith("1.1+")
+        assert submission.version == checkpoint_version("candidate", W64)  # not the shipped
+    shipped = paper.make_online_agent(info, np.random.default_rng(0))  # release 2: (16, 1)
+    assert (shipped.refresh_ratio, shipped.refresh_floor) == (16.0, 1.0)
+    assert paper.version == checkpoint_version("2", W64.parent / "w256")
     rows = [tune_fm.Setting(*row) for row in tune_fm.SWEEPS["paper-refresh30"]]
     assert [(s.refresh, s.refresh_floor) for s in rows] == [(1.0, 0.0), (4.0, 1.0)]
     assert rows[0] == tune_fm.Setting(*tune_fm.SWEEPS["paper-refresh"][0])
