@@ -270,20 +270,26 @@ def cadence(records: Path = HERE, scales: dict[int, tuple[Path, Path]] = SCALES,
         rows.append([name, f"passes ({float(worst[1]):.2f}x)", score_cell(lows, failed)])
         if affordable_unscored is None:
             affordable_unscored = unscored
-        rerun = f"refresh.sh with ROWS=0,{','.join(passed_cost)}"
         if unscored and not failed:  # one suite below the bar fails it, whatever the rest
             decision = decision or (f"not decided: {name}'s score on {unscored[0]} is "
-                                    f"missing ({rerun})")
+                                    f"missing ({refresh_command(passed_cost)})")
         elif not failed:
             decision = decision or f"{name} ships (f = {f}, floor 1)"
     if decision:
         return rows, decision
     if affordable:
         report = (f"; its score on {', '.join(affordable_unscored)} is still to be made, to "
-                  f"report beside it ({rerun})" if affordable_unscored else "")
+                  f"report beside it ({refresh_command(passed_cost)})"
+                  if affordable_unscored else "")
         return rows, (f"no candidate passes both halves: {affordable} ships, the first within "
                       f"the cost bar (rule 3){report}")
     return rows, f"no candidate passes the cost half: {PAPER_CADENCE} ships"
+
+
+def refresh_command(rows: list[str]) -> str:
+    """How to make the missing score records: the paper's cadence and every candidate
+    that passed the cost half so far."""
+    return f"refresh.sh with ROWS=0,{','.join(rows)}"
 
 
 def score_cell(lows: list[float | None], failed: bool) -> str:
